@@ -1,0 +1,30 @@
+/*
+ * Human-readable rendering of the host's answers for the client commands
+ * (cli.c). Each printer takes a parsed answer whose "result" is "ok"; the
+ * answer stays owned by the caller.
+ */
+#ifndef DYNSUP_CLI_PRINT_H
+#define DYNSUP_CLI_PRINT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+typedef void cli_print_fn(const json_t *answer, FILE *out);
+
+/* start-child, emit: "ok PID" */
+cli_print_fn cli_print_started;
+/* terminate-child, stop: "ok" */
+cli_print_fn cli_print_plain_ok;
+/* which-children: a table ID PID PLUGIN NAME ARGS STATE */
+cli_print_fn cli_print_children;
+/* count-children: "specs N active N supervisors N workers N" */
+cli_print_fn cli_print_counts;
+/* status: the tree, one supervisor a line */
+cli_print_fn cli_print_status;
+/* plugins: one "NAME VERSION FILE" line each, columns aligned */
+cli_print_fn cli_print_plugins;
+
+/* An error answer: "error REASON [PID]" on out, its detail (if any) on err. */
+void cli_print_error(const json_t *answer, const char *command_name, FILE *out, FILE *err);
+
+#endif

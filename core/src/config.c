@@ -1,0 +1,504 @@
+/*
+ * What dynsup's config files mean: which sections and keys exist, their
+ * defaults, and how they refer to each other.
+ *
+ * Each file is read twice, for two different things (config_values.c):
+ * iniparser gives the values (quotes, comments, continuations), and a
+ * layout scan gives which sections and keys are written, in which order
+ * and on which line (iniparser loses that, and silently keeps the last of
+ * two equal keys). This file walks the layout in file order and asks for
+ * each key's value, so every error names file, line, section and key.
+ *
+ * Order of work: the host file (its [host] section says where the child
+ * specs are), then every *.ini in children_dir by file name, then the
+ * references between them (autostart, events), which may cross files.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <iniparser.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config_values.h"
+
+/* ---- error list ------------------------------------------------------ */
+
+void error_list_init(struct error_list *errors)
+{
+    *errors = (struct error_list){NULL, 0, 0};
+}
+
+void error_list_add(struct error_list *errors, const char *fmt, ...)
+{
+    if (errors->count == errors->capacity) {
+        size_t capacity = errors->capacity == 0 ? 8 : errors->capacity * 2;
+        char **grown = realloc(errors->messages, capacity * sizeof *grown);
+        if (grown == NULL)
+            return;
+        errors->messages = grown;
+        errors->capacity = capacity;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int length = vasprintf(&errors->messages[errors->count], fmt, ap);
+    va_end(ap);
+    if (length >= 0)
+        errors->count++;
+}
+
+void error_list_free(struct error_list *errors)
+{
+    for (size_t i = 0; i < errors->count; i++)
+        free(errors->messages[i]);
+    free(errors->messages);
+    error_list_init(errors);
+}
+
+/* ---- loader state ---------------------------------------------------- */
+
+struct loader {
+    struct config *cfg;
+    struct config_problems problems;
+    size_t supervisor_capacity, child_capacity, event_capacity;
+};
+
+static void __attribute__((format(printf, 6, 7)))
+fail(struct loader *ld, const char *file, int line, const char *section, const char *key,
+     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(&ld->problems, file, line, section, key, fmt, ap);
+    va_end(ap);
+}
+
+static char *copy_text(struct loader *ld, const char *text)
+{
+    char *copy = strdup(text);
+    if (copy == NULL)
+        fail(ld, ld->cfg->path, 0, NULL, NULL, "out of memory");
+    return copy;
+}
+
+/* Returns a zeroed new last element of a growing array, or NULL. */
+static void *append_item(struct loader *ld, void **items, size_t *count, size_t *capacity,
+                         size_t size)
+{
+    if (*count == *capacity) {
+        size_t grown_capacity = *capacity == 0 ? 4 : *capacity * 2;
+        void *grown = realloc(*items, grown_capacity * size);
+        if (grown == NULL) {
+            fail(ld, ld->cfg->path, 0, NULL, NULL, "out of memory");
+            return NULL;
+        }
+        *items = grown;
+        *capacity = grown_capacity;
+    }
+    void *item = (char *)*items + *count * size;
+    memset(item, 0, size);
+    (*count)++;
+    return item;
+}
+
+/* ---- [host] ---------------------------------------------------------- */
+
+static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
+                                        "allow_group", "max_restarts", "max_seconds", NULL};
+
+/* Peers other than root and the host's own user allowed on the socket. */
+static void read_allowed_peers(struct loader *ld, const struct section_reader *r)
+{
+    struct config *cfg = ld->cfg;
+    int line = section_read_words(r, "allow_users", &cfg->allow_users, &cfg->allow_user_count);
+    if (cfg->allow_user_count > 0) {
+        cfg->allow_uids = calloc((size_t)cfg->allow_user_count, sizeof *cfg->allow_uids);
+        if (cfg->allow_uids == NULL)
+            section_key_error(r, "allow_users", line, "out of memory");
+    }
+    for (int i = 0; cfg->allow_uids != NULL && i < cfg->allow_user_count; i++) {
+        const struct passwd *user = getpwnam(cfg->allow_users[i]);
+        if (user == NULL)
+            section_key_error(r, "allow_users", line, "unknown user \"%s\"", cfg->allow_users[i]);
+        else
+            cfg->allow_uids[i] = user->pw_uid;
+    }
+
+    section_read_string(r, "allow_group", &cfg->allow_group);
+    if (cfg->allow_group != NULL) {
+        const struct group *group = getgrnam(cfg->allow_group);
+        if (group == NULL)
+            section_key_error(r, "allow_group", ini_layout_line(&r->file->layout, "host", "allow_group"),
+                              "unknown group \"%s\"", cfg->allow_group);
+        else
+            cfg->allow_gid = group->gr_gid;
+    }
+}
+
+static void read_host_section(struct loader *ld, const struct section_reader *r)
+{
+    struct config *cfg = ld->cfg;
+    section_reject_unknown_keys(r, host_keys);
+    section_require_key(r, "plugin_dir");
+    section_require_key(r, "socket");
+    section_read_path(r, "plugin_dir", &cfg->plugin_dir);
+    section_read_path(r, "children_dir", &cfg->children_dir);
+    section_read_path(r, "socket", &cfg->socket_path);
+    read_allowed_peers(ld, r);
+    section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
+    section_read_number(r, "max_seconds", 1, &cfg->max_seconds);
+}
+
+/* ---- [supervisor:NAME] ------------------------------------------------ */
+
+static const char *const supervisor_keys[] = {"strategy",    "max_children",    "max_restarts",
+                                              "max_seconds", "extra_arguments", "autostart",
+                                              NULL};
+
+static void read_supervisor_section(struct loader *ld, const struct section_reader *r,
+                                    const char *name)
+{
+    struct supervisor_spec *spec = append_item(ld, (void **)&ld->cfg->supervisors,
+                                               &ld->cfg->supervisor_count,
+                                               &ld->supervisor_capacity, sizeof *spec);
+    if (spec == NULL)
+        return;
+    spec->name = copy_text(ld, name);
+    spec->file = copy_text(ld, r->file->path);
+    spec->max_children = DS_INFINITY;
+    spec->max_restarts = 3;
+    spec->max_seconds = 5;
+    section_reject_unknown_keys(r, supervisor_keys);
+
+    int line;
+    const char *value = section_value(r, "strategy", &line);
+    if (value != NULL && strcmp(value, "one_for_one") != 0)
+        section_key_error(r, "strategy", line, "unsupported strategy \"%s\" (only one_for_one)",
+                          value);
+    value = section_value(r, "max_children", &line);
+    if (value != NULL)
+        section_value_problem(r, "max_children", line,
+                              config_parse_max_children(value, &spec->max_children), value);
+    section_read_number(r, "max_restarts", 0, &spec->max_restarts);
+    section_read_number(r, "max_seconds", 1, &spec->max_seconds);
+    section_read_words(r, "extra_arguments", &spec->extra_args, &spec->extra_argc);
+
+    /* Whether each child exists is checked once all child specs are read. */
+    line = section_read_words(r, "autostart", &spec->autostart, &spec->autostart_count);
+    for (int i = 0; i < spec->autostart_count; i++)
+        if (!config_name_is_valid(spec->autostart[i]))
+            section_value_problem(r, "autostart", line, "expected child ids (lowercase letters, "
+                                  "digits and _)", spec->autostart[i]);
+}
+
+/* ---- [event:NAME] ----------------------------------------------------- */
+
+static const char *const event_keys[] = {"supervisor", "child", "signal", "interval", NULL};
+
+static void read_event_section(struct loader *ld, const struct section_reader *r, const char *name)
+{
+    struct event_spec *spec = append_item(ld, (void **)&ld->cfg->events, &ld->cfg->event_count,
+                                          &ld->event_capacity, sizeof *spec);
+    if (spec == NULL)
+        return;
+    spec->name = copy_text(ld, name);
+    spec->file = copy_text(ld, r->file->path);
+    section_reject_unknown_keys(r, event_keys);
+    section_require_key(r, "supervisor");
+    section_require_key(r, "child");
+    /* Whether they exist is checked once every file is read. */
+    section_read_name(r, "supervisor", &spec->supervisor);
+    section_read_name(r, "child", &spec->child);
+
+    int line;
+    const char *value = section_value(r, "signal", &line);
+    if (value != NULL)
+        section_value_problem(r, "signal", line, config_parse_event_signal(value, &spec->signal),
+                              value);
+    section_read_number(r, "interval", 1, &spec->interval_s);
+}
+
+/* ---- [child:ID] ------------------------------------------------------- */
+
+static const char *const child_keys[] = {"plugin", "args", "restart", "shutdown", "name", NULL};
+
+static void read_child_section(struct loader *ld, const struct section_reader *r, const char *id)
+{
+    /* A repeat within one file is caught by the layout scan; this is the
+     * same id in two files. */
+    const struct child_spec *first = config_find_child(ld->cfg, id);
+    if (first != NULL) {
+        fail(ld, r->file->path, r->section->line, r->section->name, NULL,
+             "child id \"%s\" is already defined in %s", id, first->file);
+        return;
+    }
+    struct child_spec *spec = append_item(ld, (void **)&ld->cfg->children, &ld->cfg->child_count,
+                                          &ld->child_capacity, sizeof *spec);
+    if (spec == NULL)
+        return;
+    spec->id = copy_text(ld, id);
+    spec->file = copy_text(ld, r->file->path);
+    spec->restart = RESTART_PERMANENT;
+    spec->shutdown = SHUTDOWN_TIMEOUT;
+    spec->shutdown_ms = 5000;
+    section_reject_unknown_keys(r, child_keys);
+    section_require_key(r, "plugin");
+    section_read_name(r, "plugin", &spec->plugin);
+    section_read_words(r, "args", &spec->args, &spec->argc);
+
+    int line;
+    const char *value = section_value(r, "restart", &line);
+    if (value != NULL)
+        section_value_problem(r, "restart", line, config_parse_restart(value, &spec->restart), value);
+    value = section_value(r, "shutdown", &line);
+    if (value != NULL)
+        section_value_problem(r, "shutdown", line,
+                              config_parse_shutdown(value, &spec->shutdown, &spec->shutdown_ms),
+                              value);
+    section_read_name(r, "name", &spec->name);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+/* True if section `name` is `type` or `type:ID`; *id is then ID or NULL. */
+static bool section_is(const char *name, const char *type, const char **id)
+{
+    size_t length = strlen(type);
+    if (strncmp(name, type, length) != 0 || (name[length] != '\0' && name[length] != ':'))
+        return false;
+    *id = name[length] == ':' ? name + length + 1 : NULL;
+    return true;
+}
+
+static void read_host_file(struct loader *ld, const struct ini_file *file)
+{
+    bool host_seen = false;
+    for (size_t i = 0; i < file->layout.count; i++) {
+        const struct ini_section *section = &file->layout.sections[i];
+        struct section_reader r = {&ld->problems, file, section};
+        const char *name = section->name, *id;
+        if (section_is(name, "host", &id))
+            host_seen = true;
+        if (!section->usable)
+            continue;
+        if (section_is(name, "host", &id) && id == NULL)
+            read_host_section(ld, &r);
+        else if (section_is(name, "host", &id))
+            fail(ld, file->path, section->line, name, NULL, "[host] takes no name");
+        else if (section_is(name, "supervisor", &id) && id != NULL)
+            read_supervisor_section(ld, &r, id);
+        else if (section_is(name, "event", &id) && id != NULL)
+            read_event_section(ld, &r, id);
+        else if (section_is(name, "supervisor", &id) || section_is(name, "event", &id))
+            fail(ld, file->path, section->line, name, NULL, "missing name: write [%s:NAME]", name);
+        else if (section_is(name, "child", &id))
+            fail(ld, file->path, section->line, name, NULL,
+                 "child specs belong in a file of children_dir (%s)", ld->cfg->children_dir);
+        else
+            fail(ld, file->path, section->line, name, NULL,
+                 "unknown section type (expected [host], [supervisor:NAME] or [event:NAME])");
+    }
+    if (!host_seen)
+        fail(ld, file->path, 0, NULL, NULL,
+             "missing [host] section (plugin_dir and socket are required)");
+}
+
+static void read_child_file(struct loader *ld, const char *path)
+{
+    struct ini_file file;
+    if (ini_file_open(path, &file, &ld->problems) == 0) {
+        for (size_t i = 0; i < file.layout.count; i++) {
+            const struct ini_section *section = &file.layout.sections[i];
+            struct section_reader r = {&ld->problems, &file, section};
+            const char *id;
+            if (!section->usable)
+                continue;
+            if (section_is(section->name, "child", &id) && id != NULL)
+                read_child_section(ld, &r, id);
+            else
+                fail(ld, path, section->line, section->name, NULL,
+                     "only [child:ID] sections belong in a child spec file");
+        }
+    }
+    ini_file_close(&file);
+}
+
+static int is_ini_file_name(const struct dirent *entry)
+{
+    size_t length = strlen(entry->d_name);
+    return entry->d_name[0] != '.' && length > 4 && strcmp(entry->d_name + length - 4, ".ini") == 0;
+}
+
+/* Byte order, not the locale's: the same files load in the same order
+ * everywhere. */
+static int compare_file_names(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void read_children_dir(struct loader *ld, const struct ini_file *host)
+{
+    const char *dir = ld->cfg->children_dir;
+    if (dir == NULL)
+        return;
+    struct dirent **entries;
+    int count = scandir(dir, &entries, is_ini_file_name, compare_file_names);
+    if (count < 0) {
+        fail(ld, host->path, ini_layout_line(&host->layout, "host", "children_dir"), "host",
+             "children_dir", "cannot read folder \"%s\": %s", dir, strerror(errno));
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        char *path = config_path_join(dir, entries[i]->d_name);
+        struct stat info;
+        if (path == NULL)
+            fail(ld, host->path, 0, NULL, NULL, "out of memory");
+        else if (stat(path, &info) != 0 || !S_ISDIR(info.st_mode))
+            read_child_file(ld, path); /* reports a file it cannot read */
+        free(path);
+        free(entries[i]);
+    }
+    free(entries);
+}
+
+/* "HOST:LINE: [TYPE:ID] KEY: unknown WHAT "NAME"" */
+static void reference_error(struct loader *ld, const struct ini_file *host, const char *type,
+                            const char *id, const char *key, const char *what, const char *name)
+{
+    char *section;
+    if (asprintf(&section, "%s:%s", type, id) < 0) {
+        ld->problems.count++;
+        return;
+    }
+    fail(ld, host->path, ini_layout_line(&host->layout, section, key), section, key,
+         "unknown %s \"%s\"", what, name);
+    free(section);
+}
+
+/* Run once every file is read: autostart and events name child specs and
+ * supervisors that may be defined anywhere. */
+static void check_references(struct loader *ld, const struct ini_file *host)
+{
+    const struct config *cfg = ld->cfg;
+    for (size_t i = 0; i < cfg->supervisor_count; i++) {
+        const struct supervisor_spec *spec = &cfg->supervisors[i];
+        for (int k = 0; k < spec->autostart_count; k++)
+            if (config_name_is_valid(spec->autostart[k]) &&
+                !config_find_child(cfg, spec->autostart[k]))
+                reference_error(ld, host, "supervisor", spec->name, "autostart", "child",
+                                spec->autostart[k]);
+    }
+    for (size_t i = 0; i < cfg->event_count; i++) {
+        const struct event_spec *spec = &cfg->events[i];
+        if (spec->supervisor != NULL && !config_find_supervisor(cfg, spec->supervisor))
+            reference_error(ld, host, "event", spec->name, "supervisor", "supervisor",
+                            spec->supervisor);
+        if (spec->child != NULL && !config_find_child(cfg, spec->child))
+            reference_error(ld, host, "event", spec->name, "child", "child", spec->child);
+    }
+}
+
+int config_load(const char *path, struct config *cfg, struct error_list *errors)
+{
+    *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1};
+    struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
+    cfg->path = strdup(path);
+    if (cfg->path == NULL) {
+        error_list_add(errors, "%s: out of memory", path);
+        return -1;
+    }
+    struct ini_file host;
+    if (ini_file_open(path, &host, &ld.problems) == 0) {
+        cfg->children_dir = config_path_join(host.base_dir, "children.d");
+        read_host_file(&ld, &host);
+        if (cfg->allow_users == NULL && words_split("", &cfg->allow_users, &cfg->allow_user_count, NULL) != 0)
+            fail(&ld, path, 0, NULL, NULL, "out of memory");
+        read_children_dir(&ld, &host);
+        check_references(&ld, &host);
+    }
+    ini_file_close(&host);
+    return ld.problems.count == 0 ? 0 : -1;
+}
+
+/* ---- using a config -------------------------------------------------- */
+
+void config_check_plugins(const struct config *cfg, const char *const *names, size_t count,
+                          struct error_list *errors)
+{
+    for (size_t i = 0; i < cfg->child_count; i++) {
+        const struct child_spec *spec = &cfg->children[i];
+        bool found = spec->plugin == NULL; /* missing plugin key: already an error */
+        for (size_t k = 0; k < count && !found; k++)
+            found = strcmp(names[k], spec->plugin) == 0;
+        if (!found)
+            error_list_add(errors, "%s: [child:%s] plugin: no plugin \"%s\" in %s", spec->file,
+                           spec->id, spec->plugin, cfg->plugin_dir != NULL ? cfg->plugin_dir : "plugin_dir");
+    }
+}
+
+const struct supervisor_spec *config_find_supervisor(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->supervisor_count; i++)
+        if (cfg->supervisors[i].name != NULL && strcmp(cfg->supervisors[i].name, name) == 0)
+            return &cfg->supervisors[i];
+    return NULL;
+}
+
+const struct child_spec *config_find_child(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->child_count; i++)
+        if (cfg->children[i].id != NULL && strcmp(cfg->children[i].id, id) == 0)
+            return &cfg->children[i];
+    return NULL;
+}
+
+const struct event_spec *config_find_event(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->event_count; i++)
+        if (cfg->events[i].name != NULL && strcmp(cfg->events[i].name, name) == 0)
+            return &cfg->events[i];
+    return NULL;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->supervisor_count; i++) {
+        struct supervisor_spec *spec = &cfg->supervisors[i];
+        free(spec->name);
+        free(spec->file);
+        words_free(spec->extra_args);
+        words_free(spec->autostart);
+    }
+    for (size_t i = 0; i < cfg->child_count; i++) {
+        struct child_spec *spec = &cfg->children[i];
+        free(spec->id);
+        free(spec->file);
+        free(spec->plugin);
+        words_free(spec->args);
+        free(spec->name);
+    }
+    for (size_t i = 0; i < cfg->event_count; i++) {
+        struct event_spec *spec = &cfg->events[i];
+        free(spec->name);
+        free(spec->file);
+        free(spec->supervisor);
+        free(spec->child);
+    }
+    free(cfg->supervisors);
+    free(cfg->children);
+    free(cfg->events);
+    free(cfg->path);
+    free(cfg->plugin_dir);
+    free(cfg->children_dir);
+    free(cfg->socket_path);
+    words_free(cfg->allow_users);
+    free(cfg->allow_uids);
+    free(cfg->allow_group);
+    *cfg = (struct config){0};
+}

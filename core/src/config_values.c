@@ -1,0 +1,624 @@
+#include "config_values.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iniparser.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- error messages ---------------------------------------------------- */
+
+void config_vreport(struct config_problems *problems, const char *file, int line,
+                    const char *section, const char *key, const char *fmt, va_list ap)
+{
+    struct error_list *errors = problems->errors;
+    problems->count++;
+    char *message;
+    if (vasprintf(&message, fmt, ap) < 0)
+        return;
+    char at[24] = "";
+    if (line > 0)
+        snprintf(at, sizeof at, ":%d", line);
+    if (section != NULL && key != NULL)
+        error_list_add(errors, "%s%s: [%s] %s: %s", file, at, section, key, message);
+    else if (section != NULL)
+        error_list_add(errors, "%s%s: [%s]: %s", file, at, section, message);
+    else if (key != NULL)
+        error_list_add(errors, "%s%s: %s: %s", file, at, key, message);
+    else
+        error_list_add(errors, "%s%s: %s", file, at, message);
+    free(message);
+}
+
+void config_report(struct config_problems *problems, const char *file, int line,
+                   const char *section, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(problems, file, line, section, key, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- names, numbers, keywords ------------------------------------------ */
+
+bool config_name_is_valid(const char *text)
+{
+    if (text == NULL || *text == '\0')
+        return false;
+    for (const char *p = text; *p != '\0'; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+const char *config_parse_uint32(const char *text, uint32_t *value)
+{
+    /* strtoul would accept blanks, a sign, "0x" and wrap negative numbers;
+     * a config value is plain decimal digits, nothing else. */
+    if (*text == '\0')
+        return "expected a number";
+    uint64_t result = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return "expected a number (decimal digits only)";
+        result = result * 10 + (uint64_t)(*p - '0');
+        if (result > UINT32_MAX)
+            return "expected a number no larger than 4294967295";
+    }
+    *value = (uint32_t)result;
+    return NULL;
+}
+
+const char *config_parse_max_children(const char *text, uint32_t *value)
+{
+    static const char expected[] = "expected a positive number or infinity";
+    if (strcmp(text, "infinity") == 0) {
+        *value = DS_INFINITY;
+        return NULL;
+    }
+    uint32_t number;
+    if (config_parse_uint32(text, &number) != NULL || number == 0)
+        return expected;
+    *value = number;
+    return NULL;
+}
+
+const char *config_parse_restart(const char *text, enum restart_policy *policy)
+{
+    static const struct {
+        const char *name;
+        enum restart_policy policy;
+    } policies[] = {
+        {"permanent", RESTART_PERMANENT},
+        {"transient", RESTART_TRANSIENT},
+        {"temporary", RESTART_TEMPORARY},
+    };
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
+        if (strcmp(text, policies[i].name) == 0) {
+            *policy = policies[i].policy;
+            return NULL;
+        }
+    }
+    return "expected permanent, transient or temporary";
+}
+
+const char *config_parse_shutdown(const char *text, enum shutdown_mode *mode, uint32_t *ms)
+{
+    if (strcmp(text, "brutal_kill") == 0) {
+        *mode = SHUTDOWN_BRUTAL_KILL;
+        *ms = 0;
+        return NULL;
+    }
+    if (strcmp(text, "infinity") == 0) {
+        *mode = SHUTDOWN_INFINITY;
+        *ms = DS_INFINITY;
+        return NULL;
+    }
+    uint32_t number;
+    if (config_parse_uint32(text, &number) != NULL || number == 0)
+        return "expected brutal_kill, infinity or a positive number of milliseconds";
+    *mode = SHUTDOWN_TIMEOUT;
+    *ms = number;
+    return NULL;
+}
+
+const char *config_parse_event_signal(const char *text, int *signal_number)
+{
+    static const struct {
+        const char *name;
+        int number;
+    } allowed[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+    /* The host's own signals: firing an event on them would steal the
+     * clean-stop or child-reaping path. */
+    static const char *const reserved[] = {"TERM", "INT", "KILL", "CHLD", "STOP", "PIPE", "QUIT"};
+
+    const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
+        if (strcasecmp(name, allowed[i].name) == 0) {
+            *signal_number = allowed[i].number;
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        if (strcasecmp(name, reserved[i]) == 0)
+            return "this signal is used by the host itself; expected SIGUSR1, SIGUSR2 or SIGHUP";
+    }
+    return "expected SIGUSR1, SIGUSR2 or SIGHUP";
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+char *config_path_dirname(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    if (slash == NULL)
+        return strdup(".");
+    /* Skip a run of slashes ("a//b" -> "a"); keep "/" for "/b". */
+    while (slash > file && slash[-1] == '/')
+        slash--;
+    if (slash == file)
+        return strdup("/");
+    return strndup(file, (size_t)(slash - file));
+}
+
+char *config_path_join(const char *base_dir, const char *path)
+{
+    bool absolute = path[0] == '/';
+    size_t base_length = absolute ? 0 : strlen(base_dir);
+    char *joined = malloc(base_length + 1 + strlen(path) + 1);
+    if (joined == NULL)
+        return NULL;
+    if (absolute)
+        strcpy(joined, path);
+    else
+        strcat(strcat(strcpy(joined, base_dir), "/"), path);
+
+    /* Rebuild in place, component by component: the output never gets
+     * longer than the input. */
+    char *out = joined;
+    const char *in = joined;
+    bool rooted = joined[0] == '/';
+    if (rooted)
+        *out++ = '/';
+    while (*in != '\0') {
+        while (*in == '/')
+            in++;
+        const char *end = strchrnul(in, '/');
+        size_t length = (size_t)(end - in);
+        bool skip = length == 0 || (length == 1 && in[0] == '.');
+        if (!skip) {
+            if (out > joined && out[-1] != '/')
+                *out++ = '/';
+            memmove(out, in, length);
+            out += length;
+        }
+        in = end;
+    }
+    if (out == joined)
+        *out++ = '.';
+    *out = '\0';
+    return joined;
+}
+
+/* ---- layout scan ------------------------------------------------------- */
+
+struct scan {
+    const char *file;
+    struct ini_layout *layout;
+    struct config_problems *problems;
+};
+
+static void __attribute__((format(printf, 5, 6)))
+scan_report(struct scan *scan, int line, const char *section, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(scan->problems, scan->file, line, section, key, fmt, ap);
+    va_end(ap);
+}
+
+static char *trim(char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    char *end = text + strlen(text);
+    while (end > text && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return text;
+}
+
+/* TYPE or TYPE:ID, each [a-z0-9_]+ */
+static bool section_name_is_valid(const char *name)
+{
+    const char *colon = strchr(name, ':');
+    if (colon == NULL)
+        return config_name_is_valid(name);
+    char *type = strndup(name, (size_t)(colon - name));
+    bool valid = type != NULL && config_name_is_valid(type) && config_name_is_valid(colon + 1);
+    free(type);
+    return valid;
+}
+
+/* iniparser 4.1 takes a value that starts with a quote as quoted up to
+ * the next same quote or the end of the line, whatever follows: `"a b" c`
+ * reads as `a b`, and `"open` as `open`. Both would lose what the user
+ * wrote without a word, so the scan names them. */
+static const char *quote_problem(const char *value)
+{
+    char quote = value[0];
+    if (quote != '"' && quote != '\'')
+        return NULL;
+    const char *close = strchr(value + 1, quote);
+    if (value[1] == quote) /* "" or '': not a quoted value to iniparser */
+        return NULL;
+    if (close == NULL)
+        return "the closing quote is missing (the INI reader would drop the opening one)";
+    const char *rest = close + 1;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (*rest != '\0' && *rest != ';' && *rest != '#')
+        return "text after the closing quote would be dropped; quote the whole value, "
+               "e.g. '\"a b\" c' in single quotes";
+    return NULL;
+}
+
+static void scan_section(struct scan *scan, const char *name, int line)
+{
+    struct ini_layout *layout = scan->layout;
+    bool usable = true;
+    if (!section_name_is_valid(name)) {
+        scan_report(scan, line, name, NULL,
+                    "invalid section name: use lowercase letters, digits and _ "
+                    "(as in [supervisor:auth_rules])");
+        usable = false;
+    }
+    for (size_t i = 0; usable && i < layout->count; i++) {
+        if (strcmp(layout->sections[i].name, name) == 0) {
+            scan_report(scan, line, name, NULL, "section given twice (first at line %d)",
+                        layout->sections[i].line);
+            usable = false;
+        }
+    }
+    if (layout->count == layout->capacity) {
+        size_t capacity = layout->capacity == 0 ? 8 : layout->capacity * 2;
+        struct ini_section *grown = realloc(layout->sections, capacity * sizeof *grown);
+        if (grown == NULL) {
+            scan_report(scan, line, NULL, NULL, "out of memory");
+            return;
+        }
+        layout->sections = grown;
+        layout->capacity = capacity;
+    }
+    char *copy = strdup(name);
+    if (copy == NULL) {
+        scan_report(scan, line, NULL, NULL, "out of memory");
+        return;
+    }
+    layout->sections[layout->count++] = (struct ini_section){.name = copy, .line = line, .usable = usable};
+}
+
+static void scan_key(struct scan *scan, const char *name, const char *value, int line)
+{
+    if (scan->layout->count == 0) {
+        scan_report(scan, line, NULL, name, "key outside of any section");
+        return;
+    }
+    struct ini_section *section = &scan->layout->sections[scan->layout->count - 1];
+    if (!section->usable)
+        return; /* its header was reported; its keys would only add noise */
+    if (!config_name_is_valid(name)) {
+        scan_report(scan, line, section->name, name,
+                    "invalid key name: use lowercase letters, digits and _");
+        return;
+    }
+    const struct ini_key *first = ini_section_key(section, name);
+    if (first != NULL) {
+        scan_report(scan, line, section->name, name, "key given twice (first at line %d)",
+                    first->line);
+        return;
+    }
+    if (section->key_count == section->key_capacity) {
+        size_t capacity = section->key_capacity == 0 ? 8 : section->key_capacity * 2;
+        struct ini_key *grown = realloc(section->keys, capacity * sizeof *grown);
+        if (grown == NULL) {
+            scan_report(scan, line, NULL, NULL, "out of memory");
+            return;
+        }
+        section->keys = grown;
+        section->key_capacity = capacity;
+    }
+    char *copy = strdup(name);
+    if (copy == NULL) {
+        scan_report(scan, line, NULL, NULL, "out of memory");
+        return;
+    }
+    section->keys[section->key_count++] = (struct ini_key){copy, line, quote_problem(value)};
+}
+
+/* Sorts one logical line the way iniparser_line() does. */
+static void scan_line(struct scan *scan, char *raw, int line)
+{
+    char *text = trim(raw);
+    size_t length = strlen(text);
+    if (length == 0 || text[0] == '#' || text[0] == ';')
+        return;
+    char *equals = strchr(text, '=');
+    if (text[0] == '[' && text[length - 1] == ']') {
+        *strchr(text, ']') = '\0';
+        scan_section(scan, trim(text + 1), line);
+    } else if (equals != NULL && equals != text) {
+        *equals = '\0';
+        scan_key(scan, trim(text), trim(equals + 1), line);
+    } else {
+        scan->layout->syntax_errors++;
+        scan_report(scan, line, NULL, NULL,
+                    "cannot parse \"%s\": expected [section], key = value or a comment", text);
+    }
+}
+
+int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems)
+{
+    *layout = (struct ini_layout){0};
+    struct scan scan = {file, layout, problems};
+    FILE *in = fopen(file, "r");
+    if (in == NULL) {
+        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    char *raw = NULL, *logical = NULL;
+    size_t raw_size = 0, logical_length = 0;
+    int line = 0, first_line = 0;
+    ssize_t got;
+    while ((got = getline(&raw, &raw_size, in)) != -1) {
+        line++;
+        while (got > 0 && isspace((unsigned char)raw[got - 1]))
+            raw[--got] = '\0';
+        char *grown = realloc(logical, logical_length + (size_t)got + 1);
+        if (grown == NULL) {
+            scan_report(&scan, line, NULL, NULL, "out of memory");
+            break;
+        }
+        logical = grown;
+        memcpy(logical + logical_length, raw, (size_t)got + 1);
+        if (logical_length == 0)
+            first_line = line;
+        logical_length += (size_t)got;
+        /* Like iniparser: a line ending in a backslash goes on on the next
+         * one, the backslash removed. */
+        if (logical_length > 0 && logical[logical_length - 1] == '\\') {
+            logical[--logical_length] = '\0';
+            continue;
+        }
+        scan_line(&scan, logical, first_line);
+        logical_length = 0;
+    }
+    /* iniparser drops a continued line that nothing follows. */
+    if (logical_length > 0)
+        scan_report(&scan, first_line, NULL, NULL,
+                    "the last line ends with a backslash (a continuation) but no line follows");
+    if (ferror(in))
+        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
+    free(raw);
+    free(logical);
+    fclose(in);
+    return 0;
+}
+
+const struct ini_key *ini_section_key(const struct ini_section *section, const char *key)
+{
+    for (size_t i = 0; i < section->key_count; i++)
+        if (strcmp(section->keys[i].name, key) == 0)
+            return &section->keys[i];
+    return NULL;
+}
+
+int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key)
+{
+    for (size_t i = 0; i < layout->count; i++) {
+        if (strcmp(layout->sections[i].name, section) != 0)
+            continue;
+        const struct ini_key *found = ini_section_key(&layout->sections[i], key);
+        return found != NULL ? found->line : layout->sections[i].line;
+    }
+    return 0;
+}
+
+void ini_layout_free(struct ini_layout *layout)
+{
+    for (size_t i = 0; i < layout->count; i++) {
+        for (size_t k = 0; k < layout->sections[i].key_count; k++)
+            free(layout->sections[i].keys[k].name);
+        free(layout->sections[i].keys);
+        free(layout->sections[i].name);
+    }
+    free(layout->sections);
+    *layout = (struct ini_layout){0};
+}
+
+/* ---- one file: layout + values ----------------------------------------- */
+
+/* iniparser reports through a global callback without a context pointer,
+ * so its words are collected here while one file loads (config loading
+ * is single-threaded). */
+static char iniparser_messages[1024];
+
+static int collect_iniparser_message(const char *fmt, ...)
+{
+    size_t used = strlen(iniparser_messages);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(iniparser_messages + used, sizeof iniparser_messages - used, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems)
+{
+    *file = (struct ini_file){.path = path};
+    if (ini_layout_read(path, &file->layout, problems) != 0)
+        return -1;
+    file->base_dir = config_path_dirname(path);
+    if (file->base_dir == NULL) {
+        config_report(problems, path, 0, NULL, NULL, "out of memory");
+        return -1;
+    }
+    iniparser_messages[0] = '\0';
+    iniparser_set_error_callback(collect_iniparser_message);
+    file->dict = iniparser_load(path);
+    iniparser_set_error_callback(NULL); /* back to iniparser's default */
+    /* The scan has reported the lines iniparser refuses; anything else it
+     * objects to (an over-long line, say) is passed on in its words. */
+    if (file->dict == NULL && file->layout.syntax_errors == 0) {
+        for (char *c = iniparser_messages; *c != '\0'; c++)
+            if (*c == '\n')
+                *c = ' ';
+        config_report(problems, path, 0, NULL, NULL, "the INI reader refused the file: %s",
+                      trim(iniparser_messages));
+    }
+    return 0;
+}
+
+void ini_file_close(struct ini_file *file)
+{
+    if (file->dict != NULL)
+        iniparser_freedict(file->dict);
+    ini_layout_free(&file->layout);
+    free(file->base_dir);
+    *file = (struct ini_file){0};
+}
+
+/* ---- typed readers for the keys of one section ------------------------- */
+
+void section_key_error(const struct section_reader *r, const char *key, int line,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vreport(r->problems, r->file->path, line, r->section->name, key, fmt, ap);
+    va_end(ap);
+}
+
+void section_reject_unknown_keys(const struct section_reader *r, const char *const *allowed)
+{
+    char expected[256] = "";
+    for (const char *const *name = allowed; *name != NULL; name++)
+        snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
+                 name == allowed ? "" : ", ", *name);
+    for (size_t i = 0; i < r->section->key_count; i++) {
+        const struct ini_key *key = &r->section->keys[i];
+        bool known = false;
+        for (const char *const *name = allowed; *name != NULL && !known; name++)
+            known = strcmp(*name, key->name) == 0;
+        if (!known)
+            section_key_error(r, key->name, key->line, "unknown key (expected one of: %s)", expected);
+    }
+}
+
+void section_require_key(const struct section_reader *r, const char *key)
+{
+    if (ini_section_key(r->section, key) == NULL)
+        section_key_error(r, key, r->section->line, "missing (required)");
+}
+
+const char *section_value(const struct section_reader *r, const char *key, int *line)
+{
+    const struct ini_key *found = ini_section_key(r->section, key);
+    *line = found != NULL ? found->line : r->section->line;
+    if (found == NULL || r->file->dict == NULL)
+        return NULL;
+    char *lookup;
+    if (asprintf(&lookup, "%s:%s", r->section->name, key) < 0) {
+        section_key_error(r, key, *line, "out of memory");
+        return NULL;
+    }
+    const char *value = iniparser_getstring(r->file->dict, lookup, NULL);
+    free(lookup);
+    if (value == NULL)
+        section_key_error(r, key, *line, "the INI reader found no value here");
+    else if (found->quote_problem != NULL)
+        section_key_error(r, key, *line, "%s", found->quote_problem);
+    return value;
+}
+
+void section_value_problem(const struct section_reader *r, const char *key, int line,
+                           const char *problem, const char *value)
+{
+    if (problem != NULL)
+        section_key_error(r, key, line, "%s, found \"%s\"", problem, value);
+}
+
+static void replace_text(const struct section_reader *r, const char *key, int line, char **out,
+                         char *text)
+{
+    if (text == NULL)
+        section_key_error(r, key, line, "out of memory");
+    free(*out);
+    *out = text;
+}
+
+void section_read_string(const struct section_reader *r, const char *key, char **out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    if (value != NULL && *value == '\0')
+        section_key_error(r, key, line, "empty value");
+    else if (value != NULL)
+        replace_text(r, key, line, out, strdup(value));
+}
+
+void section_read_name(const struct section_reader *r, const char *key, char **out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    if (value != NULL && !config_name_is_valid(value))
+        section_value_problem(r, key, line, "expected lowercase letters, digits and _", value);
+    else if (value != NULL)
+        replace_text(r, key, line, out, strdup(value));
+}
+
+void section_read_path(const struct section_reader *r, const char *key, char **out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    if (value != NULL && *value == '\0')
+        section_key_error(r, key, line, "empty value");
+    else if (value != NULL)
+        replace_text(r, key, line, out, config_path_join(r->file->base_dir, value));
+}
+
+void section_read_number(const struct section_reader *r, const char *key, uint32_t minimum,
+                         uint32_t *out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    if (value == NULL)
+        return;
+    uint32_t number;
+    const char *problem = config_parse_uint32(value, &number);
+    if (problem != NULL)
+        section_value_problem(r, key, line, problem, value);
+    else if (number < minimum)
+        section_key_error(r, key, line, "expected at least %u, found \"%s\"", minimum, value);
+    else
+        *out = number;
+}
+
+int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    const char *problem = NULL;
+    if (words_split(value != NULL ? value : "", words, count, &problem) != 0) {
+        if (value != NULL)
+            section_key_error(r, key, line, "%s in \"%s\"", problem, value);
+        if (words_split("", words, count, &problem) != 0)
+            section_key_error(r, key, line, "out of memory");
+    }
+    return line;
+}

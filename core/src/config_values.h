@@ -1,0 +1,162 @@
+/*
+ * Validation helpers for config.c, kept apart so that config.c reads as
+ * the list of dynsup's sections and keys and what they mean:
+ *  - the one formatter of every config error message;
+ *  - pure parsers for names, numbers and keywords, and path tidying;
+ *  - the layout scan of an INI file (which sections and keys are written,
+ *    where, and whether a name is repeated or malformed);
+ *  - reading one file (layout + iniparser) and the typed key readers.
+ *
+ * Parsers return NULL on success (result stored through the out pointer)
+ * or a static description of what was expected; the caller adds
+ * ", found "VALUE"". Path helpers return malloc'd strings (NULL when out of
+ * memory).
+ */
+#ifndef DYNSUP_CONFIG_VALUES_H
+#define DYNSUP_CONFIG_VALUES_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"     /* struct error_list */
+#include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
+
+/* Where the problems of one config_load go. `count` counts every report,
+ * even one the list had no memory left to keep, so the load still fails. */
+struct config_problems {
+    struct error_list *errors;
+    size_t count;
+};
+
+/* Adds "FILE:LINE: [SECTION] KEY: message"; line 0, a NULL section or a
+ * NULL key leave their part out. */
+void config_report(struct config_problems *problems, const char *file, int line,
+                   const char *section, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void config_vreport(struct config_problems *problems, const char *file, int line,
+                    const char *section, const char *key, const char *fmt, va_list ap);
+
+/* Section names, keys, ids and plugin names: [a-z0-9_]+ */
+bool config_name_is_valid(const char *text);
+
+/* Decimal digits only, no sign or blanks, fitting in uint32_t. */
+const char *config_parse_uint32(const char *text, uint32_t *value);
+
+/* "infinity" (DS_INFINITY) or a number >= 1. */
+const char *config_parse_max_children(const char *text, uint32_t *value);
+
+/* permanent | transient | temporary */
+const char *config_parse_restart(const char *text, enum restart_policy *policy);
+
+/* brutal_kill (ms 0) | infinity (ms DS_INFINITY) | milliseconds >= 1 */
+const char *config_parse_shutdown(const char *text, enum shutdown_mode *mode, uint32_t *ms);
+
+/* SIGUSR1 | SIGUSR2 | SIGHUP, with or without the SIG prefix, any case. The
+ * signals the host itself handles (TERM, INT, CHLD, KILL...) are refused. */
+const char *config_parse_event_signal(const char *text, int *signal_number);
+
+/* The folder of `file` ("." when it has none). */
+char *config_path_dirname(const char *file);
+
+/* `path` resolved against `base_dir` when relative, then tidied: "."
+ * components and repeated or trailing slashes are dropped ("./a//b/" ->
+ * "a/b"); ".." is kept as is (no realpath: the folder may not exist yet). */
+char *config_path_join(const char *base_dir, const char *path);
+
+/*
+ * The layout of an INI file: its sections and keys as written, in file
+ * order, with line numbers. iniparser 4.1 cannot give this: it keeps the
+ * last of two equal keys without a word, merges repeated sections,
+ * lowercases names and forgets order and lines. The scan sorts lines the
+ * way iniparser does (comment, [section], key = value, backslash
+ * continuation) but never interprets values: those come from iniparser.
+ *
+ * Ownership: the layout owns its sections, keys and names;
+ * ini_layout_free releases them.
+ */
+struct ini_key {
+    char *name;
+    int line;
+    const char *quote_problem; /* static; `k = "a b" c`: iniparser would drop ` c` */
+};
+
+struct ini_section {
+    char *name;            /* as written, e.g. "supervisor:auth_rules" */
+    int line;
+    bool usable;           /* false: malformed or repeated name (reported) */
+    struct ini_key *keys;  /* well-formed names, first occurrences only */
+    size_t key_count, key_capacity;
+};
+
+struct ini_layout {
+    struct ini_section *sections;
+    size_t count, capacity;
+    size_t syntax_errors;  /* lines that are neither comment, section nor key */
+};
+
+/* Returns -1 if the file cannot be read (reported), else 0 with every
+ * malformed, misplaced or repeated name reported. */
+int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems);
+const struct ini_key *ini_section_key(const struct ini_section *section, const char *key);
+/* Line of `key` in section `section`, else of the section, else 0. */
+int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key);
+void ini_layout_free(struct ini_layout *layout);
+
+/*
+ * One config file, read both ways. Ownership: owns base_dir, the layout
+ * and the dictionary; ini_file_close releases them.
+ */
+typedef struct _dictionary_ dictionary;
+struct ini_file {
+    const char *path;          /* borrowed */
+    char *base_dir;            /* folder of path: base of its relative paths */
+    struct ini_layout layout;
+    dictionary *dict;          /* NULL if iniparser refused the file */
+};
+
+/* Returns -1 if the file cannot be read at all (reported). Either way the
+ * file must be closed. */
+int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems);
+void ini_file_close(struct ini_file *file);
+
+/*
+ * Typed readers for the keys of one section. A missing key leaves `*out`
+ * as it was (the default); a bad value is reported as
+ * "FILE:LINE: [SECTION] KEY: what was expected, found "VALUE"" and also
+ * leaves `*out` alone. Strings are malloc'd into *out (the old one freed).
+ */
+struct section_reader {
+    struct config_problems *problems;
+    const struct ini_file *file;
+    const struct ini_section *section;
+};
+
+void section_key_error(const struct section_reader *r, const char *key, int line,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Reports every key of the section that is not in `allowed` (NULL-ended). */
+void section_reject_unknown_keys(const struct section_reader *r, const char *const *allowed);
+void section_require_key(const struct section_reader *r, const char *key);
+/* The raw value of `key` or NULL (absent, or the file's values are
+ * unavailable after a syntax error); *line is the key's line, else the
+ * section's. Pointer valid while the file is open. */
+const char *section_value(const struct section_reader *r, const char *key, int *line);
+/* Non-empty text. */
+void section_read_string(const struct section_reader *r, const char *key, char **out);
+/* [a-z0-9_]+ */
+void section_read_name(const struct section_reader *r, const char *key, char **out);
+/* A path, resolved against the folder of the file it is written in. */
+void section_read_path(const struct section_reader *r, const char *key, char **out);
+/* A number >= minimum. */
+void section_read_number(const struct section_reader *r, const char *key, uint32_t minimum,
+                         uint32_t *out);
+/* Shell-like words (words_split) into a NULL-terminated array, always set
+ * (empty when the key is absent or bad) unless memory ran out. Returns the
+ * key's line. */
+int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count);
+/* For a keyword parser of this file: reports `problem` (if not NULL). */
+void section_value_problem(const struct section_reader *r, const char *key, int line,
+                           const char *problem, const char *value);
+
+#endif

@@ -1,0 +1,816 @@
+/*
+ * The control socket server. See control.h for the contract.
+ *
+ * Each connection keeps a FIFO of answer slots, one per request line in
+ * the order the lines arrived. A slot is filled either at once (a bad
+ * request, or a host that answers inside on_request) or later through
+ * control_reply(token); the server-wide token map finds the slot in O(1)
+ * whatever the number of outstanding requests. Only the filled slots at
+ * the head of the FIFO are written, which is what keeps answers in
+ * request order although the host finishes them in any order.
+ *
+ * Ownership: the server owns every connection, slot, queued line and the
+ * token map. Memory of a libuv handle is freed only in its close callback;
+ * the server itself goes once its listener and every connection closed.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "dynsup/plugin.h"
+#include "hashmap.h"
+#include "log.h"
+
+/* A client that does not read its answers is read no further once this
+ * much output waits for it, and read again when it fell below the low mark:
+ * memory per slow client stays bounded without dropping anything. */
+#define OUTPUT_HIGH_WATER (1024u * 1024u)
+#define OUTPUT_LOW_WATER (256u * 1024u)
+#define READ_BUFFER_SIZE (64u * 1024u)
+#define LISTEN_BACKLOG 128
+
+/* One request's answer, in the connection's FIFO. `line` is NULL until the
+ * answer arrives; while it is NULL the token is in the server's map. */
+struct answer_slot {
+    struct answer_slot *next;
+    struct connection *connection;
+    uint64_t token;
+    char *line;
+    size_t length;
+};
+
+struct connection {
+    uv_pipe_t pipe;                 /* first: the handle's address is the connection's */
+    struct control_server *server;
+    struct connection *previous, *next;
+    struct answer_slot *head, *tail;
+    size_t filled_bytes;            /* answers filled but not yet handed to libuv */
+    char *line;                     /* a request line that arrived in pieces */
+    size_t line_length, line_capacity;
+    bool skipping_oversize_line;    /* drop bytes up to the next '\n' */
+    bool reading;
+    bool read_eof;
+    bool shutting_down;
+    bool closing;
+    uv_shutdown_t shutdown_request;
+};
+
+/* Lines handed to libuv in one uv_write; freed when the write is done. */
+struct write_batch {
+    uv_write_t request;
+    struct connection *connection;
+    size_t count;
+    uv_buf_t buffers[];
+};
+
+struct control_server {
+    uv_pipe_t listener;
+    uv_loop_t *loop;
+    char *path;
+    dev_t socket_device;            /* identify our socket file, so closing */
+    ino_t socket_inode;             /* never unlinks a successor's socket */
+    uid_t *allow_uids;
+    int allow_uid_count;
+    bool has_allow_group;
+    gid_t allow_gid;
+    struct control_callbacks callbacks;
+    void *context;
+    struct connection *connections;
+    unsigned connection_count;      /* open, not closing */
+    unsigned open_handles;          /* listener + connections not yet closed */
+    struct hashmap tokens;          /* token -> unanswered struct answer_slot */
+    uint64_t next_token;
+    char *read_buffer;              /* shared: libuv hands it to one read callback at a time */
+    bool closing;
+    void (*closed)(void *context);
+    void *closed_context;
+};
+
+static void connection_close(struct connection *connection);
+static void connection_flush(struct connection *connection);
+static void discard_unread_input(struct connection *connection);
+
+/* ---- teardown ---------------------------------------------------------- */
+
+static void server_release_if_done(struct control_server *server)
+{
+    if (!server->closing || server->open_handles > 0)
+        return;
+    void (*closed)(void *) = server->closed;
+    void *closed_context = server->closed_context;
+    hashmap_free(&server->tokens);
+    free(server->read_buffer);
+    free(server->allow_uids);
+    free(server->path);
+    free(server);
+    if (closed)
+        closed(closed_context);
+}
+
+static void on_connection_closed(uv_handle_t *handle)
+{
+    struct connection *connection = handle->data;
+    struct control_server *server = connection->server;
+    if (connection->previous)
+        connection->previous->next = connection->next;
+    else
+        server->connections = connection->next;
+    if (connection->next)
+        connection->next->previous = connection->previous;
+    free(connection->line);
+    free(connection);
+    server->open_handles--;
+    server_release_if_done(server);
+}
+
+/* Drops every answer still owed: a late control_reply for one of these
+ * tokens finds nothing and frees its line. */
+static void connection_drop_slots(struct connection *connection)
+{
+    struct answer_slot *slot = connection->head;
+    while (slot) {
+        struct answer_slot *next = slot->next;
+        if (slot->line)
+            free(slot->line);
+        else
+            hashmap_remove_number(&connection->server->tokens, slot->token);
+        free(slot);
+        slot = next;
+    }
+    connection->head = connection->tail = NULL;
+    connection->filled_bytes = 0;
+}
+
+static void connection_close(struct connection *connection)
+{
+    if (connection->closing)
+        return;
+    connection->closing = true;
+    connection->server->connection_count--;
+    connection_drop_slots(connection);
+    uv_close((uv_handle_t *)&connection->pipe, on_connection_closed);
+}
+
+static void connection_out_of_memory(struct connection *connection)
+{
+    log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+              "control socket: out of memory, closing a connection");
+    connection_close(connection);
+}
+
+static void on_shutdown_done(uv_shutdown_t *request, int status)
+{
+    (void)status;
+    struct connection *connection = request->data;
+    if (!connection->closing)
+        discard_unread_input(connection);
+    connection_close(connection);
+}
+
+/* Everything owed was queued: let libuv write it out, then close. */
+static void connection_finish(struct connection *connection)
+{
+    if (connection->closing || connection->shutting_down)
+        return;
+    connection->shutting_down = true;
+    connection->shutdown_request.data = connection;
+    if (uv_shutdown(&connection->shutdown_request, (uv_stream_t *)&connection->pipe,
+                    on_shutdown_done) != 0)
+        connection_close(connection);
+}
+
+static void connection_finish_if_done(struct connection *connection)
+{
+    if (connection->read_eof && connection->head == NULL)
+        connection_finish(connection);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static size_t connection_pending_output(const struct connection *connection)
+{
+    return connection->filled_bytes +
+           uv_stream_get_write_queue_size((const uv_stream_t *)&connection->pipe);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer);
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer);
+
+/* Stop reading a client that does not read its answers; start again once
+ * it caught up. */
+static void connection_apply_backpressure(struct connection *connection)
+{
+    if (connection->closing || connection->read_eof || connection->shutting_down)
+        return;
+    size_t pending = connection_pending_output(connection);
+    if (connection->reading && pending > OUTPUT_HIGH_WATER) {
+        uv_read_stop((uv_stream_t *)&connection->pipe);
+        connection->reading = false;
+    } else if (!connection->reading && pending < OUTPUT_LOW_WATER) {
+        if (uv_read_start((uv_stream_t *)&connection->pipe, on_alloc, on_read) != 0) {
+            connection_close(connection);
+            return;
+        }
+        connection->reading = true;
+    }
+}
+
+static void on_write_done(uv_write_t *request, int status)
+{
+    struct write_batch *batch = (struct write_batch *)request;
+    struct connection *connection = batch->connection;
+    for (size_t i = 0; i < batch->count; i++)
+        free(batch->buffers[i].base);
+    free(batch);
+    if (connection->closing)
+        return;
+    if (status < 0) {
+        /* The client went away (EPIPE, ECONNRESET): nobody to answer. */
+        connection_close(connection);
+        return;
+    }
+    connection_apply_backpressure(connection);
+}
+
+/* Hands libuv every answered slot at the head of the FIFO, in one write. */
+static void connection_flush(struct connection *connection)
+{
+    if (connection->closing || connection->shutting_down)
+        return;
+    size_t count = 0;
+    for (struct answer_slot *slot = connection->head; slot && slot->line; slot = slot->next)
+        count++;
+    if (count == 0)
+        return;
+    struct write_batch *batch = malloc(sizeof *batch + count * sizeof batch->buffers[0]);
+    if (!batch) {
+        connection_out_of_memory(connection);
+        return;
+    }
+    batch->connection = connection;
+    batch->count = count;
+    for (size_t i = 0; i < count; i++) {
+        struct answer_slot *slot = connection->head;
+        connection->head = slot->next;
+        batch->buffers[i] = uv_buf_init(slot->line, (unsigned)slot->length);
+        connection->filled_bytes -= slot->length;
+        free(slot);
+    }
+    if (connection->head == NULL)
+        connection->tail = NULL;
+    int status = uv_write(&batch->request, (uv_stream_t *)&connection->pipe, batch->buffers,
+                          (unsigned)count, on_write_done);
+    if (status != 0) {
+        for (size_t i = 0; i < count; i++)
+            free(batch->buffers[i].base);
+        free(batch);
+        connection_close(connection);
+    }
+}
+
+static void slot_fill(struct answer_slot *slot, char *line)
+{
+    slot->line = line;
+    slot->length = strlen(line);
+    slot->connection->filled_bytes += slot->length;
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static struct answer_slot *connection_push_slot(struct connection *connection)
+{
+    struct answer_slot *slot = calloc(1, sizeof *slot);
+    if (!slot)
+        return NULL;
+    slot->connection = connection;
+    if (connection->tail)
+        connection->tail->next = slot;
+    else
+        connection->head = slot;
+    connection->tail = slot;
+    return slot;
+}
+
+static void connection_answer_now(struct connection *connection, char *line)
+{
+    struct answer_slot *slot = line ? connection_push_slot(connection) : NULL;
+    if (!slot) {
+        free(line);
+        connection_out_of_memory(connection);
+        return;
+    }
+    slot_fill(slot, line);
+    connection_flush(connection);
+}
+
+static void connection_answer_oversize(struct connection *connection)
+{
+    char detail[64];
+    snprintf(detail, sizeof detail, "request line exceeds %d bytes", PROTOCOL_MAX_LINE);
+    connection_answer_now(connection, protocol_format_bad_request(detail));
+}
+
+static bool is_blank(const char *text, size_t length)
+{
+    for (size_t i = 0; i < length; i++)
+        if (text[i] != ' ' && text[i] != '\t')
+            return false;
+    return true;
+}
+
+/* One complete line, without its '\n'. */
+static void connection_handle_line(struct connection *connection, const char *line, size_t length)
+{
+    if (length > 0 && line[length - 1] == '\r')
+        length--;
+    if (is_blank(line, length))
+        return;
+    if (length > PROTOCOL_MAX_LINE) {
+        connection_answer_oversize(connection);
+        return;
+    }
+    struct request request;
+    char detail[256];
+    if (protocol_parse_request(line, length, &request, detail, sizeof detail) != 0) {
+        connection_answer_now(connection, protocol_format_bad_request(detail));
+        return;
+    }
+    struct control_server *server = connection->server;
+    struct answer_slot *slot = connection_push_slot(connection);
+    if (!slot || hashmap_put_number(&server->tokens, server->next_token, slot) != 0) {
+        request_free(&request);
+        connection_out_of_memory(connection); /* frees the slot with the others */
+        return;
+    }
+    slot->token = server->next_token++;
+    /* The host may answer (control_reply) or even close the server from
+     * inside this call; the caller checks connection->closing after it. */
+    server->callbacks.on_request(server->context, &request, slot->token);
+    request_free(&request);
+}
+
+static int connection_append(struct connection *connection, const char *data, size_t length)
+{
+    size_t needed = connection->line_length + length;
+    if (needed > connection->line_capacity) {
+        size_t capacity = connection->line_capacity ? connection->line_capacity : 256;
+        while (capacity < needed)
+            capacity *= 2;
+        char *grown = realloc(connection->line, capacity);
+        if (!grown)
+            return -1;
+        connection->line = grown;
+        connection->line_capacity = capacity;
+    }
+    memcpy(connection->line + connection->line_length, data, length);
+    connection->line_length = needed;
+    return 0;
+}
+
+/* Splits what arrived into lines. A line may be up to PROTOCOL_MAX_LINE
+ * bytes plus an optional '\r'; beyond that it is answered bad_request as
+ * soon as that is certain, and the rest of it is skipped. */
+static void connection_consume(struct connection *connection, const char *data, size_t length)
+{
+    const size_t longest = PROTOCOL_MAX_LINE + 1;
+    while (length > 0 && !connection->closing) {
+        const char *newline = memchr(data, '\n', length);
+        size_t chunk = newline ? (size_t)(newline - data) : length;
+        size_t used = newline ? chunk + 1 : chunk;
+        if (connection->skipping_oversize_line) {
+            if (newline)
+                connection->skipping_oversize_line = false;
+        } else if (connection->line_length + chunk > longest) {
+            connection->line_length = 0;
+            connection->skipping_oversize_line = newline == NULL;
+            connection_answer_oversize(connection);
+        } else if (newline && connection->line_length == 0) {
+            connection_handle_line(connection, data, chunk); /* whole line in this read: no copy */
+        } else if (connection_append(connection, data, chunk) != 0) {
+            connection_out_of_memory(connection);
+        } else if (newline) {
+            size_t complete = connection->line_length;
+            connection->line_length = 0;
+            connection_handle_line(connection, connection->line, complete);
+        }
+        data += used;
+        length -= used;
+    }
+}
+
+/* Linux reports POLLHUP on a Unix stream socket once the peer shut down
+ * both directions (close or exit), and only POLLIN/RDHUP after a
+ * shutdown(SHUT_WR). */
+static bool peer_hung_up(struct connection *connection)
+{
+    struct pollfd probe = {.events = POLLIN};
+    if (uv_fileno((uv_handle_t *)&connection->pipe, &probe.fd) != 0)
+        return true;
+    return poll(&probe, 1, 0) == 1 && (probe.revents & (POLLHUP | POLLERR));
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    (void)suggested;
+    struct connection *connection = handle->data;
+    *buffer = uv_buf_init(connection->server->read_buffer, READ_BUFFER_SIZE);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer)
+{
+    struct connection *connection = stream->data;
+    if (nread > 0) {
+        connection_consume(connection, buffer->base, (size_t)nread);
+        connection_apply_backpressure(connection);
+        return;
+    }
+    if (nread == 0 || connection->closing)
+        return;
+    if (nread != UV_EOF) {
+        connection_close(connection);
+        return;
+    }
+    /* EOF. A client that closed its socket altogether is gone: nobody to
+     * answer. One that only shut down its writing side (`printf ... |
+     * socat`) still gets what it is owed, a last line without '\n' too. */
+    if (peer_hung_up(connection)) {
+        connection_close(connection);
+        return;
+    }
+    uv_read_stop(stream);
+    connection->reading = false;
+    connection->read_eof = true;
+    if (!connection->skipping_oversize_line && connection->line_length > 0) {
+        size_t length = connection->line_length;
+        connection->line_length = 0;
+        connection_handle_line(connection, connection->line, length);
+    }
+    if (!connection->closing)
+        connection_finish_if_done(connection);
+}
+
+/* ---- peers ------------------------------------------------------------- */
+
+/* Is `uid` (whose primary group is `gid` now) a member of `group` in the
+ * group database? Asked only when the cheaper checks failed. */
+static bool user_in_group(uid_t uid, gid_t gid, gid_t group)
+{
+    long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
+    size_t size = suggested > 0 ? (size_t)suggested : 16384;
+    char *text = NULL;
+    struct passwd entry, *found = NULL;
+    for (;;) {
+        char *grown = realloc(text, size);
+        if (!grown)
+            break;
+        text = grown;
+        int status = getpwuid_r(uid, &entry, text, size, &found);
+        if (status != ERANGE)
+            break;
+        found = NULL;
+        size *= 2;
+    }
+    bool member = false;
+    if (found) {
+        int count = 64;
+        gid_t *groups = NULL;
+        for (int tries = 0; tries < 4 && !member; tries++) {
+            gid_t *grown = realloc(groups, (size_t)count * sizeof *groups);
+            if (!grown)
+                break;
+            groups = grown;
+            int wanted = count;
+            if (getgrouplist(found->pw_name, gid, groups, &wanted) >= 0) {
+                for (int i = 0; i < wanted && !member; i++)
+                    member = groups[i] == group;
+                break;
+            }
+            count = wanted > count ? wanted : count * 2; /* the list did not fit */
+        }
+        free(groups);
+    }
+    free(text);
+    return member;
+}
+
+static bool peer_allowed(const struct control_server *server, const struct ucred *peer)
+{
+    if (peer->uid == 0 || peer->uid == geteuid())
+        return true;
+    for (int i = 0; i < server->allow_uid_count; i++)
+        if (server->allow_uids[i] == peer->uid)
+            return true;
+    if (!server->has_allow_group)
+        return false;
+    return peer->gid == server->allow_gid || user_in_group(peer->uid, peer->gid, server->allow_gid);
+}
+
+/* Before closing after our last line: a refused client most likely sent
+ * its request before we accepted it, and closing with that unread makes
+ * Linux report ECONNRESET to the client instead of a clean EOF after our
+ * line. Read away what is there. */
+static void discard_unread_input(struct connection *connection)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&connection->pipe, &fd) != 0)
+        return;
+    for (int i = 0; i < 16; i++)
+        if (recv(fd, connection->server->read_buffer, READ_BUFFER_SIZE, MSG_DONTWAIT) <= 0)
+            break;
+}
+
+static void connection_refuse(struct connection *connection, const struct ucred *peer)
+{
+    log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+              "control socket: refused peer uid %u pid %d (not root, the host's user, "
+              "allow_users or allow_group)",
+              (unsigned)peer->uid, (int)peer->pid);
+    connection_answer_now(connection, protocol_format_forbidden());
+    connection_finish(connection); /* after that one line, and without reading */
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct control_server *server = listener->data;
+    if (status < 0) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0, "control socket %s: accept failed: %s",
+                  server->path, uv_strerror(status));
+        return;
+    }
+    struct connection *connection = calloc(1, sizeof *connection);
+    if (!connection) {
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "control socket: out of memory accepting a client");
+        return;
+    }
+    connection->server = server;
+    uv_pipe_init(server->loop, &connection->pipe, 0);
+    connection->pipe.data = connection;
+    connection->next = server->connections;
+    if (server->connections)
+        server->connections->previous = connection;
+    server->connections = connection;
+    server->connection_count++;
+    server->open_handles++;
+
+    uv_os_fd_t fd;
+    struct ucred peer;
+    socklen_t peer_size = sizeof peer;
+    if (uv_accept(listener, (uv_stream_t *)&connection->pipe) != 0 ||
+        uv_fileno((uv_handle_t *)&connection->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+        connection_close(connection);
+        return;
+    }
+    if (!peer_allowed(server, &peer)) {
+        connection_refuse(connection, &peer);
+        return;
+    }
+    connection_apply_backpressure(connection); /* nothing pending: starts reading */
+}
+
+/* ---- the socket file --------------------------------------------------- */
+
+/* Makes room for our socket at `path`: nothing there, or a stale socket
+ * that nobody answers on (left by a host that was killed). */
+static int clear_socket_path(const char *path, struct error_list *errors)
+{
+    struct stat status;
+    if (lstat(path, &status) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        error_list_add(errors, "control socket %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(status.st_mode)) {
+        error_list_add(errors, "control socket: %s exists and is not a socket; not replacing it",
+                       path);
+        return -1;
+    }
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0) {
+        error_list_add(errors, "control socket %s: socket: %s", path, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    memcpy(address.sun_path, path, strlen(path) + 1);
+    int connected = connect(probe, (struct sockaddr *)&address, sizeof address);
+    int connect_errno = errno;
+    close(probe);
+    /* EAGAIN: a live listener whose backlog is full. */
+    if (connected == 0 || connect_errno == EAGAIN || connect_errno == EINPROGRESS) {
+        error_list_add(errors, "control socket: another dynsup-host is already listening on %s",
+                       path);
+        return -1;
+    }
+    if (connect_errno != ECONNREFUSED) {
+        error_list_add(errors, "control socket %s: cannot tell whether a host listens on it: %s",
+                       path, strerror(connect_errno));
+        return -1;
+    }
+    if (unlink(path) != 0 && errno != ENOENT) {
+        error_list_add(errors, "control socket %s: cannot remove the stale socket: %s", path,
+                       strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Binds a socket at `path` that is born 0600: the umask covers the moment
+ * between bind() creating the file and any chmod, so it is never wider. */
+static int bind_socket(const char *path, const struct control_access *access,
+                       struct stat *created, struct error_list *errors)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error_list_add(errors, "control socket %s: socket: %s", path, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    memcpy(address.sun_path, path, strlen(path) + 1);
+    mode_t previous_umask = umask(0177);
+    int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
+    int bind_errno = errno;
+    umask(previous_umask);
+    if (bound != 0) {
+        error_list_add(errors, "control socket %s: cannot create: %s", path, strerror(bind_errno));
+        close(fd);
+        return -1;
+    }
+    if (access && access->has_allow_group) {
+        if (chown(path, (uid_t)-1, access->allow_gid) != 0 || chmod(path, 0660) != 0) {
+            error_list_add(errors, "control socket %s: cannot give it to group %u (mode 0660): %s",
+                           path, (unsigned)access->allow_gid, strerror(errno));
+            unlink(path);
+            close(fd);
+            return -1;
+        }
+    }
+    if (stat(path, created) != 0) {
+        error_list_add(errors, "control socket %s: %s", path, strerror(errno));
+        unlink(path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A client that vanishes while we write would otherwise kill the host with
+ * SIGPIPE (libuv writes with write(2)). Only the default is replaced, so a
+ * host that chose its own handling keeps it. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction current;
+    if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL) {
+        struct sigaction ignore = {.sa_handler = SIG_IGN};
+        sigemptyset(&ignore.sa_mask);
+        sigaction(SIGPIPE, &ignore, NULL);
+    }
+}
+
+/* ---- the server -------------------------------------------------------- */
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    struct control_server *server = handle->data;
+    server->open_handles--;
+    server_release_if_done(server);
+}
+
+static void server_unlink_socket(struct control_server *server)
+{
+    struct stat status;
+    if (lstat(server->path, &status) == 0 && status.st_dev == server->socket_device &&
+        status.st_ino == server->socket_inode)
+        unlink(server->path);
+}
+
+int control_server_start(uv_loop_t *loop, const char *path, const struct control_access *access,
+                         const struct control_callbacks *callbacks, void *context,
+                         struct control_server **server_out, struct error_list *errors)
+{
+    *server_out = NULL;
+    struct sockaddr_un address;
+    if (strlen(path) >= sizeof address.sun_path) {
+        error_list_add(errors, "control socket %s: path is too long (at most %zu bytes)", path,
+                       sizeof address.sun_path - 1);
+        return -1;
+    }
+    if (clear_socket_path(path, errors) != 0)
+        return -1;
+
+    struct control_server *server = calloc(1, sizeof *server);
+    int allow_uid_count = access ? access->allow_uid_count : 0;
+    if (server) {
+        server->path = strdup(path);
+        server->read_buffer = malloc(READ_BUFFER_SIZE);
+        server->allow_uids = calloc((size_t)allow_uid_count + 1, sizeof *server->allow_uids);
+    }
+    if (!server || !server->path || !server->read_buffer || !server->allow_uids) {
+        error_list_add(errors, "control socket %s: out of memory", path);
+        if (server) {
+            server->closing = true;
+            server_release_if_done(server); /* no handle yet: frees at once */
+        }
+        return -1;
+    }
+    if (allow_uid_count > 0)
+        memcpy(server->allow_uids, access->allow_uids, (size_t)allow_uid_count * sizeof(uid_t));
+    server->allow_uid_count = allow_uid_count;
+    server->has_allow_group = access && access->has_allow_group;
+    server->allow_gid = access ? access->allow_gid : 0;
+    server->loop = loop;
+    server->callbacks = *callbacks;
+    server->context = context;
+    server->next_token = 1;
+    hashmap_init(&server->tokens);
+
+    struct stat created;
+    int fd = bind_socket(path, access, &created, errors);
+    if (fd < 0) {
+        server->closing = true;
+        server_release_if_done(server);
+        return -1;
+    }
+    server->socket_device = created.st_dev;
+    server->socket_inode = created.st_ino;
+    ignore_sigpipe();
+
+    uv_pipe_init(loop, &server->listener, 0);
+    server->listener.data = server;
+    server->open_handles = 1;
+    int status = uv_pipe_open(&server->listener, fd);
+    if (status != 0)
+        close(fd); /* refused, so the handle does not own it */
+    else
+        status = uv_listen((uv_stream_t *)&server->listener, LISTEN_BACKLOG, on_connection);
+    if (status != 0) {
+        error_list_add(errors, "control socket %s: cannot listen: %s", path, uv_strerror(status));
+        server_unlink_socket(server);
+        /* The handle is known to the loop now: it is freed in its close
+         * callback, when the caller's loop runs next. */
+        server->closing = true;
+        uv_close((uv_handle_t *)&server->listener, on_listener_closed);
+        return -1;
+    }
+    *server_out = server;
+    return 0;
+}
+
+void control_reply(struct control_server *server, uint64_t token, char *line)
+{
+    struct answer_slot *slot =
+        server->closing ? NULL : hashmap_remove_number(&server->tokens, token);
+    if (!slot) {
+        free(line); /* its client is gone */
+        return;
+    }
+    struct connection *connection = slot->connection;
+    if (!line) { /* the host could not build its answer */
+        connection_out_of_memory(connection);
+        return;
+    }
+    slot_fill(slot, line);
+    connection_flush(connection);
+    connection_apply_backpressure(connection);
+    connection_finish_if_done(connection);
+}
+
+void control_server_close(struct control_server *server, void (*closed)(void *context),
+                          void *context)
+{
+    if (server->closing)
+        return;
+    server->closing = true;
+    server->closed = closed;
+    server->closed_context = context;
+    server_unlink_socket(server);
+    /* Best effort: uv_write tries the answers already owed right away, so
+     * what fits in the socket buffer reaches the client; closing does not
+     * wait for a client that does not read. */
+    for (struct connection *connection = server->connections; connection;
+         connection = connection->next) {
+        if (connection->closing)
+            continue;
+        connection_flush(connection);
+        connection_close(connection);
+    }
+    uv_close((uv_handle_t *)&server->listener, on_listener_closed);
+}
+
+unsigned control_server_connection_count(const struct control_server *server)
+{
+    return server->connection_count;
+}

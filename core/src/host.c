@@ -1,0 +1,449 @@
+/*
+ * The host's shell: boot, the loop's signals and timers, and carrying out
+ * what the tree decides. Every decision lives in supervisor.c; this file
+ * only turns real happenings into tree events and actions into syscalls.
+ */
+#include "host.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host_internal.h"
+#include "log.h"
+#include "protocol.h"
+
+struct shutdown_timer {
+    uv_timer_t timer;
+    struct host *host;
+    child_key key;
+};
+
+ds_time_ms host_now(struct host *host)
+{
+    return (ds_time_ms)(uv_hrtime() / 1000000u) - (ds_time_ms)host->started_at_ms;
+}
+
+static void on_handle_closed_free(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* ---------------------------------------------------------------- actions */
+
+static void on_shutdown_timer(uv_timer_t *timer)
+{
+    struct shutdown_timer *shutdown = timer->data;
+    struct host *host = shutdown->host;
+    child_key key = shutdown->key;
+    hashmap_remove_number(&host->timers_by_key, key);
+    uv_close((uv_handle_t *)timer, on_handle_closed_free);
+    struct action_list actions;
+    action_list_init(&actions);
+    tree_shutdown_timer(host->tree, key, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+static void start_shutdown_timer(struct host *host, child_key key, uint32_t timeout_ms)
+{
+    struct shutdown_timer *shutdown = calloc(1, sizeof *shutdown);
+    if (!shutdown) {
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "out of memory arming a shutdown timer");
+        return;
+    }
+    shutdown->host = host;
+    shutdown->key = key;
+    shutdown->timer.data = shutdown;
+    uv_timer_init(&host->loop, &shutdown->timer);
+    uv_timer_start(&shutdown->timer, on_shutdown_timer, timeout_ms, 0);
+    hashmap_put_number(&host->timers_by_key, key, shutdown);
+}
+
+static void cancel_shutdown_timer(struct host *host, child_key key)
+{
+    struct shutdown_timer *shutdown = hashmap_remove_number(&host->timers_by_key, key);
+    if (shutdown) {
+        uv_timer_stop(&shutdown->timer);
+        uv_close((uv_handle_t *)&shutdown->timer, on_handle_closed_free);
+    }
+}
+
+static void log_unclaimed_reply(const struct action *action)
+{
+    const struct reply *reply = &action->reply;
+    if (reply->kind == REPLY_OK)
+        log_event(DYNSUP_LOG_INFO, action->supervisor, NULL, reply->pid, "start_child: ok");
+    else if (reply->kind == REPLY_IGNORE)
+        log_event(DYNSUP_LOG_INFO, action->supervisor, NULL, 0, "start_child: ignore");
+    else
+        log_event(reply->error == ERR_ALREADY_STARTED ? DYNSUP_LOG_INFO : DYNSUP_LOG_WARNING,
+                  action->supervisor, NULL, reply->pid, "start_child: error %s%s%s",
+                  reply_error_name(reply->error), reply->detail ? ": " : "",
+                  reply->detail ? reply->detail : "");
+}
+
+static void begin_exit(struct host *host, int status);
+
+static void defer_spawn_failure(struct host *host, child_key key, const char *detail)
+{
+    if (host->deferred_count == host->deferred_capacity) {
+        size_t capacity = host->deferred_capacity ? host->deferred_capacity * 2 : 8;
+        void *grown = realloc(host->deferred, capacity * sizeof *host->deferred);
+        if (!grown)
+            return;
+        host->deferred = grown;
+        host->deferred_capacity = capacity;
+    }
+    struct deferred_failure *failure = &host->deferred[host->deferred_count++];
+    failure->key = key;
+    snprintf(failure->detail, sizeof failure->detail, "%s", detail);
+}
+
+static void apply_one(struct host *host, const struct action *action)
+{
+    switch (action->kind) {
+    case ACTION_SPAWN:
+        if (host_send_spawn(host, action) < 0)
+            defer_spawn_failure(host, action->key, "the worker's arguments are too large");
+        break;
+    case ACTION_SIGNAL:
+        if (action->pid > 0 && kill(action->pid, action->signal) < 0 && errno != ESRCH)
+            log_event(DYNSUP_LOG_WARNING, action->supervisor, NULL, action->pid,
+                      "cannot send signal %d: %s", action->signal, strerror(errno));
+        break;
+    case ACTION_TIMER_START:
+        start_shutdown_timer(host, action->key, action->timeout_ms);
+        break;
+    case ACTION_TIMER_CANCEL:
+        cancel_shutdown_timer(host, action->key);
+        break;
+    case ACTION_REPLY:
+        if (action->token == 0)
+            log_unclaimed_reply(action);
+        else if (host->control)
+            control_reply(host->control, action->token, protocol_format_reply(&action->reply));
+        break;
+    case ACTION_LOG: {
+        const struct child_info *child = action->key ? tree_find_child(host->tree, action->key) : NULL;
+        log_event(action->level, action->supervisor, child ? child->id : NULL, action->pid, "%s",
+                  action->message);
+        break;
+    }
+    case ACTION_EXIT:
+        begin_exit(host, action->exit_status);
+        break;
+    }
+}
+
+void host_apply(struct host *host, struct action_list *actions)
+{
+    for (size_t i = 0; i < actions->count; i++)
+        apply_one(host, &actions->items[i]);
+    action_list_clear(actions);
+    /* Fed back only now: a tree call while walking its own action list
+     * could free what later actions point to. */
+    while (host->deferred_count > 0) {
+        struct deferred_failure failure = host->deferred[--host->deferred_count];
+        tree_spawn_failed(host->tree, failure.key, failure.detail, host_now(host), actions);
+        for (size_t i = 0; i < actions->count; i++)
+            apply_one(host, &actions->items[i]);
+        action_list_clear(actions);
+    }
+}
+
+/* ---------------------------------------------------------------- stopping */
+
+void host_begin_stop(struct host *host, const char *why)
+{
+    if (host->stopping) {
+        log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: already stopping", why);
+        return;
+    }
+    host->stopping = true;
+    log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
+    struct action_list actions;
+    action_list_init(&actions);
+    tree_stop(host->tree, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+static void on_control_closed(void *context)
+{
+    (void)context;
+}
+
+static void begin_exit(struct host *host, int status)
+{
+    if (host->exiting)
+        return;
+    host->exiting = true;
+    host->exit_status = status;
+    for (size_t i = 0; i < 2; i++)
+        uv_close((uv_handle_t *)&host->stop_signals[i], NULL);
+    uv_close((uv_handle_t *)&host->child_signal, NULL);
+    for (size_t i = 0; i < host->event_signal_count; i++)
+        uv_close((uv_handle_t *)&host->event_signals[i], NULL);
+    for (size_t i = 0; i < host->event_timer_count; i++)
+        uv_close((uv_handle_t *)&host->event_timers[i], NULL);
+    if (host->control) {
+        control_server_close(host->control, on_control_closed, host);
+        host->control = NULL;
+    }
+    host_workers_close(host);
+}
+
+static void on_stop_signal(uv_signal_t *handle, int signal_number)
+{
+    struct host *host = handle->data;
+    host_begin_stop(host, signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* Only the spawner is the host's child: workers are the spawner's. */
+static void on_child_signal(uv_signal_t *handle, int signal_number)
+{
+    (void)signal_number;
+    struct host *host = handle->data;
+    int wait_status;
+    if (host->spawner_pid <= 0 || waitpid(host->spawner_pid, &wait_status, WNOHANG) != host->spawner_pid)
+        return;
+    host->spawner_pid = 0;
+    if (host->exiting)
+        return;
+    if (WIFSIGNALED(wait_status))
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "the spawner died (killed by signal %d); its workers died with it; exiting",
+                  WTERMSIG(wait_status));
+    else
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "the spawner exited (status %d); its workers died with it; exiting",
+                  WEXITSTATUS(wait_status));
+    begin_exit(host, 1);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void on_event_signal(uv_signal_t *handle, int signal_number)
+{
+    struct host *host = handle->data;
+    for (size_t i = 0; i < host->config.event_count; i++)
+        if (host->config.events[i].signal == signal_number)
+            host_fire_event(host, &host->config.events[i], 0, "signal");
+}
+
+static void on_event_timer(uv_timer_t *handle)
+{
+    struct host *host = handle->loop->data;
+    const struct event_spec *event = handle->data;
+    host_fire_event(host, event, 0, "interval");
+}
+
+static int start_events(struct host *host)
+{
+    const struct config *config = &host->config;
+    host->event_signals = calloc(config->event_count + 1, sizeof *host->event_signals);
+    host->event_timers = calloc(config->event_count + 1, sizeof *host->event_timers);
+    if (!host->event_signals || !host->event_timers)
+        return -1;
+    for (size_t i = 0; i < config->event_count; i++) {
+        const struct event_spec *event = &config->events[i];
+        if (event->signal) {
+            bool seen = false;
+            for (size_t j = 0; j < i; j++)
+                seen = seen || config->events[j].signal == event->signal;
+            if (!seen) {
+                uv_signal_t *handle = &host->event_signals[host->event_signal_count++];
+                uv_signal_init(&host->loop, handle);
+                handle->data = host;
+                uv_signal_start(handle, on_event_signal, event->signal);
+            }
+        }
+        if (event->interval_s) {
+            uv_timer_t *timer = &host->event_timers[host->event_timer_count++];
+            uv_timer_init(&host->loop, timer);
+            timer->data = (void *)event;
+            uint64_t period = (uint64_t)event->interval_s * 1000u;
+            uv_timer_start(timer, on_event_timer, period, period);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- boot */
+
+static void print_errors(const struct error_list *errors)
+{
+    for (size_t i = 0; i < errors->count; i++)
+        fprintf(stderr, "%s\n", errors->messages[i]);
+}
+
+/* 10,000 workers need 10,000 descriptors in the host (one output pipe
+ * each), more than the usual soft limit. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    rlim_t wanted = 1u << 20;
+    if (limit.rlim_max < wanted) {
+        struct rlimit raised = {.rlim_cur = wanted, .rlim_max = wanted};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            return; /* root may raise the hard limit too */
+    }
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+/* Loads config and plugins; on success the spawner is running. */
+static int load_everything(struct host *host, const char *config_path, bool keep_spawner)
+{
+    struct error_list errors;
+    error_list_init(&errors);
+    int failed = config_load(config_path, &host->config, &errors) < 0;
+    if (host->config.plugin_dir) {
+        char *work_dir = strdup(config_path);
+        if (work_dir && spawner_launch(host->config.plugin_dir, dirname(work_dir), &host->spawner_pid,
+                                       &host->spawner_fd, &host->plugins, &errors) == 0) {
+            const char **names = calloc(host->plugins.count + 1, sizeof *names);
+            for (size_t i = 0; names && i < host->plugins.count; i++)
+                names[i] = host->plugins.items[i].name;
+            config_check_plugins(&host->config, names, host->plugins.count, &errors);
+            free(names);
+            if (failed || errors.count > 0 || !keep_spawner) {
+                close(host->spawner_fd);
+                waitpid(host->spawner_pid, NULL, 0);
+                host->spawner_pid = 0;
+            }
+        }
+        free(work_dir);
+    }
+    failed = failed || errors.count > 0;
+    if (failed)
+        print_errors(&errors);
+    error_list_free(&errors);
+    return failed ? -1 : 0;
+}
+
+int host_check(const char *config_path)
+{
+    struct host host;
+    memset(&host, 0, sizeof host);
+    int result = load_everything(&host, config_path, false);
+    if (result == 0)
+        printf("%s: ok (%zu supervisors, %zu child specs, %zu events, %zu plugins)\n", config_path,
+               host.config.supervisor_count, host.config.child_count, host.config.event_count,
+               host.plugins.count);
+    plugin_list_free(&host.plugins);
+    config_free(&host.config);
+    return result == 0 ? 0 : 2;
+}
+
+static int build_tree(struct host *host)
+{
+    host->tree = tree_new(host->config.max_restarts, host->config.max_seconds);
+    if (!host->tree)
+        return -1;
+    for (size_t i = 0; i < host->config.supervisor_count; i++) {
+        const struct supervisor_spec *spec = &host->config.supervisors[i];
+        struct supervisor_config supervisor = {
+            .name = spec->name,
+            .max_children = spec->max_children,
+            .max_restarts = spec->max_restarts,
+            .max_seconds = spec->max_seconds,
+        };
+        if (tree_add_supervisor(host->tree, &supervisor) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void autostart(struct host *host)
+{
+    for (size_t i = 0; i < host->config.supervisor_count && !host->stopping; i++) {
+        const struct supervisor_spec *spec = &host->config.supervisors[i];
+        for (int j = 0; j < spec->autostart_count; j++) {
+            log_event(DYNSUP_LOG_INFO, spec->name, spec->autostart[j], 0, "autostart");
+            host_start_child(host, spec->name, spec->autostart[j], NULL, NULL, 0, 0);
+        }
+    }
+}
+
+int host_run(const char *config_path)
+{
+    static struct host host; /* the loop keeps pointers into it until the end */
+    memset(&host, 0, sizeof host);
+    host.spawner_fd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    raise_descriptor_limit();
+    if (load_everything(&host, config_path, true) < 0) {
+        plugin_list_free(&host.plugins);
+        config_free(&host.config);
+        return 2;
+    }
+    host.started_at_ms = uv_hrtime() / 1000000u;
+    hashmap_init(&host.workers_by_pid);
+    hashmap_init(&host.timers_by_key);
+    uv_loop_init(&host.loop);
+    host.loop.data = &host;
+
+    struct error_list errors;
+    error_list_init(&errors);
+    struct control_access access = {
+        .allow_uids = host.config.allow_uids,
+        .allow_uid_count = host.config.allow_user_count,
+        .has_allow_group = host.config.allow_group != NULL,
+        .allow_gid = host.config.allow_gid,
+    };
+    struct control_callbacks callbacks = {.on_request = host_on_request};
+    if (build_tree(&host) < 0 || host_workers_start(&host) < 0 ||
+        control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
+                             &host.control, &errors) < 0 ||
+        start_events(&host) < 0) {
+        print_errors(&errors);
+        if (errors.count == 0)
+            fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
+        error_list_free(&errors);
+        kill(host.spawner_pid, SIGKILL);
+        waitpid(host.spawner_pid, NULL, 0);
+        return 2;
+    }
+    error_list_free(&errors);
+
+    const int stop_signal_numbers[2] = {SIGTERM, SIGINT};
+    for (size_t i = 0; i < 2; i++) {
+        uv_signal_init(&host.loop, &host.stop_signals[i]);
+        host.stop_signals[i].data = &host;
+        uv_signal_start(&host.stop_signals[i], on_stop_signal, stop_signal_numbers[i]);
+    }
+    uv_signal_init(&host.loop, &host.child_signal);
+    host.child_signal.data = &host;
+    uv_signal_start(&host.child_signal, on_child_signal, SIGCHLD);
+
+    log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
+              "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
+              host.config.supervisor_count, host.plugins.count, host.config.socket_path);
+    autostart(&host);
+    uv_run(&host.loop, UV_RUN_DEFAULT);
+
+    if (host.spawner_pid > 0)
+        waitpid(host.spawner_pid, NULL, 0);
+    log_event(host.exit_status ? DYNSUP_LOG_ERROR : DYNSUP_LOG_INFO, NULL, NULL, getpid(),
+              "dynsup-host stopped (exit status %d)", host.exit_status);
+    uv_loop_close(&host.loop);
+    tree_free(host.tree);
+    hashmap_free(&host.workers_by_pid);
+    hashmap_free(&host.timers_by_key);
+    free(host.event_signals);
+    free(host.event_timers);
+    free(host.deferred);
+    plugin_list_free(&host.plugins);
+    config_free(&host.config);
+    return host.exit_status;
+}

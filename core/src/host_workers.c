@@ -1,0 +1,411 @@
+/*
+ * The host's side of workers: the socket to the spawner (spawn requests
+ * out; SPAWNED and EXITED in) and each worker's two pipes (output lines
+ * to the log; init's answer).
+ *
+ * A worker costs the host one descriptor while it runs (the output pipe)
+ * and one more during init (the report pipe). Reads go into one shared
+ * buffer: only an unfinished line is kept per worker.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dynsup/plugin.h"
+#include "host_internal.h"
+#include "log.h"
+
+/* A line longer than this is logged in pieces. */
+#define OUTPUT_LINE_MAX 4096
+
+struct worker_io {
+    struct host *host;
+    child_key key;
+    pid_t pid;
+    char *supervisor;
+    char *child_id;
+    uv_pipe_t output;
+    uv_pipe_t *report;        /* NULL once init's answer was read */
+    char *partial_line;       /* unfinished output line, or NULL */
+    size_t partial_length;
+    struct worker_report answer;
+    size_t answer_length;
+    int open_handles;
+};
+
+static char shared_read_buffer[65536];
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
+{
+    (void)handle;
+    (void)suggested;
+    *buffer = uv_buf_init(shared_read_buffer, sizeof shared_read_buffer);
+}
+
+/* ---------------------------------------------------------------- output lines */
+
+static void log_output_line(struct worker_io *io, const char *line, size_t length)
+{
+    int level = DYNSUP_LOG_INFO;
+    /* "<N>" is how dynsup_log marks its level (systemd's convention too). */
+    if (length >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
+        level = line[1] - '0';
+        line += 3;
+        length -= 3;
+    }
+    log_event(level, io->supervisor, io->child_id, io->pid, "%.*s", (int)length, line);
+}
+
+static void flush_partial_output(struct worker_io *io)
+{
+    if (io->partial_length > 0)
+        log_output_line(io, io->partial_line, io->partial_length);
+    free(io->partial_line);
+    io->partial_line = NULL;
+    io->partial_length = 0;
+}
+
+static void take_output(struct worker_io *io, const char *data, size_t length)
+{
+    while (length > 0) {
+        const char *newline = memchr(data, '\n', length);
+        size_t piece = newline ? (size_t)(newline - data) : length;
+        size_t room = OUTPUT_LINE_MAX - io->partial_length;
+        bool too_long = piece >= room;
+        if (too_long)
+            piece = room;
+        bool line_ends = too_long || newline != NULL;
+        if (io->partial_length > 0 || !line_ends) {
+            char *grown = realloc(io->partial_line, io->partial_length + piece);
+            if (!grown)
+                return;
+            io->partial_line = grown;
+            memcpy(io->partial_line + io->partial_length, data, piece);
+            io->partial_length += piece;
+            if (line_ends)
+                flush_partial_output(io);
+        } else {
+            log_output_line(io, data, piece);
+        }
+        bool at_newline = piece < length && data[piece] == '\n';
+        data += piece + (at_newline ? 1 : 0);
+        length -= piece + (at_newline ? 1 : 0);
+    }
+}
+
+static void on_worker_io_closed(uv_handle_t *handle)
+{
+    struct worker_io *io = handle->data;
+    if (handle != (uv_handle_t *)&io->output)
+        free(handle);
+    if (--io->open_handles > 0)
+        return;
+    free(io->partial_line);
+    free(io->supervisor);
+    free(io->child_id);
+    free(io);
+}
+
+static void on_output(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+{
+    struct worker_io *io = stream->data;
+    if (count > 0)
+        take_output(io, buffer->base, (size_t)count);
+    else if (count < 0) /* EOF: the worker is gone (or closed its stdout) */
+        uv_read_stop(stream);
+}
+
+/* ---------------------------------------------------------------- init answer */
+
+static void close_report(struct worker_io *io)
+{
+    if (!io->report)
+        return;
+    uv_close((uv_handle_t *)io->report, on_worker_io_closed);
+    io->report = NULL;
+}
+
+static void take_answer(struct worker_io *io, const char *data, size_t length)
+{
+    size_t room = sizeof io->answer - io->answer_length;
+    size_t used = length < room ? length : room;
+    memcpy((char *)&io->answer + io->answer_length, data, used);
+    io->answer_length += used;
+    if (io->answer_length < sizeof io->answer)
+        return;
+    close_report(io);
+    io->answer.detail[sizeof io->answer.detail - 1] = '\0';
+    enum init_result result = io->answer.init_result == INIT_OK       ? INIT_OK
+                              : io->answer.init_result == INIT_IGNORE ? INIT_IGNORE
+                                                                      : INIT_FAILED;
+    struct host *host = io->host;
+    struct action_list actions;
+    action_list_init(&actions);
+    tree_init_reported(host->tree, io->key, result, io->answer.detail, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+static void on_report(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+{
+    struct worker_io *io = stream->data;
+    if (count > 0)
+        take_answer(io, buffer->base, (size_t)count);
+    else if (count < 0) /* died before answering: its EXITED says how */
+        close_report(io);
+}
+
+static int handle_fd(uv_handle_t *handle)
+{
+    uv_os_fd_t fd = -1;
+    uv_fileno(handle, &fd);
+    return fd;
+}
+
+/* The worker is dead, so everything it wrote is already in its pipes:
+ * read it now, before the tree hears of the exit, so that init's answer
+ * and the last lines come first. */
+static void drain_worker(struct worker_io *io)
+{
+    for (;;) {
+        if (!io->report)
+            break;
+        ssize_t count = read(handle_fd((uv_handle_t *)io->report), shared_read_buffer, sizeof shared_read_buffer);
+        if (count <= 0) {
+            close_report(io);
+            break;
+        }
+        take_answer(io, shared_read_buffer, (size_t)count);
+    }
+    for (;;) {
+        ssize_t count = read(handle_fd((uv_handle_t *)&io->output), shared_read_buffer, sizeof shared_read_buffer);
+        if (count <= 0)
+            break;
+        take_output(io, shared_read_buffer, (size_t)count);
+    }
+    flush_partial_output(io);
+}
+
+/* ---------------------------------------------------------------- spawner link */
+
+static void on_spawner_event(uv_poll_t *watcher, int status, int events);
+
+static void want_writable(struct host *host, bool wanted)
+{
+    if (host->spawner_writable_wanted == wanted || host->exiting)
+        return;
+    host->spawner_writable_wanted = wanted;
+    uv_poll_start(&host->spawner_watcher, UV_READABLE | (wanted ? UV_WRITABLE : 0), on_spawner_event);
+}
+
+static void flush_outgoing(struct host *host)
+{
+    while (host->outgoing_head) {
+        struct outgoing_message *message = host->outgoing_head;
+        ssize_t sent = send(host->spawner_fd, message->data, message->length, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                want_writable(host, true);
+                return;
+            }
+            break; /* the spawner is gone: SIGCHLD tells the rest */
+        }
+        host->outgoing_head = message->next;
+        if (!host->outgoing_head)
+            host->outgoing_tail = NULL;
+        free(message);
+    }
+    want_writable(host, false);
+}
+
+int host_send_spawn(struct host *host, const struct action *spawn)
+{
+    static char buffer[SPAWNER_MAX_MESSAGE];
+    const struct child_info *child = spawn->child;
+    ssize_t length = spawner_encode_spawn(buffer, sizeof buffer, spawn->key, spawn->supervisor,
+                                          child->id, child->name, child->plugin, child->argv,
+                                          child->argc);
+    if (length < 0)
+        return -1;
+    struct outgoing_message *message = malloc(sizeof *message + (size_t)length);
+    if (!message)
+        return -1;
+    message->next = NULL;
+    message->length = (size_t)length;
+    memcpy(message->data, buffer, (size_t)length);
+    bool was_empty = host->outgoing_head == NULL;
+    if (host->outgoing_tail)
+        host->outgoing_tail->next = message;
+    else
+        host->outgoing_head = message;
+    host->outgoing_tail = message;
+    if (was_empty)
+        flush_outgoing(host);
+    return 0;
+}
+
+static void worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
+                           int fd_count)
+{
+    struct action_list actions;
+    action_list_init(&actions);
+    struct worker_io *io = NULL;
+    if (spawned->pid > 0 && fd_count == 2)
+        io = calloc(1, sizeof *io);
+    if (spawned->pid > 0 && io) {
+        const struct child_info *child = tree_find_child(host->tree, spawned->key);
+        const char *supervisor = tree_child_supervisor(host->tree, spawned->key);
+        io->host = host;
+        io->key = spawned->key;
+        io->pid = spawned->pid;
+        io->supervisor = strdup(supervisor ? supervisor : "-");
+        io->child_id = strdup(child ? child->id : "-");
+        io->report = malloc(sizeof *io->report);
+        uv_pipe_init(&host->loop, &io->output, 0);
+        io->output.data = io;
+        uv_pipe_open(&io->output, fds[0]);
+        io->open_handles = 1;
+        if (io->report) {
+            uv_pipe_init(&host->loop, io->report, 0);
+            io->report->data = io;
+            uv_pipe_open(io->report, fds[1]);
+            io->open_handles++;
+            uv_read_start((uv_stream_t *)io->report, on_alloc, on_report);
+        } else {
+            close(fds[1]);
+        }
+        uv_read_start((uv_stream_t *)&io->output, on_alloc, on_output);
+        hashmap_put_number(&host->workers_by_pid, (uint64_t)io->pid, io);
+        tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), &actions);
+    } else {
+        for (int i = 0; i < fd_count; i++)
+            close(fds[i]);
+        char detail[sizeof spawned->detail + 32];
+        snprintf(detail, sizeof detail, "cannot start the worker: %.*s", (int)sizeof spawned->detail,
+                 spawned->pid > 0 ? "out of memory in the host" : spawned->detail);
+        if (spawned->pid > 0)
+            kill(spawned->pid, SIGKILL);
+        tree_spawn_failed(host->tree, spawned->key, detail, host_now(host), &actions);
+    }
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+static void worker_exited(struct host *host, const struct spawner_exited *exited)
+{
+    struct worker_io *io = hashmap_remove_number(&host->workers_by_pid, (uint64_t)exited->pid);
+    if (io) {
+        drain_worker(io);
+        close_report(io);
+        uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
+    }
+    struct child_exit how = {0, 0};
+    if (WIFSIGNALED(exited->wait_status))
+        how.signal = WTERMSIG(exited->wait_status);
+    else
+        how.exit_code = WEXITSTATUS(exited->wait_status);
+    struct action_list actions;
+    action_list_init(&actions);
+    tree_child_exited(host->tree, exited->pid, how, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+static void read_spawner(struct host *host)
+{
+    for (int budget = 0; budget < 4096 && !host->exiting; budget++) {
+        char data[sizeof(uint32_t) + sizeof(struct spawner_spawned)];
+        union {
+            struct cmsghdr align;
+            char bytes[CMSG_SPACE(4 * sizeof(int))];
+        } control;
+        struct iovec io = {.iov_base = data, .iov_len = sizeof data};
+        struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1,
+                                 .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+        ssize_t length = recvmsg(host->spawner_fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (length < 0 && errno == EINTR)
+            continue;
+        if (length <= 0)
+            return; /* EAGAIN, or the spawner is gone (SIGCHLD handles that) */
+        int fds[4];
+        int fd_count = 0;
+        for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header;
+             header = CMSG_NXTHDR(&message, header)) {
+            if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
+                continue;
+            int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < count && fd_count < 4; i++)
+                memcpy(&fds[fd_count++], CMSG_DATA(header) + (size_t)i * sizeof(int), sizeof(int));
+        }
+        uint32_t type = 0;
+        if ((size_t)length >= sizeof type)
+            memcpy(&type, data, sizeof type);
+        if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
+            struct spawner_spawned spawned;
+            memcpy(&spawned, data + sizeof type, sizeof spawned);
+            worker_spawned(host, &spawned, fds, fd_count);
+            continue;
+        }
+        for (int i = 0; i < fd_count; i++)
+            close(fds[i]);
+        if (type == SPAWNER_EXITED && (size_t)length == sizeof type + sizeof(struct spawner_exited)) {
+            struct spawner_exited exited;
+            memcpy(&exited, data + sizeof type, sizeof exited);
+            worker_exited(host, &exited);
+        }
+    }
+}
+
+static void on_spawner_event(uv_poll_t *watcher, int status, int events)
+{
+    struct host *host = watcher->data;
+    if (status < 0)
+        return;
+    if (events & UV_READABLE)
+        read_spawner(host);
+    if ((events & UV_WRITABLE) && !host->exiting)
+        flush_outgoing(host);
+}
+
+int host_workers_start(struct host *host)
+{
+    if (uv_poll_init(&host->loop, &host->spawner_watcher, host->spawner_fd) != 0)
+        return -1;
+    host->spawner_watcher.data = host;
+    return uv_poll_start(&host->spawner_watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
+}
+
+static void on_spawner_watcher_closed(uv_handle_t *handle)
+{
+    struct host *host = handle->data;
+    close(host->spawner_fd); /* EOF tells the spawner to exit */
+    host->spawner_fd = -1;
+}
+
+void host_workers_close(struct host *host)
+{
+    while (host->outgoing_head) {
+        struct outgoing_message *message = host->outgoing_head;
+        host->outgoing_head = message->next;
+        free(message);
+    }
+    host->outgoing_tail = NULL;
+    uv_close((uv_handle_t *)&host->spawner_watcher, on_spawner_watcher_closed);
+    /* Workers still listed only when the host exits abnormally (the
+     * spawner died): close their pipes too. */
+    for (size_t i = 0; i < host->workers_by_pid.capacity; i++) {
+        struct worker_io *io = host->workers_by_pid.slots[i].value;
+        if (!io)
+            continue;
+        close_report(io);
+        uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
+    }
+    hashmap_free(&host->workers_by_pid);
+    hashmap_init(&host->workers_by_pid);
+}

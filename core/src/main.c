@@ -1,0 +1,76 @@
+/*
+ * dynsup-host: `run` and `check` are the daemon; every other command is a
+ * client of its control socket (cli.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "host.h"
+
+static void print_daemon_usage(FILE *out, const char *command)
+{
+    if (strcmp(command, "run") == 0)
+        fprintf(out, "usage: dynsup-host run [-c CONFIG]\n"
+                     "Run the host in the foreground. SIGTERM, SIGINT or the stop request stop\n"
+                     "every child in parallel and exit 0.\n");
+    else
+        fprintf(out, "usage: dynsup-host check [-c CONFIG]\n"
+                     "Validate the config and every plugin; print every error; exit 2 on any.\n");
+    fprintf(out, "  -c, --config CONFIG   host config file (default: %s)\n"
+                 "  -h, --help            this help\n",
+            cli_default_config());
+}
+
+static int daemon_command(int argc, char **argv)
+{
+    const char *command = argv[0];
+    const char *config_path = cli_default_config();
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int option;
+    while ((option = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        switch (option) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            print_daemon_usage(stdout, command);
+            return EXIT_OK;
+        default:
+            print_daemon_usage(stderr, command);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "dynsup-host %s: unexpected argument \"%s\"\n", command, argv[optind]);
+        print_daemon_usage(stderr, command);
+        return EXIT_USAGE;
+    }
+    return strcmp(command, "run") == 0 ? host_run(config_path) : host_check(config_path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
+        cli_print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "run") == 0 || strcmp(command, "check") == 0)
+        return daemon_command(argc - 1, argv + 1);
+    if (cli_is_client_command(command))
+        return cli_client_main(argc - 1, argv + 1);
+    fprintf(stderr, "dynsup-host: unknown command \"%s\"\n", command);
+    cli_print_usage(stderr);
+    return EXIT_USAGE;
+}

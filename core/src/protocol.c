@@ -1,0 +1,618 @@
+/*
+ * The control protocol: JSON lines <-> structs, with jansson.
+ *
+ * Parsing is strict on purpose: a request is checked against a small table
+ * (which fields each cmd allows and requires), so a typo in a client shows
+ * up as a bad_request naming the field instead of being silently ignored.
+ */
+#include "protocol.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROTOCOL_MAX_ID 64      /* supervisor/child/name/event ids */
+#define PROTOCOL_MAX_ARG 4096   /* bytes in one request arg */
+#define PROTOCOL_MAX_ARGS 256   /* args in one request */
+
+/* ---- parsing ---- */
+
+enum request_field {
+    FIELD_SUPERVISOR = 1 << 0,
+    FIELD_CHILD = 1 << 1,
+    FIELD_NAME = 1 << 2,
+    FIELD_ARGS = 1 << 3,
+    FIELD_PID = 1 << 4,
+    FIELD_EVENT = 1 << 5,
+};
+
+static const struct {
+    enum request_field field;
+    const char *key;
+} field_keys[] = {
+    {FIELD_SUPERVISOR, "supervisor"}, {FIELD_CHILD, "child"}, {FIELD_NAME, "name"},
+    {FIELD_ARGS, "args"},             {FIELD_PID, "pid"},     {FIELD_EVENT, "event"},
+};
+
+/* What each cmd accepts (SPEC section 5). "cmd" itself is always allowed. */
+static const struct {
+    const char *name;
+    enum request_cmd cmd;
+    unsigned required;
+    unsigned optional;
+} command_rules[] = {
+    {"start_child", CMD_START_CHILD, FIELD_SUPERVISOR | FIELD_CHILD, FIELD_NAME | FIELD_ARGS},
+    {"terminate_child", CMD_TERMINATE_CHILD, FIELD_SUPERVISOR | FIELD_PID, 0},
+    {"which_children", CMD_WHICH_CHILDREN, FIELD_SUPERVISOR, 0},
+    {"count_children", CMD_COUNT_CHILDREN, FIELD_SUPERVISOR, 0},
+    {"emit", CMD_EMIT, FIELD_EVENT, 0},
+    {"status", CMD_STATUS, 0, 0},
+    {"plugins", CMD_PLUGINS, 0, 0},
+    {"stop", CMD_STOP, 0, 0},
+};
+
+#define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
+
+__attribute__((format(printf, 3, 4))) static int fail(char *detail, size_t detail_size,
+                                                      const char *fmt, ...)
+{
+    if (detail && detail_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, detail_size, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static bool is_valid_id(const char *text, size_t length)
+{
+    if (length == 0 || length > PROTOCOL_MAX_ID)
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* A string value without NUL (we decode with JSON_ALLOW_NUL only to be able
+ * to say so clearly). `what` names it in the message: field "x" or args[i]. */
+static int take_string(const json_t *value, const char *what, char **out, char *detail,
+                       size_t detail_size)
+{
+    if (!json_is_string(value))
+        return fail(detail, detail_size, "%s must be a string", what);
+    const char *text = json_string_value(value);
+    size_t length = json_string_length(value);
+    if (memchr(text, '\0', length))
+        return fail(detail, detail_size, "%s must not contain a NUL character", what);
+    *out = strdup(text);
+    if (!*out)
+        return fail(detail, detail_size, "out of memory");
+    return 0;
+}
+
+static int take_id(const json_t *value, const char *key, char **out, char *detail,
+                   size_t detail_size)
+{
+    char what[32];
+    snprintf(what, sizeof what, "field \"%s\"", key);
+    if (take_string(value, what, out, detail, detail_size) < 0)
+        return -1;
+    if (!is_valid_id(*out, strlen(*out))) {
+        free(*out);
+        *out = NULL;
+        return fail(detail, detail_size, "field \"%s\" must be 1 to %d characters of [a-z0-9_]",
+                    key, PROTOCOL_MAX_ID);
+    }
+    return 0;
+}
+
+static int take_args(const json_t *value, struct request *request, char *detail,
+                     size_t detail_size)
+{
+    if (!json_is_array(value))
+        return fail(detail, detail_size, "field \"args\" must be an array of strings");
+    size_t count = json_array_size(value);
+    if (count > PROTOCOL_MAX_ARGS)
+        return fail(detail, detail_size, "field \"args\" has %zu items, at most %d are allowed",
+                    count, PROTOCOL_MAX_ARGS);
+    request->args = calloc(count + 1, sizeof *request->args);
+    if (!request->args)
+        return fail(detail, detail_size, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "args[%zu]", i);
+        if (take_string(json_array_get(value, i), what, &request->args[i], detail, detail_size) < 0)
+            return -1;
+        request->argc = (int)i + 1;
+        if (strlen(request->args[i]) > PROTOCOL_MAX_ARG)
+            return fail(detail, detail_size, "args[%zu] is longer than %d bytes", i,
+                        PROTOCOL_MAX_ARG);
+    }
+    return 0;
+}
+
+static int take_pid(const json_t *value, pid_t *out, char *detail, size_t detail_size)
+{
+    if (!json_is_integer(value) || json_integer_value(value) <= 0)
+        return fail(detail, detail_size, "field \"pid\" must be a positive integer");
+    json_int_t pid = json_integer_value(value);
+    /* pid_t is a signed int on every platform we target. */
+    if (pid > INT_MAX)
+        return fail(detail, detail_size, "field \"pid\" is out of range (at most %d)", INT_MAX);
+    *out = (pid_t)pid;
+    return 0;
+}
+
+static int take_field(enum request_field field, const json_t *value, struct request *request,
+                      char *detail, size_t detail_size)
+{
+    switch (field) {
+    case FIELD_SUPERVISOR:
+        return take_id(value, "supervisor", &request->supervisor, detail, detail_size);
+    case FIELD_CHILD:
+        return take_id(value, "child", &request->child, detail, detail_size);
+    case FIELD_NAME:
+        return take_id(value, "name", &request->name, detail, detail_size);
+    case FIELD_EVENT:
+        return take_id(value, "event", &request->event, detail, detail_size);
+    case FIELD_ARGS:
+        return take_args(value, request, detail, detail_size);
+    case FIELD_PID:
+        return take_pid(value, &request->pid, detail, detail_size);
+    }
+    return fail(detail, detail_size, "internal error: unhandled field");
+}
+
+/* The first key of `object` that `cmd_index` does not allow, or NULL.
+ * Key lengths are compared too (jansson refuses NUL in keys today; this
+ * keeps a key like "cmd\u0000x" from ever passing for "cmd"). */
+static const char *first_unknown_key(const json_t *object, size_t cmd_index)
+{
+    unsigned allowed = command_rules[cmd_index].required | command_rules[cmd_index].optional;
+    const char *key;
+    size_t key_length;
+    const json_t *value;
+    json_object_keylen_foreach((json_t *)object, key, key_length, value) {
+        bool known = key_length == strlen(key) && strcmp(key, "cmd") == 0;
+        for (size_t i = 0; !known && i < COUNT_OF(field_keys); i++)
+            known = (allowed & field_keys[i].field) && key_length == strlen(key) &&
+                    strcmp(key, field_keys[i].key) == 0;
+        if (!known)
+            return key;
+    }
+    return NULL;
+}
+
+static int parse_object(const json_t *object, struct request *request, char *detail,
+                        size_t detail_size)
+{
+    if (!json_is_object(object))
+        return fail(detail, detail_size, "request must be a JSON object");
+    const json_t *cmd = json_object_get(object, "cmd");
+    if (!cmd)
+        return fail(detail, detail_size, "field \"cmd\" is required");
+    if (!json_is_string(cmd))
+        return fail(detail, detail_size, "field \"cmd\" must be a string");
+    if (memchr(json_string_value(cmd), '\0', json_string_length(cmd)))
+        return fail(detail, detail_size, "field \"cmd\" must not contain a NUL character");
+
+    size_t cmd_index = COUNT_OF(command_rules);
+    for (size_t i = 0; i < COUNT_OF(command_rules); i++)
+        if (strcmp(json_string_value(cmd), command_rules[i].name) == 0)
+            cmd_index = i;
+    if (cmd_index == COUNT_OF(command_rules))
+        return fail(detail, detail_size, "unknown cmd \"%.64s\"", json_string_value(cmd));
+    request->cmd = command_rules[cmd_index].cmd;
+
+    const char *unknown = first_unknown_key(object, cmd_index);
+    if (unknown)
+        return fail(detail, detail_size, "unknown field \"%.64s\" for cmd \"%s\"", unknown,
+                    command_rules[cmd_index].name);
+
+    for (size_t i = 0; i < COUNT_OF(field_keys); i++) {
+        const json_t *value = json_object_get(object, field_keys[i].key);
+        if (!value) {
+            if (command_rules[cmd_index].required & field_keys[i].field)
+                return fail(detail, detail_size, "field \"%s\" is required for cmd \"%s\"",
+                            field_keys[i].key, command_rules[cmd_index].name);
+            continue;
+        }
+        if (take_field(field_keys[i].field, value, request, detail, detail_size) < 0)
+            return -1;
+    }
+    if (request->cmd == CMD_START_CHILD && !request->args) {
+        /* args is optional on the wire but always an array for the caller. */
+        request->args = calloc(1, sizeof *request->args);
+        if (!request->args)
+            return fail(detail, detail_size, "out of memory");
+    }
+    return 0;
+}
+
+int protocol_parse_request(const char *line, size_t length, struct request *request,
+                           char *detail, size_t detail_size)
+{
+    memset(request, 0, sizeof *request);
+    if (length > PROTOCOL_MAX_LINE)
+        return fail(detail, detail_size, "request is longer than %d bytes", PROTOCOL_MAX_LINE);
+    if (length == 0)
+        return fail(detail, detail_size, "empty request");
+    if (memchr(line, '\0', length))
+        return fail(detail, detail_size, "request contains a NUL byte");
+
+    /* DECODE_ANY and ALLOW_NUL only let us name those faults ourselves. */
+    size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL;
+    json_error_t error;
+    json_t *root = json_loadb(line, length, flags, &error);
+    if (!root)
+        return fail(detail, detail_size, "invalid JSON at column %d: %s", error.column, error.text);
+    int status = parse_object(root, request, detail, detail_size);
+    json_decref(root);
+    if (status < 0)
+        request_free(request);
+    return status;
+}
+
+void request_free(struct request *request)
+{
+    free(request->supervisor);
+    free(request->child);
+    free(request->name);
+    free(request->event);
+    if (request->args)
+        for (int i = 0; i < request->argc; i++)
+            free(request->args[i]);
+    free(request->args);
+    memset(request, 0, sizeof *request);
+}
+
+/* ---- formatting ---- */
+
+/* A JSON string for text that may come from anywhere (plugin messages,
+ * config args): jansson refuses invalid UTF-8, so such text is sent with
+ * every non-ASCII byte shown as '?' rather than dropping the whole line. */
+static json_t *json_text(const char *text)
+{
+    if (!text)
+        return json_null();
+    json_t *value = json_string(text);
+    if (value)
+        return value;
+    char *ascii = strdup(text);
+    if (!ascii)
+        return NULL;
+    for (char *c = ascii; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    value = json_string(ascii);
+    free(ascii);
+    return value;
+}
+
+static json_t *json_pid(pid_t pid)
+{
+    return pid > 0 ? json_integer(pid) : json_null();
+}
+
+/* Sets object[key] = value (stolen); returns -1 if anything was NULL. */
+static int put(json_t *object, const char *key, json_t *value)
+{
+    if (!object || !value) {
+        json_decref(value);
+        return -1;
+    }
+    return json_object_set_new(object, key, value);
+}
+
+/* Serialises root (consumed) as one '\n'-terminated malloc'd line, or NULL
+ * if building it failed (`broken`) or memory ran out. */
+static char *finish_line(json_t *root, bool broken, size_t flags)
+{
+    char *dumped = NULL;
+    if (root && !broken)
+        dumped = json_dumps(root, JSON_COMPACT | flags);
+    json_decref(root);
+    if (!dumped)
+        return NULL;
+    size_t length = strlen(dumped);
+    char *line = malloc(length + 2);
+    if (line) {
+        memcpy(line, dumped, length);
+        line[length] = '\n';
+        line[length + 1] = '\0';
+    }
+    free(dumped);
+    return line;
+}
+
+static json_t *result_object(const char *result)
+{
+    json_t *object = json_object();
+    if (put(object, "result", json_string(result)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+char *protocol_format_reply(const struct reply *reply)
+{
+    json_t *root;
+    int status = 0;
+    switch (reply->kind) {
+    case REPLY_OK:
+        /* terminate_child's ok carries no pid. */
+        root = result_object("ok");
+        if (reply->pid > 0)
+            status |= put(root, "pid", json_integer(reply->pid));
+        break;
+    case REPLY_IGNORE:
+        root = result_object("ignore");
+        break;
+    case REPLY_ERROR:
+    default:
+        root = result_object("error");
+        status |= put(root, "error", json_string(reply_error_name(reply->error)));
+        if (reply->error == ERR_ALREADY_STARTED)
+            status |= put(root, "pid", json_pid(reply->pid));
+        if (reply->detail)
+            status |= put(root, "detail", json_text(reply->detail));
+        break;
+    }
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_format_error(const char *error, const char *detail)
+{
+    json_t *root = result_object("error");
+    int status = put(root, "error", json_text(error));
+    if (detail)
+        status |= put(root, "detail", json_text(detail));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_format_bad_request(const char *detail)
+{
+    return protocol_format_error("bad_request", detail);
+}
+
+char *protocol_format_forbidden(void)
+{
+    return protocol_format_error("forbidden", NULL);
+}
+
+char *protocol_format_ok(void)
+{
+    return finish_line(result_object("ok"), false, 0);
+}
+
+static json_t *string_array(char *const *items, int count)
+{
+    json_t *array = json_array();
+    for (int i = 0; array && i < count; i++) {
+        if (json_array_append_new(array, json_text(items[i])) < 0) {
+            json_decref(array);
+            return NULL;
+        }
+    }
+    return array;
+}
+
+static const char *child_state_name(enum child_state state)
+{
+    switch (state) {
+    case CHILD_STARTING: return "starting";
+    case CHILD_RUNNING: return "running";
+    case CHILD_STOPPING: return "stopping";
+    case CHILD_RESTARTING: return "restarting";
+    }
+    return "unknown";
+}
+
+/* Writers collect items into a jansson tree; a failed allocation marks the
+ * writer broken and finish returns NULL, so callers check only once. */
+struct children_writer {
+    json_t *root;
+    json_t *children;
+    bool broken;
+};
+
+struct children_writer *children_writer_new(void)
+{
+    struct children_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    writer->root = result_object("ok");
+    writer->children = json_array();
+    writer->broken = put(writer->root, "children", json_incref(writer->children)) < 0;
+    return writer;
+}
+
+void children_writer_add(struct children_writer *writer, const struct child_info *child)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int status = put(item, "id", json_text(child->id));
+    status |= put(item, "pid", json_pid(child->pid));
+    status |= put(item, "type", json_string("worker"));
+    status |= put(item, "plugin", json_text(child->plugin));
+    status |= put(item, "name", json_text(child->name));
+    status |= put(item, "args", string_array(child->argv, child->argc));
+    status |= put(item, "state", json_string(child_state_name(child->state)));
+    if (status != 0 || json_array_append_new(writer->children, item) < 0)
+        writer->broken = true;
+}
+
+char *children_writer_finish(struct children_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->children);
+    char *line = finish_line(writer->root, writer->broken, 0);
+    free(writer);
+    return line;
+}
+
+static int put_counts(json_t *object, const struct child_counts *counts)
+{
+    int status = put(object, "specs", json_integer((json_int_t)counts->specs));
+    status |= put(object, "active", json_integer((json_int_t)counts->active));
+    status |= put(object, "supervisors", json_integer((json_int_t)counts->supervisors));
+    status |= put(object, "workers", json_integer((json_int_t)counts->workers));
+    return status;
+}
+
+char *protocol_format_counts(const struct child_counts *counts)
+{
+    json_t *root = result_object("ok");
+    int status = put_counts(root, counts);
+    return finish_line(root, status != 0, 0);
+}
+
+struct status_writer {
+    json_t *root;
+    json_t *supervisors;
+    bool broken;
+};
+
+struct status_writer *status_writer_new(double uptime_s, pid_t host_pid, uint32_t root_max_restarts,
+                                        uint32_t root_max_seconds, uint32_t root_restarts_in_window)
+{
+    struct status_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    json_t *root_supervisor = json_object();
+    int status = put(root_supervisor, "max_restarts", json_integer(root_max_restarts));
+    status |= put(root_supervisor, "max_seconds", json_integer(root_max_seconds));
+    status |= put(root_supervisor, "restarts_in_window", json_integer(root_restarts_in_window));
+
+    writer->root = result_object("ok");
+    writer->supervisors = json_array();
+    /* Milliseconds are plenty, and keep the number short on the wire
+     * (rounded by hand: the core does not link libm). */
+    double uptime_ms = uptime_s > 0 ? (double)(long long)(uptime_s * 1000.0 + 0.5) : 0.0;
+    status |= put(writer->root, "uptime_s", json_real(uptime_ms / 1000.0));
+    status |= put(writer->root, "pid", json_integer(host_pid));
+    status |= put(writer->root, "root", root_supervisor);
+    status |= put(writer->root, "supervisors", json_incref(writer->supervisors));
+    writer->broken = status != 0;
+    return writer;
+}
+
+void status_writer_add(struct status_writer *writer, const struct supervisor_status *status,
+                       uint32_t max_children, uint32_t max_restarts, uint32_t max_seconds)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int failed = put(item, "name", json_text(status->name));
+    failed |= put_counts(item, &status->counts);
+    failed |= put(item, "restarts_in_window", json_integer(status->restarts_in_window));
+    failed |= put(item, "max_restarts", json_integer(max_restarts));
+    failed |= put(item, "max_seconds", json_integer(max_seconds));
+    failed |= put(item, "max_children",
+                  max_children == DS_INFINITY ? json_null() : json_integer(max_children));
+    failed |= put(item, "times_restarted", json_integer(status->times_restarted));
+    failed |= put(item, "stopping", json_boolean(status->stopping));
+    if (failed != 0 || json_array_append_new(writer->supervisors, item) < 0)
+        writer->broken = true;
+}
+
+char *status_writer_finish(struct status_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->supervisors);
+    char *line = finish_line(writer->root, writer->broken, JSON_REAL_PRECISION(15));
+    free(writer);
+    return line;
+}
+
+struct plugins_writer {
+    json_t *root;
+    json_t *plugins;
+    bool broken;
+};
+
+struct plugins_writer *plugins_writer_new(void)
+{
+    struct plugins_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    writer->root = result_object("ok");
+    writer->plugins = json_array();
+    writer->broken = put(writer->root, "plugins", json_incref(writer->plugins)) < 0;
+    return writer;
+}
+
+void plugins_writer_add(struct plugins_writer *writer, const char *name, const char *version,
+                        const char *file)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int status = put(item, "name", json_text(name));
+    status |= put(item, "version", json_text(version));
+    status |= put(item, "file", json_text(file));
+    if (status != 0 || json_array_append_new(writer->plugins, item) < 0)
+        writer->broken = true;
+}
+
+char *plugins_writer_finish(struct plugins_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->plugins);
+    char *line = finish_line(writer->root, writer->broken, 0);
+    free(writer);
+    return line;
+}
+
+/* ---- request builders (CLI side) ---- */
+
+static json_t *request_object(const char *cmd)
+{
+    json_t *object = json_object();
+    if (put(object, "cmd", json_text(cmd)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
+                                 char *const *args, int argc)
+{
+    json_t *root = request_object("start_child");
+    int status = put(root, "supervisor", json_text(supervisor));
+    status |= put(root, "child", json_text(child));
+    if (name)
+        status |= put(root, "name", json_text(name));
+    if (argc > 0)
+        status |= put(root, "args", string_array(args, argc));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_build_terminate_child(const char *supervisor, pid_t pid)
+{
+    json_t *root = request_object("terminate_child");
+    int status = put(root, "supervisor", json_text(supervisor));
+    status |= put(root, "pid", json_integer(pid));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_build_simple(const char *cmd, const char *key, const char *value)
+{
+    json_t *root = request_object(cmd);
+    int status = key ? put(root, key, json_text(value)) : 0;
+    return finish_line(root, status != 0, 0);
+}

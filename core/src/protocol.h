@@ -1,0 +1,96 @@
+/*
+ * The control protocol (SPEC section 5): one JSON object per line, in both
+ * directions, parsed and built with jansson. This module only translates
+ * between bytes and structs; it does no I/O.
+ *
+ * Ownership: protocol_parse_request fills a struct request whose strings
+ * and args are owned by it (request_free releases them). Formatting
+ * functions return a malloc'd line ending in '\n' (caller frees).
+ */
+#ifndef DYNSUP_PROTOCOL_H
+#define DYNSUP_PROTOCOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "supervisor.h"
+
+/* A request line longer than this is answered bad_request and skipped. */
+#define PROTOCOL_MAX_LINE 65536
+
+enum request_cmd {
+    CMD_START_CHILD,
+    CMD_TERMINATE_CHILD,
+    CMD_WHICH_CHILDREN,
+    CMD_COUNT_CHILDREN,
+    CMD_EMIT,
+    CMD_STATUS,
+    CMD_PLUGINS,
+    CMD_STOP,
+};
+
+struct request {
+    enum request_cmd cmd;
+    char *supervisor;   /* start_child, terminate_child, which_children, count_children */
+    char *child;        /* start_child */
+    char *name;         /* start_child, optional (NULL) */
+    char **args;        /* start_child, optional: NULL-terminated, possibly empty */
+    int argc;
+    pid_t pid;          /* terminate_child (> 0) */
+    char *event;        /* emit */
+};
+
+/* Parses one line (without the '\n'). Returns 0, or -1 with `detail`
+ * (a static or caller-buffer message, at most detail_size bytes) saying
+ * what is wrong: not JSON, not an object, unknown cmd, missing/ill-typed
+ * field, unknown field. */
+int protocol_parse_request(const char *line, size_t length, struct request *request,
+                           char *detail, size_t detail_size);
+void request_free(struct request *request);
+
+/* {"result":"ok","pid":P} / {"result":"ignore"} / {"result":"error","error":E[,"pid":P][,"detail":D]} */
+char *protocol_format_reply(const struct reply *reply);
+/* {"result":"error","error":"bad_request","detail":D} */
+char *protocol_format_bad_request(const char *detail);
+/* {"result":"error","error":"forbidden"} */
+char *protocol_format_forbidden(void);
+/* {"result":"error","error":E,"detail":D}; detail may be NULL */
+char *protocol_format_error(const char *error, const char *detail);
+/* {"result":"ok"} */
+char *protocol_format_ok(void);
+
+/* which_children: {"result":"ok","children":[{"id","pid"(null if 0),"type":"worker",
+ * "plugin","name"(null if none),"args":[...],"state":"running"|...}]} */
+struct children_writer;
+struct children_writer *children_writer_new(void);
+void children_writer_add(struct children_writer *writer, const struct child_info *child);
+char *children_writer_finish(struct children_writer *writer); /* frees writer */
+
+/* {"result":"ok","specs":n,"active":n,"supervisors":n,"workers":n} */
+char *protocol_format_counts(const struct child_counts *counts);
+
+/* status: {"result":"ok","uptime_s":U,"pid":HOSTPID,"root":{"max_restarts","max_seconds",
+ * "restarts_in_window"},"supervisors":[{"name","specs","active","workers","supervisors",
+ * "restarts_in_window","max_restarts","max_seconds","max_children"(null=infinity),
+ * "times_restarted","stopping"}]} */
+struct status_writer;
+struct status_writer *status_writer_new(double uptime_s, pid_t host_pid, uint32_t root_max_restarts,
+                                        uint32_t root_max_seconds, uint32_t root_restarts_in_window);
+void status_writer_add(struct status_writer *writer, const struct supervisor_status *status,
+                       uint32_t max_children, uint32_t max_restarts, uint32_t max_seconds);
+char *status_writer_finish(struct status_writer *writer);
+
+/* plugins: {"result":"ok","plugins":[{"name","version","file"}]} */
+struct plugins_writer;
+struct plugins_writer *plugins_writer_new(void);
+void plugins_writer_add(struct plugins_writer *writer, const char *name, const char *version,
+                        const char *file);
+char *plugins_writer_finish(struct plugins_writer *writer);
+
+/* Request builders for the CLI client (one line each, '\n'-terminated, malloc'd). */
+char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
+                                 char *const *args, int argc);
+char *protocol_build_terminate_child(const char *supervisor, pid_t pid);
+char *protocol_build_simple(const char *cmd, const char *key, const char *value); /* key NULL for none */
+
+#endif

@@ -1,0 +1,437 @@
+/*
+ * Both ends of the spawner: spawner_launch (host side, at boot) and the
+ * spawner process itself (load plugins, fork workers, reap them).
+ *
+ * The spawner's loop is libuv like the host's: the socket to the host and
+ * SIGCHLD are its only two inputs. It keeps no table of workers at all:
+ * a worker's pipes go to the host and its exit status is forwarded as is,
+ * so the spawner stays the same size with 10 or 10,000 children.
+ */
+#include "spawner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "plugin_loader.h"
+#include "worker.h"
+
+#define SPAWNER_SOCKET_FD 3
+/* How long boot waits for the plugins to load. */
+#define LOAD_TIMEOUT_MS 30000
+/* More words than any request can carry (the request line is capped). */
+#define SPAWN_MAX_ARGS 8192
+
+struct spawn_header {
+    uint32_t type;
+    uint32_t argc;
+    uint64_t key;
+};
+
+void plugin_list_free(struct plugin_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->items[i].name);
+        free(list->items[i].version);
+        free(list->items[i].file);
+    }
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+static int append_string(char *buffer, size_t capacity, size_t *used, const char *text)
+{
+    size_t length = strlen(text) + 1;
+    if (*used + length > capacity)
+        return -1;
+    memcpy(buffer + *used, text, length);
+    *used += length;
+    return 0;
+}
+
+ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
+                             const char *child_id, const char *name, const char *plugin,
+                             char *const *argv, int argc)
+{
+    struct spawn_header header = {.type = SPAWNER_SPAWN, .argc = (uint32_t)argc, .key = key};
+    if (capacity < sizeof header)
+        return -1;
+    memcpy(buffer, &header, sizeof header);
+    size_t used = sizeof header;
+    if (append_string(buffer, capacity, &used, supervisor) < 0 ||
+        append_string(buffer, capacity, &used, child_id) < 0 ||
+        append_string(buffer, capacity, &used, name ? name : "") < 0 ||
+        append_string(buffer, capacity, &used, plugin) < 0)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        if (append_string(buffer, capacity, &used, argv[i]) < 0)
+            return -1;
+    return (ssize_t)used;
+}
+
+/* ---------------------------------------------------------------- spawner process */
+
+struct spawner {
+    uv_loop_t loop;
+    uv_poll_t socket_watcher;
+    uv_signal_t child_watcher;
+    int socket_fd;
+    struct plugin_set plugins;
+    char request[SPAWNER_MAX_MESSAGE];
+};
+
+/* Blocking send: the host never blocks on us (it queues), so waiting here
+ * for it to read cannot deadlock. The host gone means we are done. */
+static void send_or_die(int fd, const void *data, size_t length, const int *fds, int fd_count)
+{
+    struct iovec io = {.iov_base = (void *)data, .iov_len = length};
+    union {
+        struct cmsghdr align;
+        char bytes[CMSG_SPACE(2 * sizeof(int))];
+    } control;
+    struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1};
+    if (fd_count > 0) {
+        memset(&control, 0, sizeof control);
+        message.msg_control = control.bytes;
+        message.msg_controllen = CMSG_SPACE((size_t)fd_count * sizeof(int));
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN((size_t)fd_count * sizeof(int));
+        memcpy(CMSG_DATA(header), fds, (size_t)fd_count * sizeof(int));
+    }
+    while (sendmsg(fd, &message, MSG_NOSIGNAL) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            struct pollfd wait_writable = {.fd = fd, .events = POLLOUT};
+            poll(&wait_writable, 1, -1);
+            continue;
+        }
+        _exit(0);
+    }
+}
+
+static void reply_spawn_failure(struct spawner *spawner, uint64_t key, int error, const char *what)
+{
+    struct spawner_spawned reply = {.key = key, .pid = 0, .error = error};
+    snprintf(reply.detail, sizeof reply.detail, "%s%s%s", what, error ? ": " : "",
+             error ? strerror(error) : "");
+    uint32_t type = SPAWNER_SPAWNED;
+    char message[sizeof type + sizeof reply];
+    memcpy(message, &type, sizeof type);
+    memcpy(message + sizeof type, &reply, sizeof reply);
+    send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
+}
+
+static void spawn_worker(struct spawner *spawner, size_t length)
+{
+    struct spawn_header header;
+    memcpy(&header, spawner->request, sizeof header);
+    /* Unpack the NUL-separated strings in place; the worker gets its own
+     * copy of this buffer through fork, so nothing is allocated. */
+    enum { FIXED_STRINGS = 4 };
+    char *strings[FIXED_STRINGS];
+    char *cursor = spawner->request + sizeof header, *end = spawner->request + length;
+    static char *argv[SPAWN_MAX_ARGS + 1];
+    if (header.argc >= sizeof argv / sizeof argv[0])
+        return reply_spawn_failure(spawner, header.key, 0, "malformed spawn request");
+    for (uint32_t i = 0; i < FIXED_STRINGS + header.argc; i++) {
+        char *terminator = cursor < end ? memchr(cursor, '\0', (size_t)(end - cursor)) : NULL;
+        if (!terminator)
+            return reply_spawn_failure(spawner, header.key, 0, "malformed spawn request");
+        if (i < FIXED_STRINGS)
+            strings[i] = cursor;
+        else
+            argv[i - FIXED_STRINGS] = cursor;
+        cursor = terminator + 1;
+    }
+    argv[header.argc] = NULL;
+    const struct loaded_plugin *plugin = plugin_set_find(&spawner->plugins, strings[3]);
+    if (!plugin)
+        return reply_spawn_failure(spawner, header.key, 0, "plugin is not loaded");
+
+    int output[2], report[2];
+    if (pipe2(output, O_CLOEXEC) < 0)
+        return reply_spawn_failure(spawner, header.key, errno, "pipe");
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        int error = errno;
+        close(output[0]);
+        close(output[1]);
+        return reply_spawn_failure(spawner, header.key, error, "pipe");
+    }
+    struct worker_job job = {
+        .supervisor = strings[0],
+        .child_id = strings[1],
+        .name = strings[2][0] ? strings[2] : NULL,
+        .argv = argv,
+        .argc = (int)header.argc,
+    };
+    /* Signals stay blocked across fork so that no handler of ours runs in
+     * the child before it has reset them. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &previous);
+    pid_t spawner_pid = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        worker_main(&job, plugin->plugin, output[1], report[1], spawner_pid);
+    int fork_error = errno;
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    close(output[1]);
+    close(report[1]);
+    if (pid < 0) {
+        close(output[0]);
+        close(report[0]);
+        return reply_spawn_failure(spawner, header.key, fork_error, "fork");
+    }
+    struct spawner_spawned reply = {.key = header.key, .pid = pid, .error = 0};
+    uint32_t type = SPAWNER_SPAWNED;
+    char message[sizeof type + sizeof reply];
+    memcpy(message, &type, sizeof type);
+    memcpy(message + sizeof type, &reply, sizeof reply);
+    int fds[2] = {output[0], report[0]};
+    send_or_die(spawner->socket_fd, message, sizeof message, fds, 2);
+    close(output[0]);
+    close(report[0]);
+}
+
+static void on_host_message(uv_poll_t *watcher, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct spawner *spawner = watcher->data;
+    for (;;) {
+        ssize_t length = recv(spawner->socket_fd, spawner->request, sizeof spawner->request,
+                              MSG_DONTWAIT);
+        if (length == 0)
+            _exit(0); /* the host closed its end: it is stopping or gone */
+        if (length < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            _exit(0);
+        }
+        uint32_t type = 0;
+        if ((size_t)length >= sizeof(struct spawn_header))
+            memcpy(&type, spawner->request, sizeof type);
+        if (type == SPAWNER_SPAWN)
+            spawn_worker(spawner, (size_t)length);
+    }
+}
+
+static void on_child_exit(uv_signal_t *watcher, int signal_number)
+{
+    (void)signal_number;
+    struct spawner *spawner = watcher->data;
+    int wait_status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
+        struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
+        uint32_t type = SPAWNER_EXITED;
+        char message[sizeof type + sizeof exited];
+        memcpy(message, &type, sizeof type);
+        memcpy(message + sizeof type, &exited, sizeof exited);
+        send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
+    }
+}
+
+static void send_load_report(struct spawner *spawner, const struct error_list *errors)
+{
+    size_t capacity = SPAWNER_MAX_MESSAGE, used = sizeof(uint32_t);
+    char *report = malloc(capacity);
+    if (!report)
+        _exit(1);
+    uint32_t type = SPAWNER_LOADED;
+    memcpy(report, &type, sizeof type);
+    for (size_t i = 0; i < spawner->plugins.count; i++) {
+        const struct loaded_plugin *plugin = &spawner->plugins.items[i];
+        int n = snprintf(report + used, capacity - used, "plugin\t%s\t%s\t%s\n", plugin->name,
+                         plugin->version, plugin->file);
+        if (n > 0 && (size_t)n < capacity - used)
+            used += (size_t)n;
+    }
+    for (size_t i = 0; i < errors->count; i++) {
+        int n = snprintf(report + used, capacity - used, "error\t%s\n", errors->messages[i]);
+        if (n > 0 && (size_t)n < capacity - used)
+            used += (size_t)n;
+    }
+    send_or_die(spawner->socket_fd, report, used, NULL, 0);
+    free(report);
+}
+
+static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const char *work_dir,
+                                   pid_t host_pid)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != host_pid)
+        _exit(0);
+    prctl(PR_SET_NAME, "dynsup-spawner");
+    /* Own session: a Ctrl-C in the host's terminal must reach the host
+     * (which then stops the workers in order), not every worker at once. */
+    setsid();
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0 && null_fd != STDIN_FILENO) {
+        dup2(null_fd, STDIN_FILENO);
+        close(null_fd);
+    }
+    if (socket_fd != SPAWNER_SOCKET_FD) {
+        dup2(socket_fd, SPAWNER_SOCKET_FD);
+        close(socket_fd);
+    }
+    syscall(SYS_close_range, SPAWNER_SOCKET_FD + 1, ~0u, 0);
+
+    static struct spawner spawner;
+    spawner.socket_fd = SPAWNER_SOCKET_FD;
+    plugin_set_init(&spawner.plugins);
+    struct error_list errors;
+    error_list_init(&errors);
+    plugin_set_load_dir(&spawner.plugins, plugin_dir, &errors);
+    if (work_dir && chdir(work_dir) < 0)
+        error_list_add(&errors, "%s: cannot enter the config's folder: %s", work_dir, strerror(errno));
+    send_load_report(&spawner, &errors);
+    error_list_free(&errors);
+
+    if (uv_loop_init(&spawner.loop) != 0)
+        _exit(1);
+    spawner.socket_watcher.data = &spawner;
+    spawner.child_watcher.data = &spawner;
+    uv_signal_init(&spawner.loop, &spawner.child_watcher);
+    uv_signal_start(&spawner.child_watcher, on_child_exit, SIGCHLD);
+    uv_poll_init(&spawner.loop, &spawner.socket_watcher, spawner.socket_fd);
+    uv_poll_start(&spawner.socket_watcher, UV_READABLE | UV_DISCONNECT, on_host_message);
+    uv_run(&spawner.loop, UV_RUN_DEFAULT);
+    _exit(0);
+}
+
+/* ---------------------------------------------------------------- host side */
+
+static int parse_load_report(char *text, size_t length, struct plugin_list *plugins,
+                             struct error_list *errors)
+{
+    int failed = 0;
+    text[length] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "error\t", 6) == 0) {
+            error_list_add(errors, "%s", line + 6);
+            failed = 1;
+            continue;
+        }
+        char *fields[4] = {0};
+        char *field_save = NULL;
+        int count = 0;
+        for (char *field = strtok_r(line, "\t", &field_save); field && count < 4;
+             field = strtok_r(NULL, "\t", &field_save))
+            fields[count++] = field;
+        if (count != 4 || strcmp(fields[0], "plugin") != 0)
+            continue;
+        struct plugin_entry *grown =
+            realloc(plugins->items, (plugins->count + 1) * sizeof *plugins->items);
+        if (!grown)
+            return -1;
+        plugins->items = grown;
+        plugins->items[plugins->count++] = (struct plugin_entry){
+            .name = strdup(fields[1]), .version = strdup(fields[2]), .file = strdup(fields[3])};
+    }
+    return failed ? -1 : 0;
+}
+
+static void describe_wait_status(int wait_status, char *text, size_t size)
+{
+    if (WIFSIGNALED(wait_status))
+        snprintf(text, size, "killed by signal %d (%s)", WTERMSIG(wait_status),
+                 strsignal(WTERMSIG(wait_status)));
+    else
+        snprintf(text, size, "exit status %d", WEXITSTATUS(wait_status));
+}
+
+int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_pid, int *socket_fd,
+                   struct plugin_list *plugins, struct error_list *errors)
+{
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+        error_list_add(errors, "cannot create the spawner's socket: %s", strerror(errno));
+        return -1;
+    }
+    /* One record must fit in the socket buffer: SPAWN requests carry argv. */
+    int buffer_size = SPAWNER_MAX_MESSAGE + 4096;
+    for (int i = 0; i < 2; i++) {
+        setsockopt(pair[i], SOL_SOCKET, SO_SNDBUF, &buffer_size, sizeof buffer_size);
+        setsockopt(pair[i], SOL_SOCKET, SO_RCVBUF, &buffer_size, sizeof buffer_size);
+    }
+    pid_t host_pid = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        error_list_add(errors, "cannot fork the spawner: %s", strerror(errno));
+        close(pair[0]);
+        close(pair[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(pair[0]);
+        spawner_main(pair[1], plugin_dir, work_dir, host_pid);
+    }
+    close(pair[1]);
+
+    char *report = malloc(SPAWNER_MAX_MESSAGE + 1);
+    ssize_t length = -1;
+    struct pollfd readable = {.fd = pair[0], .events = POLLIN};
+    int ready;
+    while ((ready = poll(&readable, 1, LOAD_TIMEOUT_MS)) < 0 && errno == EINTR)
+        ;
+    if (report && ready == 1)
+        length = recv(pair[0], report, SPAWNER_MAX_MESSAGE, 0);
+    uint32_t type = 0;
+    if (length >= (ssize_t)sizeof type)
+        memcpy(&type, report, sizeof type);
+    if (length < (ssize_t)sizeof type || type != SPAWNER_LOADED) {
+        kill(pid, SIGKILL);
+        int wait_status = 0;
+        waitpid(pid, &wait_status, 0);
+        char how[128];
+        describe_wait_status(wait_status, how, sizeof how);
+        if (ready == 0)
+            error_list_add(errors, "%s: loading the plugins took over %d ms; gave up", plugin_dir,
+                           LOAD_TIMEOUT_MS);
+        else
+            error_list_add(errors,
+                           "%s: the process loading the plugins died (%s): a plugin crashed "
+                           "while being loaded",
+                           plugin_dir, how);
+        free(report);
+        close(pair[0]);
+        return -1;
+    }
+    int result = parse_load_report(report + sizeof type, (size_t)length - sizeof type, plugins,
+                                   errors);
+    free(report);
+    if (result < 0) {
+        close(pair[0]);
+        waitpid(pid, NULL, 0);
+        plugin_list_free(plugins);
+        return -1;
+    }
+    fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);
+    *spawner_pid = pid;
+    *socket_fd = pair[0];
+    return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * The spawner: a small process, forked by the host before anything else
+ * exists in it, that loads the plugins once and forks every worker on the
+ * host's request.
+ *
+ * Why a separate process: fork() costs grow with the forking process's
+ * size (page tables, mappings). The host grows with its children and its
+ * clients; the spawner stays the size of the plugins. Loading plugins here
+ * also keeps their constructors and libraries (libcurl, TLS) out of the
+ * host, and a plugin that crashes at load time cannot take the host down.
+ *
+ * The spawner is the workers' parent: it reaps them and tells the host how
+ * each one ended. One SOCK_SEQPACKET socket joins it to the host; every
+ * message is one record, so no framing is needed, and descriptors travel
+ * with SCM_RIGHTS. Because the spawner sends SPAWNED for a pid before it
+ * can ever send EXITED for it, the host never sees an exit of a pid it does
+ * not know yet.
+ *
+ * Death: the spawner gets SIGKILL when the host dies (PR_SET_PDEATHSIG),
+ * and each worker gets SIGKILL when the spawner dies, so a killed host
+ * leaves no worker behind.
+ */
+#ifndef DYNSUP_SPAWNER_H
+#define DYNSUP_SPAWNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+enum spawner_message_type {
+    SPAWNER_LOADED = 1,  /* spawner → host, once: text report of plugin loading */
+    SPAWNER_SPAWN,       /* host → spawner: fork a worker */
+    SPAWNER_SPAWNED,     /* spawner → host: result; on success carries 2 fds (output, report) */
+    SPAWNER_EXITED,      /* spawner → host: a worker was reaped */
+};
+
+/* Largest record either side sends; a SPAWN request over it is refused by
+ * the host before sending (the protocol's line limit keeps real ones far
+ * below). */
+#define SPAWNER_MAX_MESSAGE (192 * 1024)
+
+struct spawner_spawned {
+    uint64_t key;
+    int32_t pid;         /* > 0 on success */
+    int32_t error;       /* errno of the failed step, 0 on success */
+    char detail[200];    /* what failed, on failure */
+};
+
+struct spawner_exited {
+    int32_t pid;
+    int32_t wait_status; /* as from waitpid */
+};
+
+/* What the worker reports on its report pipe after init, one write. */
+struct worker_report {
+    int32_t init_result; /* enum init_result of supervisor.h */
+    char detail[252];    /* why init failed, when it did */
+};
+
+/* A plugin as the spawner loaded it (host side copy). Owned by plugin_list. */
+struct plugin_entry {
+    char *name, *version, *file;
+};
+struct plugin_list {
+    struct plugin_entry *items;
+    size_t count;
+};
+void plugin_list_free(struct plugin_list *list);
+
+/* Host side: forks the spawner, which loads every plugin of plugin_dir
+ * and reports, then moves to work_dir (the host config's folder), so that
+ * every worker starts there and relative paths in the config's arguments
+ * mean what they say. Returns 0 with the spawner's pid and the host's end of the
+ * socket (non-blocking, close-on-exec), and the loaded plugins; -1 with
+ * every loading error (the spawner is then already gone). */
+int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_pid, int *socket_fd,
+                   struct plugin_list *plugins, struct error_list *errors);
+
+/* Encodes a SPAWN request into buffer (capacity SPAWNER_MAX_MESSAGE).
+ * Returns its length, or -1 if it does not fit. */
+ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
+                             const char *child_id, const char *name, const char *plugin,
+                             char *const *argv, int argc);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * The supervision tree (see supervisor.h): OTP's DynamicSupervisor with the
+ * one_for_one strategy, as events in and actions out.
+ *
+ * Each event is one function with one `switch` on the child's state; the
+ * cells of that table are the small functions above it. Lookups by pid, by
+ * child key and by registered name go through hash maps and the counts are
+ * kept up to date on every transition, so a start, an exit or a query costs
+ * the same with ten children or ten thousand. Only stopping a supervisor
+ * (or the host) walks every child, which it must do anyway.
+ *
+ * Children that leave the tree are not freed at once but parked until the
+ * next event: the actions of the current event may still point at their
+ * strings (see the lifetime rule in supervisor.h).
+ */
+#include "supervisor.h"
+
+#include "supervisor_actions.h"
+#include "supervisor_tree.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+static const char *restart_name(enum restart_policy restart)
+{
+    switch (restart) {
+    case RESTART_PERMANENT: return "permanent";
+    case RESTART_TRANSIENT: return "transient";
+    case RESTART_TEMPORARY: return "temporary";
+    }
+    return "?";
+}
+
+/* ---- shutting children down ---- */
+
+static void send_shutdown_signals(struct child *child, struct action_list *out)
+{
+    const char *sup = child->supervisor->name;
+    switch (child->info.shutdown) {
+    case SHUTDOWN_BRUTAL_KILL:
+        emit_signal(out, sup, child->process_pid, SIGKILL);
+        break;
+    case SHUTDOWN_TIMEOUT:
+        emit_signal(out, sup, child->process_pid, SIGTERM);
+        if (child->info.shutdown_ms != DS_INFINITY) {
+            emit_timer_start(out, sup, child->info.key, child->info.shutdown_ms);
+            child->timer_armed = true;
+        }
+        break;
+    case SHUTDOWN_INFINITY:
+        emit_signal(out, sup, child->process_pid, SIGTERM);
+        break;
+    }
+}
+
+/* Moves a child to STOPPING and signals its process by its shutdown mode.
+ * A child whose spawn is still in flight is signalled when its pid comes
+ * (tree_spawned); one with no process and nothing in flight (a restart
+ * that was refused) has nothing to wait for and is removed at once. */
+static void begin_shutdown(struct tree *tree, struct child *child, struct action_list *out)
+{
+    if (child->info.state == CHILD_STOPPING)
+        return; /* already on its way; its signals were sent */
+    set_state(child, CHILD_STOPPING);
+    if (child->process_pid != 0)
+        send_shutdown_signals(child, out);
+    else if (!child->spawn_in_flight)
+        remove_child(tree, child);
+}
+
+static void answer_pending_start(struct child *child, enum reply_error error, const char *detail,
+                                 struct action_list *out)
+{
+    if (!child->start_pending)
+        return;
+    child->start_pending = false;
+    emit_reply(out, child->supervisor->name, child->start_token, REPLY_ERROR, error, 0, detail);
+}
+
+static void shut_down_all_children(struct tree *tree, struct supervisor *sup, const char *why,
+                                   struct action_list *out)
+{
+    struct child *next;
+    for (struct child *child = sup->first; child != NULL; child = next) {
+        next = child->next;
+        answer_pending_start(child, ERR_SHUTTING_DOWN, why, out);
+        begin_shutdown(tree, child, out);
+    }
+}
+
+/* The stopping child's process is gone (or never came): answer everyone
+ * who asked for it to stop. */
+static void finish_stopping(struct tree *tree, struct child *child, const char *how,
+                            struct action_list *out)
+{
+    const char *sup = child->supervisor->name;
+    if (child->timer_armed) {
+        emit_timer_cancel(out, sup, child->info.key);
+        child->timer_armed = false;
+    }
+    emit_log(out, LOG_LEVEL_INFO, sup, child->info.key, child->process_pid, "child %s stopped (%s)",
+             child->info.id, how);
+    for (size_t i = 0; i < child->terminate_count; i++)
+        emit_reply(out, sup, child->terminate_tokens[i], REPLY_OK, ERR_NONE, 0, NULL);
+    child->terminate_count = 0;
+    remove_child(tree, child);
+}
+
+static void stop_host(struct tree *tree, int exit_status, struct action_list *out)
+{
+    if (tree->stopping)
+        return;
+    tree->stopping = true;
+    tree->exit_status = exit_status;
+    emit_log(out, LOG_LEVEL_INFO, NULL, 0, 0, "host stopping: shutting down %zu children",
+             tree->child_total);
+    for (size_t i = 0; i < tree->supervisor_count; i++)
+        shut_down_all_children(tree, tree->supervisors[i], "the host is shutting down", out);
+}
+
+/* The supervisor shut all its children down after exceeding its intensity;
+ * the root restarts it empty unless that exceeds the root's own intensity. */
+static void supervisor_terminated(struct tree *tree, struct supervisor *sup, ds_time_ms now,
+                                  struct action_list *out)
+{
+    sup->terminating = false;
+    window_clear(&sup->restarts);
+    if (!window_record(&tree->root_restarts, now, tree->root_max_restarts, tree->root_max_seconds)) {
+        emit_log(out, LOG_LEVEL_ERROR, NULL, 0, 0,
+                 "root restart intensity exceeded: %zu supervisor restarts within %u s "
+                 "(max_restarts %u) after supervisor %s terminated; stopping the host",
+                 tree->root_restarts.count, tree->root_max_seconds, tree->root_max_restarts,
+                 sup->name);
+        stop_host(tree, 1, out);
+        return;
+    }
+    sup->times_restarted++;
+    emit_log(out, LOG_LEVEL_WARNING, sup->name, 0, 0,
+             "supervisor terminated and restarted empty by the root (restart %u since boot)",
+             sup->times_restarted);
+}
+
+/* Called at the end of every event: completes a supervisor's termination
+ * or the host's stop once the last child is gone. */
+static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
+                   struct action_list *out)
+{
+    if (!tree->stopping && sup != NULL && sup->terminating && sup->counts.workers == 0)
+        supervisor_terminated(tree, sup, now, out);
+    if (tree->stopping && !tree->exited && tree->child_total == 0) {
+        tree->exited = true;
+        emit_log(out, LOG_LEVEL_INFO, NULL, 0, 0, "all children stopped; exiting with status %d",
+                 tree->exit_status);
+        emit_exit(out, tree->exit_status);
+    }
+}
+
+/* ---- restarts ---- */
+
+/* The child has no process any more and is due a restart: spawn it again
+ * at once (as OTP does), unless this restart is one too many for its
+ * supervisor, which then gives up and shuts everything down. */
+static void restart_child(struct tree *tree, struct child *child, ds_time_ms now,
+                          struct action_list *out)
+{
+    struct supervisor *sup = child->supervisor;
+    set_state(child, CHILD_RESTARTING);
+    child->info.pid = 0;
+    if (!window_record(&sup->restarts, now, sup->max_restarts, sup->max_seconds)) {
+        emit_log(out, LOG_LEVEL_ERROR, sup->name, child->info.key, 0,
+                 "restart intensity exceeded: %zu restarts within %u s (max_restarts %u) "
+                 "at child %s; shutting down all %zu children and terminating",
+                 sup->restarts.count, sup->max_seconds, sup->max_restarts, child->info.id,
+                 sup->counts.workers);
+        sup->terminating = true;
+        shut_down_all_children(tree, sup, "the supervisor is shutting down", out);
+        return;
+    }
+    child->spawn_in_flight = true;
+    emit_spawn(out, sup->name, &child->info);
+}
+
+static void restart_failed(struct tree *tree, struct child *child, const char *why, ds_time_ms now,
+                           struct action_list *out)
+{
+    emit_log(out, LOG_LEVEL_ERROR, child->supervisor->name, child->info.key, child->process_pid,
+             "child %s: restart failed (%s); retrying", child->info.id, why);
+    forget_process(tree, child);
+    restart_child(tree, child, now, out);
+}
+
+static void first_start_failed(struct tree *tree, struct child *child, const char *detail,
+                               struct action_list *out)
+{
+    const char *sup = child->supervisor->name;
+    emit_log(out, LOG_LEVEL_WARNING, sup, child->info.key, child->process_pid,
+             "child %s: start failed: %s", child->info.id, detail);
+    answer_pending_start(child, ERR_INIT_FAILED, detail, out);
+    remove_child(tree, child);
+}
+
+/* ---- events ---- */
+
+void tree_start_child(struct tree *tree, const char *supervisor, const struct child_start *start,
+                      request_token token, ds_time_ms now, struct action_list *out)
+{
+    (void)now;
+    free_removed_children(tree);
+    struct supervisor *sup = find_supervisor(tree, supervisor);
+    if (sup == NULL) {
+        emit_reply(out, supervisor, token, REPLY_ERROR, ERR_UNKNOWN_SUPERVISOR, 0, NULL);
+        return;
+    }
+    if (tree->stopping || sup->terminating) {
+        emit_reply(out, sup->name, token, REPLY_ERROR, ERR_SHUTTING_DOWN, 0,
+                   tree->stopping ? "the host is shutting down" : "the supervisor is shutting down");
+        return;
+    }
+    if (start->name != NULL && start->name[0] != '\0') {
+        const struct child *existing = hashmap_get_string(&sup->children_by_name, start->name);
+        if (existing != NULL) {
+            emit_reply(out, sup->name, token, REPLY_ERROR, ERR_ALREADY_STARTED, existing->info.pid,
+                       NULL);
+            return;
+        }
+    }
+    if (sup->max_children != DS_INFINITY && sup->counts.workers >= sup->max_children) {
+        emit_reply(out, sup->name, token, REPLY_ERROR, ERR_MAX_CHILDREN, 0, NULL);
+        return;
+    }
+    struct child *child = new_child(tree, sup, start, token);
+    child->spawn_in_flight = true;
+    emit_spawn(out, sup->name, &child->info);
+}
+
+void tree_spawned(struct tree *tree, child_key key, pid_t pid, ds_time_ms now,
+                  struct action_list *out)
+{
+    (void)now;
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    if (child == NULL || !child->spawn_in_flight) {
+        /* Nobody supervises this process: do not leave it running. */
+        emit_log(out, LOG_LEVEL_WARNING, NULL, key, pid,
+                 "worker spawned for an unknown child; killing it");
+        emit_signal(out, NULL, pid, SIGKILL);
+        return;
+    }
+    child->spawn_in_flight = false;
+    set_process(tree, child, pid);
+    if (child->info.state == CHILD_STOPPING)
+        send_shutdown_signals(child, out);
+}
+
+void tree_spawn_failed(struct tree *tree, child_key key, const char *detail, ds_time_ms now,
+                       struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    if (child == NULL || !child->spawn_in_flight)
+        return;
+    struct supervisor *sup = child->supervisor;
+    child->spawn_in_flight = false;
+    if (detail == NULL)
+        detail = "could not start the worker";
+    switch (child->info.state) {
+    case CHILD_STARTING:
+        first_start_failed(tree, child, detail, out);
+        break;
+    case CHILD_RESTARTING:
+        restart_failed(tree, child, detail, now, out);
+        break;
+    case CHILD_STOPPING:
+        finish_stopping(tree, child, "its worker never started", out);
+        break;
+    case CHILD_RUNNING:
+        break;
+    }
+    settle(tree, sup, now, out);
+}
+
+void tree_init_reported(struct tree *tree, child_key key, enum init_result result,
+                        const char *detail, ds_time_ms now, struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    if (child == NULL)
+        return;
+    struct supervisor *sup = child->supervisor;
+    const char *failure = detail != NULL ? detail : "init failed";
+    enum child_state state = child->info.state;
+    if (state != CHILD_STARTING && state != CHILD_RESTARTING)
+        return; /* running already, or being stopped: its exit decides */
+    bool restart = state == CHILD_RESTARTING;
+    switch (result) {
+    case INIT_OK:
+        set_state(child, CHILD_RUNNING);
+        child->info.pid = child->process_pid;
+        emit_log(out, LOG_LEVEL_INFO, sup->name, key, child->process_pid, "child %s %s (pid %d)",
+                 child->info.id, restart ? "restarted" : "started", (int)child->process_pid);
+        if (child->start_pending) {
+            child->start_pending = false;
+            emit_reply(out, sup->name, child->start_token, REPLY_OK, ERR_NONE, child->process_pid,
+                       NULL);
+        }
+        break;
+    case INIT_IGNORE:
+        emit_log(out, LOG_LEVEL_INFO, sup->name, key, child->process_pid,
+                 "child %s: init answered ignore%s; removed", child->info.id,
+                 restart ? " on restart" : "");
+        if (child->start_pending) {
+            child->start_pending = false;
+            emit_reply(out, sup->name, child->start_token, REPLY_IGNORE, ERR_NONE, 0, NULL);
+        }
+        remove_child(tree, child);
+        break;
+    case INIT_FAILED:
+        if (restart)
+            restart_failed(tree, child, failure, now, out);
+        else
+            first_start_failed(tree, child, failure, out);
+        break;
+    }
+    settle(tree, sup, now, out);
+}
+
+static void exited_while_running(struct tree *tree, struct child *child, bool normal,
+                                 const char *how, ds_time_ms now, struct action_list *out)
+{
+    struct supervisor *sup = child->supervisor;
+    bool restart = child->info.restart == RESTART_PERMANENT ||
+                   (child->info.restart == RESTART_TRANSIENT && !normal);
+    emit_log(out, normal ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, sup->name, child->info.key,
+             child->process_pid, "child %s exited %s (%s); %s (%s)", child->info.id,
+             normal ? "normally" : "abnormally", how, restart ? "restarting" : "not restarted",
+             restart_name(child->info.restart));
+    forget_process(tree, child);
+    if (restart)
+        restart_child(tree, child, now, out);
+    else
+        remove_child(tree, child);
+}
+
+void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_time_ms now,
+                       struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = pid > 0 ? hashmap_get_number(&tree->children_by_pid, (uint64_t)pid) : NULL;
+    if (child == NULL)
+        return;
+    struct supervisor *sup = child->supervisor;
+    char how_text[64];
+    describe_exit(how, how_text, sizeof how_text);
+    switch (child->info.state) {
+    case CHILD_STOPPING:
+        finish_stopping(tree, child, how_text, out);
+        break;
+    case CHILD_STARTING: {
+        char detail[96];
+        snprintf(detail, sizeof detail, "worker exited during init: %s", how_text);
+        first_start_failed(tree, child, detail, out);
+        break;
+    }
+    case CHILD_RESTARTING: {
+        char why[96];
+        snprintf(why, sizeof why, "worker exited during init: %s", how_text);
+        restart_failed(tree, child, why, now, out);
+        break;
+    }
+    case CHILD_RUNNING:
+        exited_while_running(tree, child, how.signal == 0 && how.exit_code == 0, how_text, now, out);
+        break;
+    }
+    settle(tree, sup, now, out);
+}
+
+void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
+                          request_token token, ds_time_ms now, struct action_list *out)
+{
+    (void)now;
+    free_removed_children(tree);
+    struct supervisor *sup = find_supervisor(tree, supervisor);
+    if (sup == NULL) {
+        emit_reply(out, supervisor, token, REPLY_ERROR, ERR_UNKNOWN_SUPERVISOR, 0, NULL);
+        return;
+    }
+    struct child *child = pid > 0 ? hashmap_get_number(&tree->children_by_pid, (uint64_t)pid) : NULL;
+    if (child == NULL || child->supervisor != sup) {
+        emit_reply(out, sup->name, token, REPLY_ERROR, ERR_NOT_FOUND, 0, NULL);
+        return;
+    }
+    add_terminate_token(child, token);
+    if (child->info.state == CHILD_STOPPING)
+        return;
+    char mode[64];
+    describe_shutdown(child->info.shutdown, child->info.shutdown_ms, mode, sizeof mode);
+    emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.key, pid,
+             "child %s: terminate requested; shutting down (%s)", child->info.id, mode);
+    answer_pending_start(child, ERR_INIT_FAILED, "stopped before init returned", out);
+    begin_shutdown(tree, child, out);
+}
+
+void tree_shutdown_timer(struct tree *tree, child_key key, ds_time_ms now,
+                         struct action_list *out)
+{
+    (void)now;
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    if (child == NULL || child->info.state != CHILD_STOPPING || !child->timer_armed)
+        return;
+    child->timer_armed = false;
+    if (child->process_pid == 0)
+        return;
+    emit_log(out, LOG_LEVEL_WARNING, child->supervisor->name, key, child->process_pid,
+             "child %s did not stop within %u ms; killing it", child->info.id,
+             child->info.shutdown_ms);
+    emit_signal(out, child->supervisor->name, child->process_pid, SIGKILL);
+}
+
+void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out)
+{
+    free_removed_children(tree);
+    stop_host(tree, 0, out);
+    settle(tree, NULL, now, out);
+}
+

@@ -1,0 +1,94 @@
+/*
+ * Private to the supervisor core: the tree's data (supervisors, child
+ * entries, the maps that find them, the counts, restart windows) and the
+ * bookkeeping that keeps them consistent. What the events *mean* lives in
+ * supervisor.c; this part only knows how entries are stored.
+ *
+ * Ownership: the tree owns its supervisors; a supervisor owns its child
+ * entries; a child owns its strings (copied from the start request).
+ */
+#ifndef DYNSUP_SUPERVISOR_TREE_H
+#define DYNSUP_SUPERVISOR_TREE_H
+
+#include "hashmap.h"
+#include "supervisor.h"
+
+struct child {
+    struct child_info info;      /* the public view; info.pid is the pid shown */
+    struct supervisor *supervisor;
+    struct child *previous, *next; /* start order */
+    pid_t process_pid;           /* the live OS process, 0 if none */
+    bool spawn_in_flight;        /* SPAWN emitted, no tree_spawned/spawn_failed yet */
+    bool timer_armed;            /* TIMER_START emitted, not cancelled or fired */
+    bool start_pending;          /* a start_child waits for init's answer */
+    request_token start_token;
+    request_token *terminate_tokens; /* terminate_child requests waiting for the exit */
+    size_t terminate_count, terminate_capacity;
+    struct child *next_removed;  /* in tree->removed */
+};
+
+/* Times of recent restarts, oldest first, in a ring buffer. */
+struct restart_window {
+    ds_time_ms *times;
+    size_t first, count, capacity;
+};
+
+struct supervisor {
+    char *name;
+    uint32_t max_children, max_restarts, max_seconds;
+    struct child *first, *last;
+    struct hashmap children_by_name; /* registered name -> child, any state */
+    struct child_counts counts;
+    struct restart_window restarts;
+    uint32_t times_restarted;
+    bool terminating; /* intensity exceeded: its children are being shut down */
+};
+
+struct tree {
+    struct supervisor **supervisors; /* in the order they were added */
+    size_t supervisor_count, supervisor_capacity;
+    struct hashmap supervisors_by_name;
+    struct hashmap children_by_key;
+    struct hashmap children_by_pid; /* every child with a live process */
+    size_t child_total;
+    child_key next_key;
+    uint32_t root_max_restarts, root_max_seconds;
+    struct restart_window root_restarts;
+    bool stopping;  /* the host is stopping */
+    bool exited;    /* ACTION_EXIT was emitted */
+    int exit_status;
+    struct child *removed; /* freed at the start of the next event */
+};
+
+void window_clear(struct restart_window *window);
+void window_free(struct restart_window *window);
+/* Records a restart at now. Returns false when this restart is one too many:
+ * more than max_restarts within max_seconds (restarts exactly max_seconds
+ * old no longer count). */
+bool window_record(struct restart_window *window, ds_time_ms now, uint32_t max_restarts,
+                   uint32_t max_seconds);
+/* Restarts younger than max_seconds at now. */
+uint32_t window_count_at(const struct restart_window *window, ds_time_ms now,
+                         uint32_t max_seconds);
+
+struct supervisor *find_supervisor(const struct tree *tree, const char *name);
+struct child *find_child(const struct tree *tree, child_key key);
+/* A new STARTING entry at the end of sup's start order, counted. */
+struct child *new_child(struct tree *tree, struct supervisor *sup, const struct child_start *start,
+                        request_token token);
+void free_child(struct child *child);
+/* Frees the entries removed during the previous event. */
+void free_removed_children(struct tree *tree);
+/* The only way to change a child's state, so `active` stays exact. */
+void set_state(struct child *child, enum child_state state);
+/* The child's process is pid (now findable by pid). */
+void set_process(struct tree *tree, struct child *child, pid_t pid);
+/* The process is gone, or will exit by itself and no longer concerns us:
+ * its later exit is then an unknown pid, ignored. */
+void forget_process(struct tree *tree, struct child *child);
+/* Takes the entry out of the tree (maps, order, counts); freed at the next
+ * event so that this event's actions may still point into it. */
+void remove_child(struct tree *tree, struct child *child);
+void add_terminate_token(struct child *child, request_token token);
+
+#endif

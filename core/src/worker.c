@@ -1,0 +1,180 @@
+/*
+ * A worker process from fork to exit. The order matters:
+ *
+ * 1. Parent-death signal first, then compare getppid() with the parent we
+ *    were forked by: if the spawner died between fork and prctl we would
+ *    otherwise live on as an orphan nobody supervises.
+ * 2. Descriptors: the process was forked, not exec'ed, so close-on-exec
+ *    flags mean nothing here. Everything but stdin, the output pipe (as
+ *    stdout and stderr) and the report pipe is closed explicitly.
+ * 3. Signals: the spawner ignores some signals and had all of them blocked
+ *    around fork; a plugin must start from defaults.
+ * 4. init, then its answer on the report pipe (closed right after, so the
+ *    host holds one descriptor per running worker), then run.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "spawner.h"
+#include "supervisor.h"
+
+#define REPORT_FD 3
+
+static volatile sig_atomic_t stop_requested;
+static int initialising;
+static char init_error[sizeof(((struct worker_report *)0)->detail)];
+
+static void on_stop_signal(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+static int worker_should_stop(const dynsup_worker *w)
+{
+    (void)w;
+    return stop_requested;
+}
+
+/* A log line travels on stderr with a "<LEVEL>" prefix, the convention
+ * systemd also reads; the host turns it into a log line of that level. */
+static void worker_vlog(dynsup_worker *w, int level, const char *fmt, va_list ap)
+{
+    (void)w;
+    char line[4096];
+    int prefix = snprintf(line, sizeof line, "<%d>", level);
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        return;
+    size_t length = (size_t)prefix + ((size_t)n < sizeof line - (size_t)prefix - 1
+                                          ? (size_t)n
+                                          : sizeof line - (size_t)prefix - 2);
+    for (size_t i = (size_t)prefix; i < length; i++)
+        if (line[i] == '\n')
+            line[i] = ' ';
+    if (initialising && level <= DYNSUP_LOG_ERROR)
+        snprintf(init_error, sizeof init_error, "%s", line + prefix);
+    line[length++] = '\n';
+    ssize_t ignored = write(STDERR_FILENO, line, length);
+    (void)ignored;
+}
+
+static const struct dynsup_worker_api worker_api = {
+    .size = sizeof(struct dynsup_worker_api),
+    .should_stop = worker_should_stop,
+    .vlog = worker_vlog,
+};
+
+static void close_all_from(int first)
+{
+    if (syscall(SYS_close_range, (unsigned)first, ~0u, 0) == 0)
+        return;
+    struct rlimit limit;
+    int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                   ? (int)limit.rlim_cur
+                   : 65536;
+    for (int fd = first; fd < last; fd++)
+        close(fd);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (int signal_number = 1; signal_number < NSIG; signal_number++)
+        if (signal_number != SIGKILL && signal_number != SIGSTOP)
+            sigaction(signal_number, &action, NULL); /* EINVAL for libc-reserved ones: fine */
+    /* No SA_RESTART: a stop request must interrupt sleep(), read(), poll(). */
+    action.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &action, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void report_init(enum init_result result, const char *detail)
+{
+    struct worker_report report;
+    memset(&report, 0, sizeof report);
+    report.init_result = (int32_t)result;
+    if (detail)
+        snprintf(report.detail, sizeof report.detail, "%s", detail);
+    ssize_t ignored = write(REPORT_FD, &report, sizeof report);
+    (void)ignored;
+    close(REPORT_FD);
+}
+
+_Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
+                           int output_fd, int report_fd, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+
+    /* output_fd and report_fd are >= 4: 0-2 are stdio and 3 is the
+     * spawner's socket, which the dup2 below replaces. */
+    if (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0 ||
+        dup2(report_fd, REPORT_FD) < 0)
+        _exit(127);
+    close_all_from(REPORT_FD + 1);
+    reset_signals();
+
+    char comm[16];
+    snprintf(comm, sizeof comm, "%s", job->child_id);
+    prctl(PR_SET_NAME, comm);
+    /* stdout on a pipe is fully buffered by default; line buffering makes
+     * a worker's printf lines reach the log as they happen. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    struct dynsup_worker worker = {
+        .abi_version = DYNSUP_PLUGIN_ABI_VERSION,
+        .api = &worker_api,
+        .supervisor = job->supervisor,
+        .child_id = job->child_id,
+        .name = job->name,
+        .plugin_data = NULL,
+    };
+
+    if (plugin->init) {
+        initialising = 1;
+        int answer = plugin->init(&worker, job->argc, job->argv);
+        initialising = 0;
+        if (answer == DYNSUP_IGNORE) {
+            report_init(INIT_IGNORE, NULL);
+            fflush(NULL);
+            _exit(0);
+        }
+        if (answer != 0) {
+            char detail[sizeof init_error];
+            if (init_error[0])
+                snprintf(detail, sizeof detail, "%s", init_error);
+            else
+                snprintf(detail, sizeof detail, "init returned %d", answer);
+            report_init(INIT_FAILED, detail);
+            fflush(NULL);
+            _exit(1);
+        }
+    }
+    report_init(INIT_OK, NULL);
+
+    int status = plugin->run(&worker, job->argc, job->argv);
+    fflush(NULL);
+    /* _exit, not exit: atexit handlers inherited from the spawner (and
+     * sanitizer leak checks) are not the worker's business. A non-zero
+     * return whose low byte is 0 must still read as abnormal. */
+    _exit(status == 0 ? 0 : (status & 0xff) ? (status & 0xff) : 1);
+}

@@ -1,0 +1,87 @@
+/*
+ * sleeper: a long-running worker that does nothing until it is asked to
+ * stop, the pattern every long-running plugin follows: do a bounded piece
+ * of work, check dynsup_should_stop(), repeat.
+ *
+ * Arguments (others, such as a supervisor's extra_arguments, are ignored):
+ *   --exit-after-ms N   return 0 on its own after N milliseconds
+ *   --ignore-stop       never honour a stop request (runs until SIGKILL;
+ *                       for testing shutdown timeouts)
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <dynsup/plugin.h>
+
+/* Longest single sleep: bounds how late a stop is noticed should the
+ * SIGTERM land just before nanosleep starts (EINTR covers the rest). */
+#define STEP_MS 100
+
+static long long monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    nanosleep(&pause, NULL); /* EINTR on SIGTERM is the point: wake and look */
+}
+
+static int parse_ms(const char *text, long long *ms)
+{
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 0)
+        return -1;
+    *ms = value;
+    return 0;
+}
+
+static int sleeper_run(dynsup_worker *w, int argc, char **argv)
+{
+    long long exit_after_ms = -1; /* -1: only on request */
+    bool ignore_stop = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--ignore-stop") == 0) {
+            ignore_stop = true;
+        } else if (strcmp(argv[i], "--exit-after-ms") == 0) {
+            if (i + 1 >= argc || parse_ms(argv[i + 1], &exit_after_ms) != 0) {
+                dynsup_log(w, DYNSUP_LOG_ERROR, "--exit-after-ms needs a number of milliseconds");
+                return 2;
+            }
+            i++;
+        }
+    }
+
+    dynsup_log(w, DYNSUP_LOG_INFO, "sleeping%s", ignore_stop ? " (ignoring stop requests)" : "");
+    long long deadline = exit_after_ms >= 0 ? monotonic_ms() + exit_after_ms : LLONG_MAX;
+    for (;;) {
+        if (!ignore_stop && dynsup_should_stop(w)) {
+            dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
+            return 0;
+        }
+        long long left = deadline - monotonic_ms();
+        if (left <= 0) {
+            dynsup_log(w, DYNSUP_LOG_INFO, "done after %lld ms", exit_after_ms);
+            return 0;
+        }
+        sleep_ms(left < STEP_MS ? left : STEP_MS);
+    }
+}
+
+DYNSUP_EXPORT const struct dynsup_plugin dynsup_plugin = {
+    .abi_version = DYNSUP_PLUGIN_ABI_VERSION,
+    .name = "sleeper",
+    .version = "1.0.0",
+    .run = sleeper_run,
+};

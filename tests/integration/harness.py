@@ -1,0 +1,236 @@
+"""Integration-test harness: a real dynsup-host, real workers, a real socket.
+
+Each test builds a config in a fresh temporary folder, starts the host from
+the build tree, talks to it over its control socket (or through the CLI),
+and checks real effects in /proc and on disk. Waiting is always a poll with
+a generous deadline, never a fixed sleep.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILD_DIR = os.environ.get("DYNSUP_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE_DIR = os.environ.get("DYNSUP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+HOST_BINARY = os.path.join(BUILD_DIR, "dynsup-host")
+PLUGIN_DIR = os.path.join(BUILD_DIR, "plugins")
+DEADLINE = float(os.environ.get("DYNSUP_TEST_DEADLINE", "20"))
+
+
+def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):
+    """Polls predicate until it returns a true value; fails after timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def process_state(pid):
+    """The /proc state letter of pid, or None when there is no such process."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def alive(pid):
+    state = process_state(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def gone(pid):
+    return not alive(pid)
+
+
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid) as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if parent_of(int(entry)) == pid:
+                    found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return found
+
+
+def open_fds(pid):
+    return sorted(int(fd) for fd in os.listdir("/proc/%d/fd" % pid))
+
+
+def read_probe(path):
+    """The probe plugin's report: {'arg': [...], 'fd': [...], key: value}."""
+    report = {"arg": [], "fd": []}
+    with open(path) as probe:
+        for line in probe:
+            key, _, value = line.rstrip("\n").partition(": ")
+            if key in ("arg", "fd"):
+                report[key].append(value)
+            else:
+                report[key] = value
+    return report
+
+
+class Host:
+    """A dynsup-host in a temporary folder.
+
+    host_sections: the text of the host file after its [host] section;
+    children: {file name: text} for children.d; host_keys: extra [host] keys.
+    """
+
+    def __init__(self, host_sections="", children=None, host_keys="", plugin_dir=PLUGIN_DIR,
+                 root_intensity=(3, 5)):
+        self.dir = tempfile.mkdtemp(prefix="dynsup-test-")
+        self.config = os.path.join(self.dir, "dynsup.ini")
+        self.socket_path = os.path.join(self.dir, "run", "dynsup.sock")
+        os.makedirs(os.path.join(self.dir, "run"), mode=0o700)
+        os.makedirs(os.path.join(self.dir, "children.d"))
+        with open(self.config, "w") as config:
+            config.write("[host]\nplugin_dir = %s\nchildren_dir = children.d\nsocket = run/dynsup.sock\n"
+                         "max_restarts = %d\nmax_seconds = %d\n%s\n%s\n"
+                         % (plugin_dir, root_intensity[0], root_intensity[1], host_keys, host_sections))
+        for name, text in (children or {}).items():
+            with open(os.path.join(self.dir, "children.d", name), "w") as child:
+                child.write(text)
+        self.log_path = os.path.join(self.dir, "host.log")
+        self.process = None
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def start(self, wait=True):
+        self.log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen([HOST_BINARY, "run", "-c", self.config],
+                                        stdout=self.log_file, stderr=subprocess.STDOUT)
+        if wait:
+            wait_for(self._answers, what="the host's control socket")
+        return self
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError("host exited early with %s; log:\n%s" % (self.process.returncode, self.log()))
+        try:
+            self.request({"cmd": "status"})
+            return True
+        except OSError:
+            return False
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log(self):
+        with open(self.log_path, "rb") as log:
+            return log.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=DEADLINE):
+        return wait_for(lambda: text in self.log(), timeout, what="log line %r" % text)
+
+    def connect(self):
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.settimeout(DEADLINE)
+        client.connect(self.socket_path)
+        return client
+
+    def request(self, message):
+        """One request on a fresh connection; returns the decoded answer."""
+        return self.requests([message])[0]
+
+    def requests(self, messages):
+        """Pipelines raw lines (str) or objects on one connection; returns answers in order."""
+        with self.connect() as client:
+            data = "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+            client.sendall(data.encode())
+            reader = client.makefile("rb")
+            answers = []
+            for _ in messages:
+                line = reader.readline()
+                if not line:
+                    raise AssertionError("connection closed after %d answers" % len(answers))
+                answers.append(json.loads(line))
+            return answers
+
+    def cli(self, *args, check=None):
+        result = subprocess.run([HOST_BINARY] + [str(a) for a in args[:1]] + ["-c", self.config]
+                                + [str(a) for a in args[1:]],
+                                capture_output=True, text=True, timeout=DEADLINE)
+        if check is not None:
+            assert result.returncode == check, "exit %d, expected %d; stdout %r stderr %r" % (
+                result.returncode, check, result.stdout, result.stderr)
+        return result
+
+    def start_child(self, supervisor, child, args=None, name=None):
+        message = {"cmd": "start_child", "supervisor": supervisor, "child": child}
+        if args is not None:
+            message["args"] = args
+        if name is not None:
+            message["name"] = name
+        return self.request(message)
+
+    def which_children(self, supervisor):
+        answer = self.request({"cmd": "which_children", "supervisor": supervisor})
+        assert answer["result"] == "ok", answer
+        return answer["children"]
+
+    def count_children(self, supervisor):
+        answer = self.request({"cmd": "count_children", "supervisor": supervisor})
+        assert answer["result"] == "ok", answer
+        return answer
+
+    def stop(self, timeout=DEADLINE):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout)
+        return self.process.returncode
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        if exc[0] is not None:
+            sys.stderr.write("---- host log (%s) ----\n%s\n" % (self.log_path, self.log() if self.process else ""))
+        return False
+
+
+def run_tests(module_globals):
+    """Runs every test_* function of the module; prints one line per test and
+    a closing 'N passed, N failed' line; exits non-zero on any failure."""
+    selected = sys.argv[1:]
+    tests = [(name, fn) for name, fn in sorted(module_globals.items())
+             if name.startswith("test_") and callable(fn) and (not selected or name in selected)]
+    passed = failed = 0
+    for name, fn in tests:
+        started = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok   %s (%.2fs)" % (name, time.monotonic() - started), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,123 @@
+"""Workers are real, isolated OS processes (SPEC section 3, issue 2 point 3)."""
+
+import os
+import signal
+
+from harness import Host, alive, gone, read_probe, run_tests, wait_for, parent_of, open_fds
+
+SUPERVISOR = """
+[supervisor:work]
+max_children = infinity
+extra_arguments = extra1 "extra two"
+"""
+
+CHILDREN = {"probe.ini": """
+[child:probe]
+plugin = probe
+args = spec1 'spec two'
+restart = permanent
+shutdown = 2000
+
+[child:sleeper]
+plugin = sleeper
+restart = temporary
+shutdown = 2000
+
+[child:stubborn]
+plugin = sleeper
+args = --ignore-stop
+restart = temporary
+shutdown = 300
+"""}
+
+
+def new_host():
+    return Host(SUPERVISOR, CHILDREN)
+
+
+def test_start_child_runs_a_real_process_with_extra_then_spec_then_request_args():
+    with new_host().start() as host:
+        out = host.path("probe.out")
+        answer = host.start_child("work", "probe", args=["--out=" + out, "req1"])
+        assert answer["result"] == "ok", answer
+        pid = answer["pid"]
+        assert alive(pid)
+        wait_for(lambda: os.path.exists(out), what="probe report")
+        report = read_probe(out)
+        assert report["arg"] == ["extra1", "extra two", "spec1", "spec two", "--out=" + out, "req1"], report["arg"]
+        assert int(report["pid"]) == pid
+
+
+def test_worker_holds_only_stdio_descriptors():
+    with new_host().start() as host:
+        out = host.path("probe.out")
+        # two workers: neither may hold the other's pipes or the host's socket
+        other = host.start_child("work", "sleeper")
+        assert other["result"] == "ok", other
+        answer = host.start_child("work", "probe", args=["--out=" + out])
+        wait_for(lambda: os.path.exists(out), what="probe report")
+        fds = [int(entry.split(" ")[0]) for entry in read_probe(out)["fd"]]
+        assert sorted(fds) == [0, 1, 2], read_probe(out)["fd"]
+        assert open_fds(answer["pid"]) == [0, 1, 2]
+        assert open_fds(other["pid"]) == [0, 1, 2]
+
+
+def test_worker_output_reaches_host_log_tagged_with_child_and_pid():
+    with new_host().start() as host:
+        answer = host.request({"cmd": "start_child", "supervisor": "work", "child": "probe",
+                               "args": ["--out=" + host.path("p.out")]})
+        pid = answer["pid"]
+        host.wait_log("child=probe pid=%d" % pid)
+
+
+def test_hello_lines_reach_log():
+    host = Host(SUPERVISOR, {"h.ini": "[child:hello]\nplugin = hello\nargs = a1\nrestart = temporary\n"})
+    with host.start():
+        answer = host.start_child("work", "hello")
+        assert answer["result"] == "ok", answer
+        pid = answer["pid"]
+        wait_for(lambda: gone(pid), what="hello to exit")
+        host.wait_log("child=hello pid=%d" % pid)
+
+
+def test_workers_die_when_the_host_is_killed():
+    with new_host().start() as host:
+        pids = [host.start_child("work", "stubborn")["pid"] for _ in range(3)]
+        assert all(alive(pid) for pid in pids)
+        host.process.send_signal(signal.SIGKILL)
+        host.process.wait()
+        wait_for(lambda: all(gone(pid) for pid in pids), timeout=5, what="workers to die with the host")
+
+
+def test_crashing_worker_does_not_harm_host_or_siblings():
+    with new_host().start() as host:
+        sibling = host.start_child("work", "sleeper")["pid"]
+        victim = host.start_child("work", "probe", args=["--out=" + host.path("x.out")])["pid"]
+        os.kill(victim, signal.SIGSEGV)
+        wait_for(lambda: gone(victim), what="victim gone")
+        # permanent probe is restarted with a new pid
+        wait_for(lambda: [c for c in host.which_children("work") if c["id"] == "probe" and c["pid"] not in (None, victim)],
+                 what="probe restarted")
+        assert alive(sibling)
+        assert host.request({"cmd": "status"})["result"] == "ok"
+
+
+def test_sigterm_stops_every_child_in_parallel_and_exits_zero():
+    with new_host().start() as host:
+        pids = [host.start_child("work", "sleeper")["pid"] for _ in range(5)]
+        stubborn = host.start_child("work", "stubborn")["pid"]
+        code = host.stop()
+        assert code == 0, host.log()
+        assert all(gone(pid) for pid in pids + [stubborn])
+        assert not os.path.exists(host.socket_path)
+
+
+def test_worker_parent_is_the_spawner_which_is_the_hosts_child():
+    with new_host().start() as host:
+        pid = host.start_child("work", "sleeper")["pid"]
+        spawner = parent_of(pid)
+        assert parent_of(spawner) == host.pid
+
+
+if __name__ == "__main__":
+    run_tests(globals())

@@ -1,0 +1,275 @@
+/* The rules document schema of SPEC §7, and the path every refusal names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rules.h"
+
+static long validate(const char *text, struct loader_error *err)
+{
+    return rules_validate_document(text, strlen(text), err);
+}
+
+static void assert_accepted_with_rules(const char *text, long expected_rules)
+{
+    struct loader_error err = {{0}};
+    long count = validate(text, &err);
+    if (count < 0)
+        fail_msg("refused: %s", err.message);
+    assert_int_equal(count, expected_rules);
+}
+
+static void assert_refused_saying(const char *text, const char *expected_message)
+{
+    struct loader_error err = {{0}};
+    assert_int_equal(validate(text, &err), -1);
+    assert_string_equal(err.message, expected_message);
+}
+
+static void test_the_spec_example_is_accepted_with_two_rules(void **state)
+{
+    (void)state;
+    assert_accepted_with_rules(
+        "{\"version\": 7, \"rules\": [{\"client\": \"billing\", \"service\": \"payments\"},"
+        " {\"client\": \"web\", \"service\": \"catalog\", \"methods\": [\"GET\"]}]}",
+        2);
+}
+
+static void test_version_is_optional(void **state)
+{
+    (void)state;
+    assert_accepted_with_rules("{\"rules\": [{\"client\": \"a\", \"service\": \"b\"}]}", 1);
+}
+
+static void test_an_empty_rule_list_is_valid(void **state)
+{
+    (void)state;
+    assert_accepted_with_rules("{\"version\": 0, \"rules\": []}", 0);
+}
+
+static void test_unknown_keys_are_allowed_everywhere(void **state)
+{
+    (void)state;
+    assert_accepted_with_rules(
+        "{\"rules\": [{\"client\": \"a\", \"service\": \"b\", \"comment\": {\"x\": [1, 2]},"
+        " \"methods\": []}], \"generated_by\": \"auth-service 3.1\", \"extra\": null}",
+        1);
+}
+
+static void test_a_document_that_is_not_an_object_is_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("[]", "document: expected a JSON object, found an array");
+    assert_refused_saying("\"rules\"", "document: expected a JSON object, found a string");
+    assert_refused_saying("null", "document: expected a JSON object, found null");
+}
+
+static void test_a_syntax_error_names_line_and_column(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\": [\n  {\"client\": \"a\",, }]}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 2 column "));
+}
+
+static void test_an_empty_body_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1 column 0:"));
+}
+
+static void test_trailing_garbage_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\": []} x", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+}
+
+static void test_a_duplicate_key_is_refused(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\": [], \"rules\": [{}]}", &err), -1);
+    assert_non_null(strstr(err.message, "duplicate object key"));
+}
+
+static void test_a_nul_byte_inside_the_body_is_refused(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"rules\": []}\0{\"x\": 1}";
+    struct loader_error err = {{0}};
+    assert_int_equal(rules_validate_document(body, sizeof body - 1, &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+}
+
+static void test_version_must_be_a_non_negative_integer(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"version\": -1, \"rules\": []}",
+                          "version: expected a non-negative integer, found a negative integer");
+    assert_refused_saying("{\"version\": \"7\", \"rules\": []}",
+                          "version: expected a non-negative integer, found a string");
+    assert_refused_saying("{\"version\": 7.5, \"rules\": []}",
+                          "version: expected a non-negative integer, found a number with a "
+                          "fraction");
+    assert_refused_saying("{\"version\": null, \"rules\": []}",
+                          "version: expected a non-negative integer, found null");
+}
+
+static void test_missing_rules_are_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"version\": 7}",
+                          "rules: missing (expected an array of rule objects)");
+}
+
+static void test_rules_that_are_not_an_array_are_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": {\"client\": \"a\", \"service\": \"b\"}}",
+                          "rules: expected an array of rule objects, found an object");
+}
+
+static void test_a_rule_that_is_not_an_object_is_refused_by_index(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\"}, {\"client\":"
+                          " \"c\", \"service\": \"d\"}, \"web:catalog\"]}",
+                          "rules[2]: expected an object, found a string");
+}
+
+static void test_a_missing_client_is_named_by_its_path(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"service\": \"b\"}]}",
+                          "rules[0].client: missing (expected a non-empty string)");
+}
+
+static void test_a_client_that_is_not_a_string_is_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\"},"
+                          " {\"client\": 42, \"service\": \"b\"}]}",
+                          "rules[1].client: expected a non-empty string, found an integer");
+}
+
+static void test_an_empty_service_is_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\"},"
+                          " {\"client\": \"a\", \"service\": \"b\"},"
+                          " {\"client\": \"a\", \"service\": \"b\"},"
+                          " {\"client\": \"a\", \"service\": \"\"}]}",
+                          "rules[3].service: expected a non-empty string, found an empty string");
+}
+
+static void test_a_null_service_is_refused(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": null}]}",
+                          "rules[0].service: expected a non-empty string, found null");
+}
+
+static void test_methods_must_be_an_array(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\","
+                          " \"methods\": \"GET\"}]}",
+                          "rules[0].methods: expected an array of strings, found a string");
+}
+
+static void test_every_method_must_be_a_string(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\","
+                          " \"methods\": [\"GET\", true]}]}",
+                          "rules[0].methods[1]: expected a string, found a boolean");
+}
+
+/* Builds `depth` nested arrays: "[[[...]]]". The caller frees. */
+static char *nested_arrays(size_t depth)
+{
+    char *text = malloc(2 * depth + 1);
+    assert_non_null(text);
+    memset(text, '[', depth);
+    memset(text + depth, ']', depth);
+    text[2 * depth] = '\0';
+    return text;
+}
+
+static void test_absurdly_deep_nesting_is_refused_without_crashing(void **state)
+{
+    (void)state;
+    char *deep = nested_arrays(200000);
+    struct loader_error err = {{0}};
+    assert_int_equal(validate(deep, &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+    free(deep);
+}
+
+static void test_deep_but_sane_nesting_under_an_unknown_key_is_accepted(void **state)
+{
+    (void)state;
+    char *deep = nested_arrays(500);
+    size_t size = strlen(deep) + 64;
+    char *text = malloc(size);
+    assert_non_null(text);
+    snprintf(text, size, "{\"rules\": [], \"extra\": %s}", deep);
+    assert_accepted_with_rules(text, 0);
+    free(text);
+    free(deep);
+}
+
+static void test_random_bytes_are_refused_without_crashing(void **state)
+{
+    (void)state;
+    unsigned int seed = 12345;
+    char bytes[256];
+    for (int round = 0; round < 500; round++) {
+        for (size_t i = 0; i < sizeof bytes; i++) {
+            seed = seed * 1103515245u + 12345u;
+            bytes[i] = (char)(seed >> 16);
+        }
+        struct loader_error err = {{0}};
+        assert_int_equal(rules_validate_document(bytes, sizeof bytes, &err), -1);
+        assert_true(err.message[0] != '\0');
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_the_spec_example_is_accepted_with_two_rules),
+        cmocka_unit_test(test_version_is_optional),
+        cmocka_unit_test(test_an_empty_rule_list_is_valid),
+        cmocka_unit_test(test_unknown_keys_are_allowed_everywhere),
+        cmocka_unit_test(test_a_document_that_is_not_an_object_is_refused),
+        cmocka_unit_test(test_a_syntax_error_names_line_and_column),
+        cmocka_unit_test(test_an_empty_body_is_invalid_json),
+        cmocka_unit_test(test_trailing_garbage_is_invalid_json),
+        cmocka_unit_test(test_a_duplicate_key_is_refused),
+        cmocka_unit_test(test_a_nul_byte_inside_the_body_is_refused),
+        cmocka_unit_test(test_version_must_be_a_non_negative_integer),
+        cmocka_unit_test(test_missing_rules_are_refused),
+        cmocka_unit_test(test_rules_that_are_not_an_array_are_refused),
+        cmocka_unit_test(test_a_rule_that_is_not_an_object_is_refused_by_index),
+        cmocka_unit_test(test_a_missing_client_is_named_by_its_path),
+        cmocka_unit_test(test_a_client_that_is_not_a_string_is_refused),
+        cmocka_unit_test(test_an_empty_service_is_refused),
+        cmocka_unit_test(test_a_null_service_is_refused),
+        cmocka_unit_test(test_methods_must_be_an_array),
+        cmocka_unit_test(test_every_method_must_be_a_string),
+        cmocka_unit_test(test_absurdly_deep_nesting_is_refused_without_crashing),
+        cmocka_unit_test(test_deep_but_sane_nesting_under_an_unknown_key_is_accepted),
+        cmocka_unit_test(test_random_bytes_are_refused_without_crashing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
