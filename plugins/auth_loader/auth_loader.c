@@ -193,9 +193,15 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
     /* Only now: validators of a body that is not in the store would make
      * the next request answer 304 for rules we do not hold. */
     struct store_meta meta = {.etag = response->etag, .last_modified = response->last_modified};
-    if (store_meta_save(options->store_path, &meta, &err) != 0)
+    if (store_meta_save(options->store_path, &meta, &err) != 0) {
+        /* The old validators describe the old body: drop them, or a 304
+         * could later pin rules that are not the ones in the store. */
+        struct store_meta none = {0};
+        struct loader_error ignored = {{0}};
+        store_meta_save(options->store_path, &none, &ignored);
         dynsup_log(w, DYNSUP_LOG_WARNING, "rules saved, but not their validators (the next "
                    "request is unconditional): %s", err.message);
+    }
     return EXIT_DONE;
 }
 
