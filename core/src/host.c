@@ -78,9 +78,10 @@ static void cancel_shutdown_timer(struct host *host, child_key key)
 static void log_unclaimed_reply(const struct action *action)
 {
     const struct reply *reply = &action->reply;
+    /* ok is already told by the tree's "child X started" line. */
     if (reply->kind == REPLY_OK)
-        log_event(DYNSUP_LOG_INFO, action->supervisor, NULL, reply->pid, "start_child: ok");
-    else if (reply->kind == REPLY_IGNORE)
+        return;
+    if (reply->kind == REPLY_IGNORE)
         log_event(DYNSUP_LOG_INFO, action->supervisor, NULL, 0, "start_child: ignore");
     else
         log_event(reply->error == ERR_ALREADY_STARTED ? DYNSUP_LOG_INFO : DYNSUP_LOG_WARNING,
@@ -130,12 +131,10 @@ static void apply_one(struct host *host, const struct action *action)
         else if (host->control)
             control_reply(host->control, action->token, protocol_format_reply(&action->reply));
         break;
-    case ACTION_LOG: {
-        const struct child_info *child = action->key ? tree_find_child(host->tree, action->key) : NULL;
-        log_event(action->level, action->supervisor, child ? child->id : NULL, action->pid, "%s",
+    case ACTION_LOG:
+        log_event(action->level, action->supervisor, action->child_id, action->pid, "%s",
                   action->message);
         break;
-    }
     case ACTION_EXIT:
         begin_exit(host, action->exit_status);
         break;

@@ -98,7 +98,7 @@ static void finish_stopping(struct tree *tree, struct child *child, const char *
         emit_timer_cancel(out, sup, child->info.key);
         child->timer_armed = false;
     }
-    emit_log(out, LOG_LEVEL_INFO, sup, child->info.key, child->process_pid, "child %s stopped (%s)",
+    emit_log(out, LOG_LEVEL_INFO, sup, child->info.id, child->info.key, child->process_pid, "child %s stopped (%s)",
              child->info.id, how);
     for (size_t i = 0; i < child->terminate_count; i++)
         emit_reply(out, sup, child->terminate_tokens[i], REPLY_OK, ERR_NONE, 0, NULL);
@@ -112,7 +112,7 @@ static void stop_host(struct tree *tree, int exit_status, struct action_list *ou
         return;
     tree->stopping = true;
     tree->exit_status = exit_status;
-    emit_log(out, LOG_LEVEL_INFO, NULL, 0, 0, "host stopping: shutting down %zu children",
+    emit_log(out, LOG_LEVEL_INFO, NULL, NULL, 0, 0, "host stopping: shutting down %zu children",
              tree->child_total);
     for (size_t i = 0; i < tree->supervisor_count; i++)
         shut_down_all_children(tree, tree->supervisors[i], "the host is shutting down", out);
@@ -126,7 +126,7 @@ static void supervisor_terminated(struct tree *tree, struct supervisor *sup, ds_
     sup->terminating = false;
     window_clear(&sup->restarts);
     if (!window_record(&tree->root_restarts, now, tree->root_max_restarts, tree->root_max_seconds)) {
-        emit_log(out, LOG_LEVEL_ERROR, NULL, 0, 0,
+        emit_log(out, LOG_LEVEL_ERROR, NULL, NULL, 0, 0,
                  "root restart intensity exceeded: %zu supervisor restarts within %u s "
                  "(max_restarts %u) after supervisor %s terminated; stopping the host",
                  tree->root_restarts.count, tree->root_max_seconds, tree->root_max_restarts,
@@ -135,7 +135,7 @@ static void supervisor_terminated(struct tree *tree, struct supervisor *sup, ds_
         return;
     }
     sup->times_restarted++;
-    emit_log(out, LOG_LEVEL_WARNING, sup->name, 0, 0,
+    emit_log(out, LOG_LEVEL_WARNING, sup->name, NULL, 0, 0,
              "supervisor terminated and restarted empty by the root (restart %u since boot)",
              sup->times_restarted);
 }
@@ -149,7 +149,7 @@ static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
         supervisor_terminated(tree, sup, now, out);
     if (tree->stopping && !tree->exited && tree->child_total == 0) {
         tree->exited = true;
-        emit_log(out, LOG_LEVEL_INFO, NULL, 0, 0, "all children stopped; exiting with status %d",
+        emit_log(out, LOG_LEVEL_INFO, NULL, NULL, 0, 0, "all children stopped; exiting with status %d",
                  tree->exit_status);
         emit_exit(out, tree->exit_status);
     }
@@ -167,7 +167,7 @@ static void restart_child(struct tree *tree, struct child *child, ds_time_ms now
     set_state(child, CHILD_RESTARTING);
     child->info.pid = 0;
     if (!window_record(&sup->restarts, now, sup->max_restarts, sup->max_seconds)) {
-        emit_log(out, LOG_LEVEL_ERROR, sup->name, child->info.key, 0,
+        emit_log(out, LOG_LEVEL_ERROR, sup->name, child->info.id, child->info.key, 0,
                  "restart intensity exceeded: %zu restarts within %u s (max_restarts %u) "
                  "at child %s; shutting down all %zu children and terminating",
                  sup->restarts.count, sup->max_seconds, sup->max_restarts, child->info.id,
@@ -183,7 +183,7 @@ static void restart_child(struct tree *tree, struct child *child, ds_time_ms now
 static void restart_failed(struct tree *tree, struct child *child, const char *why, ds_time_ms now,
                            struct action_list *out)
 {
-    emit_log(out, LOG_LEVEL_ERROR, child->supervisor->name, child->info.key, child->process_pid,
+    emit_log(out, LOG_LEVEL_ERROR, child->supervisor->name, child->info.id, child->info.key, child->process_pid,
              "child %s: restart failed (%s); retrying", child->info.id, why);
     forget_process(tree, child);
     restart_child(tree, child, now, out);
@@ -193,7 +193,7 @@ static void first_start_failed(struct tree *tree, struct child *child, const cha
                                struct action_list *out)
 {
     const char *sup = child->supervisor->name;
-    emit_log(out, LOG_LEVEL_WARNING, sup, child->info.key, child->process_pid,
+    emit_log(out, LOG_LEVEL_WARNING, sup, child->info.id, child->info.key, child->process_pid,
              "child %s: start failed: %s", child->info.id, detail);
     answer_pending_start(child, ERR_INIT_FAILED, detail, out);
     remove_child(tree, child);
@@ -241,7 +241,7 @@ void tree_spawned(struct tree *tree, child_key key, pid_t pid, ds_time_ms now,
     struct child *child = find_child(tree, key);
     if (child == NULL || !child->spawn_in_flight) {
         /* Nobody supervises this process: do not leave it running. */
-        emit_log(out, LOG_LEVEL_WARNING, NULL, key, pid,
+        emit_log(out, LOG_LEVEL_WARNING, NULL, child ? child->info.id : NULL, key, pid,
                  "worker spawned for an unknown child; killing it");
         emit_signal(out, NULL, pid, SIGKILL);
         return;
@@ -296,7 +296,7 @@ void tree_init_reported(struct tree *tree, child_key key, enum init_result resul
     case INIT_OK:
         set_state(child, CHILD_RUNNING);
         child->info.pid = child->process_pid;
-        emit_log(out, LOG_LEVEL_INFO, sup->name, key, child->process_pid, "child %s %s (pid %d)",
+        emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, key, child->process_pid, "child %s %s (pid %d)",
                  child->info.id, restart ? "restarted" : "started", (int)child->process_pid);
         if (child->start_pending) {
             child->start_pending = false;
@@ -305,7 +305,7 @@ void tree_init_reported(struct tree *tree, child_key key, enum init_result resul
         }
         break;
     case INIT_IGNORE:
-        emit_log(out, LOG_LEVEL_INFO, sup->name, key, child->process_pid,
+        emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, key, child->process_pid,
                  "child %s: init answered ignore%s; removed", child->info.id,
                  restart ? " on restart" : "");
         if (child->start_pending) {
@@ -330,7 +330,7 @@ static void exited_while_running(struct tree *tree, struct child *child, bool no
     struct supervisor *sup = child->supervisor;
     bool restart = child->info.restart == RESTART_PERMANENT ||
                    (child->info.restart == RESTART_TRANSIENT && !normal);
-    emit_log(out, normal ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, sup->name, child->info.key,
+    emit_log(out, normal ? LOG_LEVEL_INFO : LOG_LEVEL_WARNING, sup->name, child->info.id, child->info.key,
              child->process_pid, "child %s exited %s (%s); %s (%s)", child->info.id,
              normal ? "normally" : "abnormally", how, restart ? "restarting" : "not restarted",
              restart_name(child->info.restart));
@@ -394,7 +394,7 @@ void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
         return;
     char mode[64];
     describe_shutdown(child->info.shutdown, child->info.shutdown_ms, mode, sizeof mode);
-    emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.key, pid,
+    emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, child->info.key, pid,
              "child %s: terminate requested; shutting down (%s)", child->info.id, mode);
     answer_pending_start(child, ERR_INIT_FAILED, "stopped before init returned", out);
     begin_shutdown(tree, child, out);
@@ -411,7 +411,7 @@ void tree_shutdown_timer(struct tree *tree, child_key key, ds_time_ms now,
     child->timer_armed = false;
     if (child->process_pid == 0)
         return;
-    emit_log(out, LOG_LEVEL_WARNING, child->supervisor->name, key, child->process_pid,
+    emit_log(out, LOG_LEVEL_WARNING, child->supervisor->name, child->info.id, key, child->process_pid,
              "child %s did not stop within %u ms; killing it", child->info.id,
              child->info.shutdown_ms);
     emit_signal(out, child->supervisor->name, child->process_pid, SIGKILL);

@@ -122,6 +122,7 @@ enum action_kind {
 struct action {
     enum action_kind kind;
     const char *supervisor;  /* supervisor name, or NULL for the root */
+    const char *child_id;    /* LOG: the child's id, or NULL when the line is not about one */
     child_key key;           /* SPAWN, TIMER_*, LOG (0 if none) */
     pid_t pid;               /* SIGNAL, LOG (0 if none) */
     const struct child_info *child; /* SPAWN: what to run */

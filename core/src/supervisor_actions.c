@@ -136,8 +136,8 @@ void emit_reply(struct action_list *out, const char *supervisor, request_token t
     action->reply = (struct reply){.kind = kind, .error = error, .pid = pid, .detail = kept};
 }
 
-void emit_log(struct action_list *out, int level, const char *supervisor, child_key key, pid_t pid,
-              const char *format, ...)
+void emit_log(struct action_list *out, int level, const char *supervisor, const char *child_id,
+              child_key key, pid_t pid, const char *format, ...)
 {
     va_list arguments;
     va_start(arguments, format);
@@ -152,6 +152,7 @@ void emit_log(struct action_list *out, int level, const char *supervisor, child_
     keep(out, message);
     struct action *action = push(out, ACTION_LOG, supervisor);
     action->level = level;
+    action->child_id = child_id;
     action->key = key;
     action->pid = pid;
     action->message = message;

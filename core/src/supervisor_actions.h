@@ -36,8 +36,9 @@ void emit_timer_start(struct action_list *out, const char *supervisor, child_key
 void emit_timer_cancel(struct action_list *out, const char *supervisor, child_key key);
 void emit_reply(struct action_list *out, const char *supervisor, request_token token,
                 enum reply_kind kind, enum reply_error error, pid_t pid, const char *detail);
-void emit_log(struct action_list *out, int level, const char *supervisor, child_key key, pid_t pid,
-              const char *format, ...) __attribute__((format(printf, 6, 7)));
+void emit_log(struct action_list *out, int level, const char *supervisor, const char *child_id,
+              child_key key, pid_t pid,
+              const char *format, ...) __attribute__((format(printf, 7, 8)));
 void emit_exit(struct action_list *out, int exit_status);
 
 /* "exit status 3" / "killed by signal 9" */
