@@ -140,11 +140,20 @@ static void supervisor_terminated(struct tree *tree, struct supervisor *sup, ds_
              sup->times_restarted);
 }
 
+static void start_child_now(struct tree *tree, const char *supervisor,
+                            const struct child_start *start, request_token token,
+                            struct action_list *out);
+
 /* Called at the end of every event: completes a supervisor's termination
  * or the host's stop once the last child is gone. */
 static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
                    struct action_list *out)
 {
+    /* Requests that waited on a name whose holder is now gone. */
+    for (struct parked_start *parked; (parked = take_unparked(tree)) != NULL;) {
+        start_child_now(tree, parked->supervisor, &parked->start, parked->token, out);
+        free_parked(parked);
+    }
     if (!tree->stopping && sup != NULL && sup->terminating && sup->counts.workers == 0)
         supervisor_terminated(tree, sup, now, out);
     if (tree->stopping && !tree->exited && tree->child_total == 0) {
@@ -201,11 +210,13 @@ static void first_start_failed(struct tree *tree, struct child *child, const cha
 
 /* ---- events ---- */
 
-void tree_start_child(struct tree *tree, const char *supervisor, const struct child_start *start,
-                      request_token token, ds_time_ms now, struct action_list *out)
+/* start_child proper; also runs again for requests that waited on a name.
+ * Does not free removed children: it may run while this event's actions
+ * still point into them. */
+static void start_child_now(struct tree *tree, const char *supervisor,
+                            const struct child_start *start, request_token token,
+                            struct action_list *out)
 {
-    (void)now;
-    free_removed_children(tree);
     struct supervisor *sup = find_supervisor(tree, supervisor);
     if (sup == NULL) {
         emit_reply(out, supervisor, token, REPLY_ERROR, ERR_UNKNOWN_SUPERVISOR, 0, NULL);
@@ -217,9 +228,13 @@ void tree_start_child(struct tree *tree, const char *supervisor, const struct ch
         return;
     }
     if (start->name != NULL && start->name[0] != '\0') {
-        const struct child *existing = hashmap_get_string(&sup->children_by_name, start->name);
-        if (existing != NULL) {
-            emit_reply(out, sup->name, token, REPLY_ERROR, ERR_ALREADY_STARTED, existing->info.pid,
+        struct child *holder = hashmap_get_string(&sup->children_by_name, start->name);
+        if (holder != NULL && holder->info.pid == 0) {
+            park_start(holder, sup->name, start, token);
+            return;
+        }
+        if (holder != NULL) {
+            emit_reply(out, sup->name, token, REPLY_ERROR, ERR_ALREADY_STARTED, holder->info.pid,
                        NULL);
             return;
         }
@@ -231,6 +246,28 @@ void tree_start_child(struct tree *tree, const char *supervisor, const struct ch
     struct child *child = new_child(tree, sup, start, token);
     child->spawn_in_flight = true;
     emit_spawn(out, sup->name, &child->info);
+}
+
+void tree_start_child(struct tree *tree, const char *supervisor, const struct child_start *start,
+                      request_token token, ds_time_ms now, struct action_list *out)
+{
+    (void)now;
+    free_removed_children(tree);
+    start_child_now(tree, supervisor, start, token, out);
+}
+
+/* The child holding a name now runs: those who waited for the name learn
+ * its pid. */
+static void answer_parked(struct child *child, struct action_list *out)
+{
+    while (child->parked_first != NULL) {
+        struct parked_start *parked = child->parked_first;
+        child->parked_first = parked->next;
+        emit_reply(out, child->supervisor->name, parked->token, REPLY_ERROR, ERR_ALREADY_STARTED,
+                   child->info.pid, NULL);
+        free_parked(parked);
+    }
+    child->parked_last = NULL;
 }
 
 void tree_spawned(struct tree *tree, child_key key, pid_t pid, ds_time_ms now,
@@ -303,6 +340,7 @@ void tree_init_reported(struct tree *tree, child_key key, enum init_result resul
             emit_reply(out, sup->name, child->start_token, REPLY_OK, ERR_NONE, child->process_pid,
                        NULL);
         }
+        answer_parked(child, out);
         break;
     case INIT_IGNORE:
         emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, key, child->process_pid,

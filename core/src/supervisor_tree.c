@@ -115,8 +115,62 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
     return child;
 }
 
+void park_start(struct child *holder, const char *supervisor, const struct child_start *start,
+                request_token token)
+{
+    struct parked_start *parked = must_allocate(sizeof *parked);
+    parked->next = NULL;
+    parked->supervisor = must_copy(supervisor);
+    parked->token = token;
+    parked->start = *start;
+    parked->start.id = must_copy(start->id != NULL ? start->id : "");
+    parked->start.plugin = must_copy(start->plugin != NULL ? start->plugin : "");
+    parked->start.name = must_copy(start->name);
+    int argc = start->argc > 0 ? start->argc : 0;
+    char **argv = must_allocate(((size_t)argc + 1) * sizeof *argv);
+    for (int i = 0; i < argc; i++)
+        argv[i] = must_copy(start->argv[i]);
+    argv[argc] = NULL;
+    parked->start.argv = argv;
+    parked->start.argc = argc;
+    if (holder->parked_last != NULL)
+        holder->parked_last->next = parked;
+    else
+        holder->parked_first = parked;
+    holder->parked_last = parked;
+}
+
+void free_parked(struct parked_start *parked)
+{
+    free(parked->supervisor);
+    free((char *)parked->start.id);
+    free((char *)parked->start.plugin);
+    free((char *)parked->start.name);
+    for (int i = 0; i < parked->start.argc; i++)
+        free(parked->start.argv[i]);
+    free((char **)parked->start.argv);
+    free(parked);
+}
+
+struct parked_start *take_unparked(struct tree *tree)
+{
+    struct parked_start *parked = tree->unparked_first;
+    if (parked != NULL) {
+        tree->unparked_first = parked->next;
+        if (tree->unparked_first == NULL)
+            tree->unparked_last = NULL;
+        parked->next = NULL;
+    }
+    return parked;
+}
+
 void free_child(struct child *child)
 {
+    while (child->parked_first != NULL) {
+        struct parked_start *parked = child->parked_first;
+        child->parked_first = parked->next;
+        free_parked(parked);
+    }
     free((char *)child->info.id);
     free((char *)child->info.plugin);
     free((char *)child->info.name);
@@ -180,6 +234,15 @@ void remove_child(struct tree *tree, struct child *child)
     sup->counts.specs--;
     sup->counts.workers--;
     tree->child_total--;
+    /* Whoever waited for this name gets its turn, in order. */
+    if (child->parked_first != NULL) {
+        if (tree->unparked_last != NULL)
+            tree->unparked_last->next = child->parked_first;
+        else
+            tree->unparked_first = child->parked_first;
+        tree->unparked_last = child->parked_last;
+        child->parked_first = child->parked_last = NULL;
+    }
     child->next_removed = tree->removed;
     tree->removed = child;
 }
@@ -213,6 +276,8 @@ void tree_free(struct tree *tree)
     if (tree == NULL)
         return;
     free_removed_children(tree);
+    for (struct parked_start *parked; (parked = take_unparked(tree)) != NULL;)
+        free_parked(parked);
     for (size_t i = 0; i < tree->supervisor_count; i++) {
         struct supervisor *sup = tree->supervisors[i];
         struct child *next;

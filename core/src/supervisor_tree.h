@@ -13,6 +13,19 @@
 #include "hashmap.h"
 #include "supervisor.h"
 
+/* A start_child naming a registered name whose holder has no pid yet (its
+ * init is still running, or it is between restarts). OTP's supervisor
+ * would only get to such a request after that init returned, so it waits
+ * on the holder: answered already_started with the holder's real pid once
+ * it runs, or started afresh once the holder is gone. Owns a deep copy of
+ * the request. */
+struct parked_start {
+    struct parked_start *next;
+    char *supervisor;
+    request_token token;
+    struct child_start start;
+};
+
 struct child {
     struct child_info info;      /* the public view; info.pid is the pid shown */
     struct supervisor *supervisor;
@@ -24,6 +37,7 @@ struct child {
     request_token start_token;
     request_token *terminate_tokens; /* terminate_child requests waiting for the exit */
     size_t terminate_count, terminate_capacity;
+    struct parked_start *parked_first, *parked_last; /* waiting for this child's name */
     struct child *next_removed;  /* in tree->removed */
 };
 
@@ -58,6 +72,8 @@ struct tree {
     bool exited;    /* ACTION_EXIT was emitted */
     int exit_status;
     struct child *removed; /* freed at the start of the next event */
+    /* parked starts whose holder is gone: started again before the event ends */
+    struct parked_start *unparked_first, *unparked_last;
 };
 
 void window_clear(struct restart_window *window);
@@ -90,5 +106,11 @@ void forget_process(struct tree *tree, struct child *child);
  * event so that this event's actions may still point into it. */
 void remove_child(struct tree *tree, struct child *child);
 void add_terminate_token(struct child *child, request_token token);
+/* Parks a copy of the request on holder (FIFO). */
+void park_start(struct child *holder, const char *supervisor, const struct child_start *start,
+                request_token token);
+/* The next request whose holder went away, or NULL; the caller frees it. */
+struct parked_start *take_unparked(struct tree *tree);
+void free_parked(struct parked_start *parked);
 
 #endif

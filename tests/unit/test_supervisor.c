@@ -529,24 +529,85 @@ static void test_name_in_use_answers_already_started_with_the_existing_pid(void 
     assert_counts(w, SUP, 1, 1, 1);
 }
 
-static void test_name_held_by_a_child_still_starting_answers_pid_zero(void **state)
+/* OTP handles a start_child only after the previous one's init returned,
+ * so a request naming a child still in init waits and learns its pid. */
+static void test_start_naming_a_child_still_in_init_waits_and_gets_its_pid(void **state)
 {
     struct world *w = *state;
     child_key key = start_spawning(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 1);
     spawned(w, key, 100);
     start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 7);
+    assert_int_equal(w->out.count, 0); /* neither answered nor spawned: waiting */
+    init_reported(w, key, INIT_OK, NULL);
+    assert_ok_reply(w, 1, 100);
     assert_error_reply(w, 7, ERR_ALREADY_STARTED);
-    assert_int_equal(reply_for(w, 7)->reply.pid, 0);
+    assert_int_equal(reply_for(w, 7)->reply.pid, 100);
+    assert_int_equal(count_kind(w, ACTION_SPAWN), 0);
+    assert_counts(w, SUP, 1, 1, 1);
 }
 
-static void test_name_is_held_while_the_child_restarts(void **state)
+static void test_start_waiting_on_a_name_starts_afresh_when_the_holder_fails_init(void **state)
 {
     struct world *w = *state;
-    run_child(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 100);
+    child_key first = start_spawning(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 1);
+    spawned(w, first, 100);
+    start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 7);
+    init_reported(w, first, INIT_FAILED, "boom");
+    assert_error_reply(w, 1, ERR_INIT_FAILED);
+    assert_false(has_reply_for(w, 7));
+    assert_int_equal(count_kind(w, ACTION_SPAWN), 1);
+    child_key second = nth_kind(w, ACTION_SPAWN, 0)->key;
+    assert_true(second != first);
+    spawned(w, second, 101);
+    init_reported(w, second, INIT_OK, NULL);
+    assert_ok_reply(w, 7, 101);
+    assert_counts(w, SUP, 1, 1, 1);
+}
+
+static void test_starts_waiting_on_one_name_are_served_in_request_order(void **state)
+{
+    struct world *w = *state;
+    child_key first = start_spawning(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 1);
+    spawned(w, first, 100);
+    start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 7);
+    start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 8);
+    init_reported(w, first, INIT_IGNORE, NULL);
+    assert_int_equal(reply_for(w, 1)->reply.kind, REPLY_IGNORE);
+    assert_int_equal(count_kind(w, ACTION_SPAWN), 1); /* 7 starts; 8 waits on it */
+    child_key second = nth_kind(w, ACTION_SPAWN, 0)->key;
+    spawned(w, second, 101);
+    init_reported(w, second, INIT_OK, NULL);
+    assert_ok_reply(w, 7, 101);
+    assert_error_reply(w, 8, ERR_ALREADY_STARTED);
+    assert_int_equal(reply_for(w, 8)->reply.pid, 101);
+}
+
+static void test_start_naming_a_restarting_child_gets_the_restarted_pid(void **state)
+{
+    struct world *w = *state;
+    child_key key = run_child(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 100);
     exited(w, 100, 1);
     start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 7);
+    assert_int_equal(w->out.count, 0);
+    spawned(w, key, 101);
+    init_reported(w, key, INIT_OK, NULL);
     assert_error_reply(w, 7, ERR_ALREADY_STARTED);
-    assert_int_equal(reply_for(w, 7)->reply.pid, 0);
+    assert_int_equal(reply_for(w, 7)->reply.pid, 101);
+}
+
+static void test_start_waiting_on_a_name_answers_shutting_down_when_the_host_stops(void **state)
+{
+    struct world *w = *state;
+    child_key key = start_spawning(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 1);
+    spawned(w, key, 100);
+    start(w, SUP, named(worker("a", RESTART_PERMANENT), "alpha"), 7);
+    stop(w);
+    assert_error_reply(w, 1, ERR_SHUTTING_DOWN);
+    assert_false(has_reply_for(w, 7));
+    exited(w, 100, 0);
+    assert_error_reply(w, 7, ERR_SHUTTING_DOWN);
+    assert_int_equal(count_kind(w, ACTION_SPAWN), 0);
+    assert_int_equal(count_kind(w, ACTION_EXIT), 1);
 }
 
 static void test_name_is_free_again_after_the_child_is_gone(void **state)
@@ -1546,8 +1607,11 @@ int main(void)
         TEST(test_stopping_children_count_toward_max_children_until_reaped),
         TEST(test_infinite_max_children_never_refuses),
         TEST(test_name_in_use_answers_already_started_with_the_existing_pid),
-        TEST(test_name_held_by_a_child_still_starting_answers_pid_zero),
-        TEST(test_name_is_held_while_the_child_restarts),
+        TEST(test_start_naming_a_child_still_in_init_waits_and_gets_its_pid),
+        TEST(test_start_waiting_on_a_name_starts_afresh_when_the_holder_fails_init),
+        TEST(test_starts_waiting_on_one_name_are_served_in_request_order),
+        TEST(test_start_naming_a_restarting_child_gets_the_restarted_pid),
+        TEST(test_start_waiting_on_a_name_answers_shutting_down_when_the_host_stops),
         TEST(test_name_is_free_again_after_the_child_is_gone),
         TEST(test_same_name_in_another_supervisor_is_allowed),
         TEST(test_name_check_comes_before_max_children),
