@@ -177,6 +177,7 @@ static void spawn_worker(struct spawner *spawner, size_t length)
         .name = strings[2][0] ? strings[2] : NULL,
         .argv = argv,
         .argc = (int)header.argc,
+        .supervisor_pid = getppid(), /* the host: the spawner dies with it */
     };
     /* Signals stay blocked across fork so that no handler of ours runs in
      * the child before it has reset them. */

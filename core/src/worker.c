@@ -30,13 +30,37 @@
 #define REPORT_FD 3
 
 static volatile sig_atomic_t stop_requested;
+/* A SIGTERM from anyone but the supervisor still stops the worker cleanly,
+ * but its exit must read as abnormal (SPEC: killed by a signal the
+ * supervisor did not send): the worker then ends by that SIGTERM. */
+static volatile sig_atomic_t stopped_by_outsider;
+static pid_t supervisor_pid;
 static int initialising;
 static char init_error[sizeof(((struct worker_report *)0)->detail)];
 
-static void on_stop_signal(int signal_number)
+static void on_stop_signal(int signal_number, siginfo_t *info, void *context)
 {
     (void)signal_number;
+    (void)context;
+    if (info == NULL || info->si_code > 0 || info->si_pid != supervisor_pid)
+        stopped_by_outsider = 1; /* si_code > 0: sent by the kernel, not by kill() */
     stop_requested = 1;
+}
+
+/* Ends the process with `status`, or by SIGTERM when an outsider asked it
+ * to stop (see stopped_by_outsider). */
+static _Noreturn void worker_exit(int status)
+{
+    fflush(NULL);
+    if (stopped_by_outsider) {
+        signal(SIGTERM, SIG_DFL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, SIGTERM);
+        sigprocmask(SIG_UNBLOCK, &only, NULL);
+        raise(SIGTERM);
+    }
+    _exit(status);
 }
 
 static int worker_should_stop(const dynsup_worker *w)
@@ -99,7 +123,8 @@ static void reset_signals(void)
         if (signal_number != SIGKILL && signal_number != SIGSTOP)
             sigaction(signal_number, &action, NULL); /* EINVAL for libc-reserved ones: fine */
     /* No SA_RESTART: a stop request must interrupt sleep(), read(), poll(). */
-    action.sa_handler = on_stop_signal;
+    action.sa_sigaction = on_stop_signal;
+    action.sa_flags = SA_SIGINFO;
     sigaction(SIGTERM, &action, NULL);
     sigset_t none;
     sigemptyset(&none);
@@ -124,6 +149,7 @@ _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plu
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
+    supervisor_pid = job->supervisor_pid;
 
     /* output_fd and report_fd are >= 4: 0-2 are stdio and 3 is the
      * spawner's socket, which the dup2 below replaces. */
@@ -156,7 +182,7 @@ _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plu
         if (answer == DYNSUP_IGNORE) {
             report_init(INIT_IGNORE, NULL);
             fflush(NULL);
-            _exit(0);
+            _exit(0);  /* the child is gone from the tree: how it ends no longer matters */
         }
         if (answer != 0) {
             char detail[sizeof init_error];
@@ -172,9 +198,8 @@ _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plu
     report_init(INIT_OK, NULL);
 
     int status = plugin->run(&worker, job->argc, job->argv);
-    fflush(NULL);
     /* _exit, not exit: atexit handlers inherited from the spawner (and
      * sanitizer leak checks) are not the worker's business. A non-zero
      * return whose low byte is 0 must still read as abnormal. */
-    _exit(status == 0 ? 0 : (status & 0xff) ? (status & 0xff) : 1);
+    worker_exit(status == 0 ? 0 : (status & 0xff) ? (status & 0xff) : 1);
 }

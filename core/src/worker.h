@@ -15,6 +15,7 @@ struct worker_job {
     const char *name;     /* NULL if none */
     char **argv;          /* NULL-terminated */
     int argc;
+    pid_t supervisor_pid; /* the host: only its SIGTERM is a stop request (see worker.c) */
 };
 
 /* Never returns. Makes the process a clean worker (only fds 0/1/2 open,

@@ -8,6 +8,7 @@ a generous deadline, never a fixed sleep.
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,6 +22,11 @@ SOURCE_DIR = os.environ.get("DYNSUP_SOURCE_DIR", os.path.join(os.path.dirname(__
 HOST_BINARY = os.path.join(BUILD_DIR, "dynsup-host")
 PLUGIN_DIR = os.path.join(BUILD_DIR, "plugins")
 DEADLINE = float(os.environ.get("DYNSUP_TEST_DEADLINE", "20"))
+# A command that prefixes the host daemon's command line, e.g. "valgrind --tool=memcheck ..." (tools/valgrind); client commands run bare.
+HOST_WRAPPER = shlex.split(os.environ.get("DYNSUP_HOST_WRAPPER", ""))
+# Multiplies the timing budgets of tests that measure speed (a host under
+# valgrind is many times slower); DYNSUP_TEST_DEADLINE covers plain waits.
+TIME_SCALE = float(os.environ.get("DYNSUP_TIME_SCALE", "1"))
 
 
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):
@@ -117,7 +123,7 @@ class Host:
 
     def start(self, wait=True):
         self.log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen([HOST_BINARY, "run", "-c", self.config],
+        self.process = subprocess.Popen(HOST_WRAPPER + [HOST_BINARY, "run", "-c", self.config],
                                         stdout=self.log_file, stderr=subprocess.STDOUT)
         if wait:
             wait_for(self._answers, what="the host's control socket")
@@ -234,3 +240,115 @@ def run_tests(module_globals):
             traceback.print_exc()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+# ---- helpers added for the semantics, protocol, CLI and config tests ----
+
+def spawner_of(host):
+    """The spawner: the host's only child process."""
+    spawners = wait_for(lambda: children_of(host.pid), what="the spawner process")
+    assert len(spawners) == 1, "host has %d children: %r" % (len(spawners), spawners)
+    return spawners[0]
+
+
+def worker_pids(host):
+    """Live worker processes (children of the spawner), from /proc."""
+    return sorted(pid for pid in children_of(spawner_of(host)) if alive(pid))
+
+
+def wait_workers(host, count, timeout=DEADLINE):
+    """Waits until exactly `count` live workers exist; returns their pids."""
+    found = []
+
+    def settled():
+        found[:] = worker_pids(host)
+        return len(found) == count
+
+    wait_for(settled, timeout, what="exactly %d worker processes" % count)
+    return list(found)
+
+
+def timed(fn, *args, **kwargs):
+    """(result of fn, seconds it took)."""
+    started = time.monotonic()
+    result = fn(*args, **kwargs)
+    return result, time.monotonic() - started
+
+
+def run_cli(*args, timeout=DEADLINE, env=None):
+    """Runs dynsup-host with exactly these arguments."""
+    return subprocess.run([HOST_BINARY] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _host_status(self):
+    answer = self.request({"cmd": "status"})
+    assert answer["result"] == "ok", answer
+    return answer
+
+
+def _host_supervisor_status(self, name):
+    for supervisor in self.status()["supervisors"]:
+        if supervisor["name"] == name:
+            return supervisor
+    raise AssertionError("no supervisor %r in status" % name)
+
+
+def _host_terminate_child(self, supervisor, pid):
+    return self.request({"cmd": "terminate_child", "supervisor": supervisor, "pid": pid})
+
+
+def _host_child_pids(self, supervisor, child_id=None):
+    """Pids (None while restarting) of the supervisor's children, optionally of one child id."""
+    return [c["pid"] for c in self.which_children(supervisor) if child_id is None or c["id"] == child_id]
+
+
+Host.status = _host_status
+Host.supervisor_status = _host_supervisor_status
+Host.terminate_child = _host_terminate_child
+Host.child_pids = _host_child_pids
+
+
+# ---- helpers added for the reliability tests (storm, host death, store crash) ----
+
+def comm_of(pid):
+    """The process name (/proc/PID/comm): a worker sets it to its child id."""
+    try:
+        with open("/proc/%d/comm" % pid) as comm:
+            return comm.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def processes_of(host):
+    """Every live process forked from this host: the host itself, the spawner
+    and the workers. Workers are forked, never exec'ed, so their command line
+    is the host's, which names this host's own config file: a marker that
+    survives reparenting (an orphan is found as well as a proper child)."""
+    marker = host.config.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as cmdline:
+                words = cmdline.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if marker in words and alive(int(entry)):
+            found.append(int(entry))
+    return sorted(found)
+
+
+def zombie_children_of(pid):
+    """Children of pid that died and were not reaped yet."""
+    return sorted(child for child in children_of(pid) if process_state(child) == "Z")
+
+
+def vm_rss_kib(pid):
+    """Resident set size of pid in KiB (/proc/PID/status VmRSS)."""
+    with open("/proc/%d/status" % pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
