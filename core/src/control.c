@@ -629,7 +629,9 @@ static int clear_socket_path(const char *path, struct error_list *errors)
 }
 
 /* Binds a socket at `path` that is born 0600: the umask covers the moment
- * between bind() creating the file and any chmod, so it is never wider. */
+ * between bind() creating the file and any chmod, so it is never wider
+ * than meant. It is widened before listen(), so no peer can connect
+ * earlier: 0660 with its group for allow_group, 0666 for allow_users. */
 static int bind_socket(const char *path, const struct control_access *access,
                        struct stat *created, struct error_list *errors)
 {
@@ -657,6 +659,17 @@ static int bind_socket(const char *path, const struct control_access *access,
             close(fd);
             return -1;
         }
+    }
+    /* Users named in allow_users must be able to connect(), which takes
+     * write permission on the socket file; no mode names single users, so
+     * the file is opened to all and SO_PEERCRED on every connection is the
+     * boundary (the D-Bus system socket works the same way). */
+    if (access && access->allow_uid_count > 0 && chmod(path, 0666) != 0) {
+        error_list_add(errors, "control socket %s: cannot open it to allow_users (mode 0666): %s",
+                       path, strerror(errno));
+        unlink(path);
+        close(fd);
+        return -1;
     }
     if (stat(path, created) != 0) {
         error_list_add(errors, "control socket %s: %s", path, strerror(errno));

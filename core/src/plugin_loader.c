@@ -2,24 +2,31 @@
  * Plugin loading: scan a folder, dlopen each *.so, check its descriptor.
  *
  * A refused plugin is dlclosed at once, so nothing of it stays mapped; the
- * caller only ever sees descriptors that passed plugin_validate.
+ * caller only ever sees descriptors that passed plugin_validate. A plugin
+ * that fails the trust checks (plugin_loader.h) is never even dlopen'ed:
+ * its constructors would run before any descriptor check could refuse it.
  */
 #include "plugin_loader.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PLUGIN_SUFFIX ".so"
 
 /* Longest descriptor string quoted in a refusal; a plugin is foreign code
  * and its "name" may be anything, so messages stay one short line. */
 #define QUOTED_MAX 64
+
+static void unload(void *handle, int fd);
 
 void plugin_set_init(struct plugin_set *set)
 {
@@ -35,7 +42,7 @@ void plugin_set_free(struct plugin_set *set)
         free(entry->name);
         free(entry->version);
         free(entry->file);
-        dlclose(entry->handle);
+        unload(entry->handle, entry->fd);
     }
     free(set->items);
     plugin_set_init(set);
@@ -146,14 +153,182 @@ static const char *last_dl_error(void)
     return text ? text : "unknown dynamic loader error";
 }
 
-/* dlopens `path`, checks it and on success adds it to set. Returns 0, or
- * -1 with the reason in errors (and nothing left loaded). */
-static int load_one(struct plugin_set *set, const char *path, const char *expected_name,
+/* "/proc/self/fd/N": the name a checked descriptor is dlopen'ed by. */
+#define FD_PATH_SIZE 32
+static void descriptor_path(int fd, char out[FD_PATH_SIZE])
+{
+    snprintf(out, FD_PATH_SIZE, "/proc/self/fd/%d", fd);
+}
+
+/* Adds "PATH: what: TEXT" with the loader's text, where the loader named
+ * the object by its /proc/self/fd name: the user should read the file. */
+static void add_dl_error(struct error_list *errors, const char *path, const char *what,
+                         const char *text, int fd)
+{
+    char fd_path[FD_PATH_SIZE];
+    descriptor_path(fd, fd_path);
+    size_t fd_path_length = strlen(fd_path);
+    const char *found = strstr(text, fd_path);
+    if (found && (found[fd_path_length] < '0' || found[fd_path_length] > '9'))
+        error_list_add(errors, "%s: %s: %.*s%s%s", path, what, (int)(found - text), text, path,
+                       found + fd_path_length);
+    else
+        error_list_add(errors, "%s: %s: %s", path, what, text);
+}
+
+/* Unloads a handle opened through `fd`, then closes fd, unless the library
+ * stays mapped (a DF_1_NODELETE one): glibc finds an already loaded
+ * library by name before anything else, so while a library named
+ * /proc/self/fd/N is mapped, fd N must stay ours or the next plugin opened
+ * as fd N would silently get the old library. */
+static void unload(void *handle, int fd)
+{
+    dlclose(handle);
+    char fd_path[FD_PATH_SIZE];
+    descriptor_path(fd, fd_path);
+    void *still_mapped = dlopen(fd_path, RTLD_LAZY | RTLD_NOLOAD);
+    if (still_mapped != NULL) {
+        dlclose(still_mapped);
+        return;
+    }
+    close(fd);
+}
+
+/* ---- trust ---------------------------------------------------------------- */
+
+/* Whoever can write a plugin or its folder runs code as the host, so both
+ * must belong to root or the host's user and be writable by that owner
+ * only. */
+bool trust_refusal(const struct stat *info, const char *rule_subject, char *reason,
+                   size_t reason_size)
+{
+    uid_t host_uid = geteuid();
+    if (info->st_uid != 0 && info->st_uid != host_uid) {
+        if (host_uid == 0)
+            snprintf(reason, reason_size, "owned by uid %u, expected root (the host's user)",
+                     (unsigned)info->st_uid);
+        else
+            snprintf(reason, reason_size, "owned by uid %u, expected root or uid %u (the host's user)",
+                     (unsigned)info->st_uid, (unsigned)host_uid);
+        return true;
+    }
+    mode_t writable = info->st_mode & (S_IWGRP | S_IWOTH);
+    if (writable != 0) {
+        const char *by = writable == S_IWGRP ? "group" : writable == S_IWOTH ? "others" : "group and others";
+        snprintf(reason, reason_size, "writable by %s (mode %04o); %s must be writable only by their owner",
+                 by, (unsigned)(info->st_mode & 07777), rule_subject);
+        return true;
+    }
+    return false;
+}
+
+/* The real path of what fd designates, as the kernel knows it (no symlink
+ * left in it). Returns 0, or -1 with errno set. */
+static int descriptor_real_path(int fd, char *out, size_t out_size)
+{
+    char fd_path[FD_PATH_SIZE];
+    descriptor_path(fd, fd_path);
+    ssize_t length = readlink(fd_path, out, out_size - 1);
+    if (length < 0)
+        return -1;
+    if ((size_t)length >= out_size - 1) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    out[length] = '\0';
+    return 0;
+}
+
+static bool is_below(const char *path, const char *folder)
+{
+    size_t length = strlen(folder);
+    return strncmp(path, folder, length) == 0 && path[length] == '/';
+}
+
+/* A symlink may lead into a subfolder of the plugin folder: every folder
+ * from the file's up to (not including) the plugin folder must be as
+ * trustworthy as the plugin folder itself. */
+static int check_subfolders(const char *path, const char *real_file, const char *real_dir,
+                            struct error_list *errors)
+{
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof folder, "%s", real_file);
+    for (;;) {
+        char *slash = strrchr(folder, '/');
+        if (slash == NULL)
+            return 0;
+        *slash = '\0';
+        if (strlen(folder) <= strlen(real_dir))
+            return 0;
+        struct stat info;
+        char reason[160];
+        if (stat(folder, &info) != 0) {
+            error_list_add(errors, "%s: refused: cannot check folder %s: %s", path, folder, strerror(errno));
+            return -1;
+        }
+        if (trust_refusal(&info, "plugin folders", reason, sizeof reason)) {
+            error_list_add(errors, "%s: refused: its folder %s is %s", path, folder, reason);
+            return -1;
+        }
+    }
+}
+
+/* Opens plugin `name` of the folder open as dir_fd (real path real_dir)
+ * and checks the file it opened. Returns the descriptor, or -1 with the
+ * reason in errors.
+ *
+ * The checks look at the opened descriptor (fstat, and /proc's name for
+ * it), and the caller dlopens that same descriptor through
+ * /proc/self/fd/N: checking a path and then dlopening the path would let
+ * someone swap the file in between and have an unchecked one loaded. */
+static int open_trusted_plugin(int dir_fd, const char *real_dir, const char *name,
+                               const char *path, struct error_list *errors)
+{
+    struct stat link_info;
+    bool is_symlink = fstatat(dir_fd, name, &link_info, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      S_ISLNK(link_info.st_mode);
+    /* O_NONBLOCK: should a FIFO take the file's place, open must not hang. */
+    int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        error_list_add(errors, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char real_file[PATH_MAX];
+    struct stat info;
+    char reason[160];
+    if (descriptor_real_path(fd, real_file, sizeof real_file) != 0) {
+        error_list_add(errors, "%s: cannot tell where it leads (is /proc mounted?): %s", path,
+                       strerror(errno));
+    } else if (!is_below(real_file, real_dir)) {
+        error_list_add(errors, "%s: refused: %s %s, outside the plugin folder", path,
+                       is_symlink ? "symlink to" : "resolves to", real_file);
+    } else if (check_subfolders(path, real_file, real_dir, errors) != 0) {
+        /* reported */
+    } else if (fstat(fd, &info) != 0) {
+        error_list_add(errors, "%s: cannot check: %s", path, strerror(errno));
+    } else if (!S_ISREG(info.st_mode)) {
+        error_list_add(errors, "%s: refused: not a regular file", path);
+    } else if (trust_refusal(&info, "plugins", reason, sizeof reason)) {
+        error_list_add(errors, "%s: refused: %s", path, reason);
+    } else {
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* dlopens the checked descriptor fd (the file `path`), checks the
+ * descriptor and on success adds it to set, which then owns fd. Returns 0,
+ * or -1 with the reason in errors (nothing left loaded, fd closed). */
+static int load_one(struct plugin_set *set, int fd, const char *path, const char *expected_name,
                     struct error_list *errors)
 {
-    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    char fd_path[FD_PATH_SIZE];
+    descriptor_path(fd, fd_path);
+    void *handle = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
-        error_list_add(errors, "%s: cannot load: %s", path, last_dl_error());
+        add_dl_error(errors, path, "cannot load", last_dl_error(), fd);
+        close(fd);
         return -1;
     }
 
@@ -163,14 +338,15 @@ static int load_one(struct plugin_set *set, const char *path, const char *expect
     const struct dynsup_plugin *plugin = dlsym(handle, DYNSUP_PLUGIN_SYMBOL);
     const char *symbol_error = dlerror();
     if (plugin == NULL) {
-        error_list_add(errors, "%s: no symbol %s: %s", path, DYNSUP_PLUGIN_SYMBOL,
-                       symbol_error ? symbol_error : "its address is NULL");
-        dlclose(handle);
+        char what[64];
+        snprintf(what, sizeof what, "no symbol %s", DYNSUP_PLUGIN_SYMBOL);
+        add_dl_error(errors, path, what, symbol_error ? symbol_error : "its address is NULL", fd);
+        unload(handle, fd);
         return -1;
     }
 
     if (plugin_validate(plugin, path, expected_name, errors) != 0) {
-        dlclose(handle);
+        unload(handle, fd);
         return -1;
     }
 
@@ -179,6 +355,7 @@ static int load_one(struct plugin_set *set, const char *path, const char *expect
         .version = strdup(plugin->version),
         .file = strdup(path),
         .handle = handle,
+        .fd = fd,
         .plugin = plugin,
     };
     if (entry.name == NULL || entry.version == NULL || entry.file == NULL ||
@@ -187,7 +364,7 @@ static int load_one(struct plugin_set *set, const char *path, const char *expect
         free(entry.name);
         free(entry.version);
         free(entry.file);
-        dlclose(handle);
+        unload(handle, fd);
         return -1;
     }
     return 0;
@@ -213,14 +390,20 @@ static void free_strings(char **strings, size_t count)
     free(strings);
 }
 
-/* Collects the names of dir's regular files ending in .so, sorted, so the
- * load order (and the order of errors) does not depend on the file system.
- * Returns 0 or -1 with errno set. */
-static int list_plugin_files(const char *dir, char ***names_out, size_t *count_out)
+/* Collects the names of the regular files ending in .so of the folder
+ * open as dir_fd, sorted, so the load order (and the order of errors) does
+ * not depend on the file system. Returns 0 or -1 with errno set. */
+static int list_plugin_files(int dir_fd, char ***names_out, size_t *count_out)
 {
-    DIR *stream = opendir(dir);
-    if (stream == NULL)
+    int stream_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+    DIR *stream = stream_fd < 0 ? NULL : fdopendir(stream_fd);
+    if (stream == NULL) {
+        int saved = errno;
+        if (stream_fd >= 0)
+            close(stream_fd);
+        errno = saved;
         return -1;
+    }
 
     char **names = NULL;
     size_t count = 0, capacity = 0;
@@ -268,12 +451,43 @@ static int list_plugin_files(const char *dir, char ***names_out, size_t *count_o
     return 0;
 }
 
+/* Opens the plugin folder and checks it. Returns its descriptor with its
+ * real path in real_dir, or -1 with the reason in errors. */
+static int open_trusted_folder(const char *dir, char *real_dir, size_t real_dir_size,
+                               struct error_list *errors)
+{
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+        error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat info;
+    char reason[160];
+    if (fstat(dir_fd, &info) != 0 || descriptor_real_path(dir_fd, real_dir, real_dir_size) != 0)
+        error_list_add(errors, "%s: cannot check plugin folder: %s", dir, strerror(errno));
+    else if (trust_refusal(&info, "plugin folders", reason, sizeof reason))
+        error_list_add(errors, "%s: refused: plugin folder %s", dir, reason);
+    else
+        return dir_fd;
+    close(dir_fd);
+    return -1;
+}
+
 int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors)
 {
+    char real_dir[PATH_MAX];
+    int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
+    if (dir_fd < 0)
+        return -1;
+    /* "/" as the plugin folder: its files are "/x.so", below "". */
+    if (strcmp(real_dir, "/") == 0)
+        real_dir[0] = '\0';
+
     char **names = NULL;
     size_t count = 0;
-    if (list_plugin_files(dir, &names, &count) != 0) {
+    if (list_plugin_files(dir_fd, &names, &count) != 0) {
         error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
+        close(dir_fd);
         return -1;
     }
 
@@ -289,11 +503,13 @@ int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_li
             result = -1;
             continue;
         }
-        if (load_one(set, path, expected_name, errors) != 0)
+        int fd = open_trusted_plugin(dir_fd, real_dir, names[i], path, errors);
+        if (fd < 0 || load_one(set, fd, path, expected_name, errors) != 0)
             result = -1;
         free(path);
         free(expected_name);
     }
     free_strings(names, count);
+    close(dir_fd);
     return result;
 }

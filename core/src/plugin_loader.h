@@ -7,13 +7,20 @@
  * Runs in the spawner process (and in `check`), never in the host itself,
  * so a plugin's constructors cannot touch the host.
  *
- * Ownership: a plugin_set owns its entries, their strings and dl handles;
- * plugin_set_free dlcloses and frees them.
+ * Trust: a plugin folder or file that is group- or world-writable, owned
+ * by someone else than root or the host's user, or reached through a
+ * symlink that leads out of the plugin folder is refused (and never
+ * dlopen'ed): whoever can change a plugin runs code as the host.
+ *
+ * Ownership: a plugin_set owns its entries, their strings, dl handles and
+ * descriptors; plugin_set_free dlcloses, closes and frees them.
  */
 #ifndef DYNSUP_PLUGIN_LOADER_H
 #define DYNSUP_PLUGIN_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "dynsup/plugin.h"
@@ -23,6 +30,8 @@ struct loaded_plugin {
     char *version;
     char *file;                          /* full path */
     void *handle;                        /* dlopen handle */
+    int fd;                              /* the checked file, dlopen'ed as /proc/self/fd/N;
+                                            open while handle is */
     const struct dynsup_plugin *plugin;  /* inside the handle */
 };
 
@@ -33,8 +42,9 @@ struct plugin_set {
 
 void plugin_set_init(struct plugin_set *set);
 /* Loads every *.so of dir (sorted by name). Returns 0 if all loaded; -1
- * if any was refused (or dir unreadable), each refusal appended to errors
- * as "FILE: reason"; the good ones are in set either way. */
+ * if any was refused (or dir unreadable or untrusted: then nothing is
+ * loaded), each refusal appended to errors as "FILE: reason"; the good ones
+ * are in set either way. */
 int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors);
 const struct loaded_plugin *plugin_set_find(const struct plugin_set *set, const char *name);
 void plugin_set_free(struct plugin_set *set);
@@ -43,5 +53,14 @@ void plugin_set_free(struct plugin_set *set);
  * name without ".so". Returns 0, or -1 with one error per problem. */
 int plugin_validate(const struct dynsup_plugin *plugin, const char *file, const char *expected_name,
                     struct error_list *errors);
+
+/* The host's trust rule for a file or folder that decides what runs as
+ * the host (plugins, their folder, the control socket's folder): owned by
+ * root or the host's euid, writable by that owner only. Returns true, with
+ * the reason in `reason` ("writable by group (mode 0775); SUBJECT must be
+ * writable only by their owner", "owned by uid 1234, expected ..."), when
+ * `info` breaks it. */
+bool trust_refusal(const struct stat *info, const char *rule_subject, char *reason,
+                   size_t reason_size);
 
 #endif
