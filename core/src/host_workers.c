@@ -19,21 +19,32 @@
 #include "host_internal.h"
 #include "log.h"
 
-/* A line longer than this is logged in pieces. */
-#define OUTPUT_LINE_MAX 4096
+/* A line longer than this is logged in pieces. Well below log.c's 4096
+ * byte line, which also holds the prefix (time, level, supervisor, child,
+ * pid): a piece as long as that line lost its last bytes to truncation. */
+#define OUTPUT_LINE_MAX 3072
+
+/* Init's answer is awaited only while the worker initialises, so the pipe
+ * and the answer live apart from worker_io and are freed once it is read:
+ * a running worker costs the host its worker_io alone (10,000 workers must
+ * stay well under 1 KiB each). The pipe comes first: its close callback
+ * frees the whole reader. */
+struct init_answer_reader {
+    uv_pipe_t pipe;
+    struct worker_report answer;
+    size_t length;
+};
 
 struct worker_io {
     struct host *host;
     child_key key;
     pid_t pid;
-    char *supervisor;
-    char *child_id;
+    const char *supervisor;   /* owned by host->config, which outlives every worker */
+    const char *child_id;     /* likewise */
     uv_pipe_t output;
-    uv_pipe_t *report;        /* NULL once init's answer was read */
+    struct init_answer_reader *report; /* NULL once init's answer was read */
     char *partial_line;       /* unfinished output line, or NULL */
     size_t partial_length;
-    struct worker_report answer;
-    size_t answer_length;
     int open_handles;
 };
 
@@ -101,12 +112,10 @@ static void on_worker_io_closed(uv_handle_t *handle)
 {
     struct worker_io *io = handle->data;
     if (handle != (uv_handle_t *)&io->output)
-        free(handle);
+        free(handle); /* the pipe of an init_answer_reader, its first member */
     if (--io->open_handles > 0)
         return;
     free(io->partial_line);
-    free(io->supervisor);
-    free(io->child_id);
     free(io);
 }
 
@@ -125,27 +134,29 @@ static void close_report(struct worker_io *io)
 {
     if (!io->report)
         return;
-    uv_close((uv_handle_t *)io->report, on_worker_io_closed);
+    uv_close((uv_handle_t *)&io->report->pipe, on_worker_io_closed);
     io->report = NULL;
 }
 
 static void take_answer(struct worker_io *io, const char *data, size_t length)
 {
-    size_t room = sizeof io->answer - io->answer_length;
+    struct init_answer_reader *reader = io->report;
+    size_t room = sizeof reader->answer - reader->length;
     size_t used = length < room ? length : room;
-    memcpy((char *)&io->answer + io->answer_length, data, used);
-    io->answer_length += used;
-    if (io->answer_length < sizeof io->answer)
+    memcpy((char *)&reader->answer + reader->length, data, used);
+    reader->length += used;
+    if (reader->length < sizeof reader->answer)
         return;
+    struct worker_report answer = reader->answer;
     close_report(io);
-    io->answer.detail[sizeof io->answer.detail - 1] = '\0';
-    enum init_result result = io->answer.init_result == INIT_OK       ? INIT_OK
-                              : io->answer.init_result == INIT_IGNORE ? INIT_IGNORE
-                                                                      : INIT_FAILED;
+    answer.detail[sizeof answer.detail - 1] = '\0';
+    enum init_result result = answer.init_result == INIT_OK       ? INIT_OK
+                              : answer.init_result == INIT_IGNORE ? INIT_IGNORE
+                                                                  : INIT_FAILED;
     struct host *host = io->host;
     struct action_list actions;
     action_list_init(&actions);
-    tree_init_reported(host->tree, io->key, result, io->answer.detail, host_now(host), &actions);
+    tree_init_reported(host->tree, io->key, result, answer.detail, host_now(host), &actions);
     host_apply(host, &actions);
     action_list_free(&actions);
 }
@@ -174,7 +185,8 @@ static void drain_worker(struct worker_io *io)
     for (;;) {
         if (!io->report)
             break;
-        ssize_t count = read(handle_fd((uv_handle_t *)io->report), shared_read_buffer, sizeof shared_read_buffer);
+        ssize_t count = read(handle_fd((uv_handle_t *)&io->report->pipe), shared_read_buffer,
+                             sizeof shared_read_buffer);
         if (count <= 0) {
             close_report(io);
             break;
@@ -261,22 +273,25 @@ static void worker_spawned(struct host *host, const struct spawner_spawned *spaw
     if (spawned->pid > 0 && io) {
         const struct child_info *child = tree_find_child(host->tree, spawned->key);
         const char *supervisor = tree_child_supervisor(host->tree, spawned->key);
+        const struct supervisor_spec *supervisor_spec =
+            supervisor ? config_find_supervisor(&host->config, supervisor) : NULL;
+        const struct child_spec *child_spec = child ? config_find_child(&host->config, child->id) : NULL;
         io->host = host;
         io->key = spawned->key;
         io->pid = spawned->pid;
-        io->supervisor = strdup(supervisor ? supervisor : "-");
-        io->child_id = strdup(child ? child->id : "-");
-        io->report = malloc(sizeof *io->report);
+        io->supervisor = supervisor_spec ? supervisor_spec->name : "-";
+        io->child_id = child_spec ? child_spec->id : "-";
+        io->report = calloc(1, sizeof *io->report);
         uv_pipe_init(&host->loop, &io->output, 0);
         io->output.data = io;
         uv_pipe_open(&io->output, fds[0]);
         io->open_handles = 1;
         if (io->report) {
-            uv_pipe_init(&host->loop, io->report, 0);
-            io->report->data = io;
-            uv_pipe_open(io->report, fds[1]);
+            uv_pipe_init(&host->loop, &io->report->pipe, 0);
+            io->report->pipe.data = io;
+            uv_pipe_open(&io->report->pipe, fds[1]);
             io->open_handles++;
-            uv_read_start((uv_stream_t *)io->report, on_alloc, on_report);
+            uv_read_start((uv_stream_t *)&io->report->pipe, on_alloc, on_report);
         } else {
             close(fds[1]);
         }
