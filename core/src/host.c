@@ -94,7 +94,7 @@ static void log_unclaimed_reply(const struct action *action)
 
 static void begin_exit(struct host *host, int status);
 
-static void defer_spawn_failure(struct host *host, child_key key, const char *detail)
+void host_defer_spawn_failure(struct host *host, child_key key, const char *detail)
 {
     if (host->deferred_count == host->deferred_capacity) {
         size_t capacity = host->deferred_capacity ? host->deferred_capacity * 2 : 8;
@@ -114,10 +114,12 @@ static void apply_one(struct host *host, const struct action *action)
     switch (action->kind) {
     case ACTION_SPAWN:
         if (host_send_spawn(host, action) < 0)
-            defer_spawn_failure(host, action->key, "the worker's arguments are too large");
+            host_defer_spawn_failure(host, action->key, "the worker's arguments are too large");
         break;
     case ACTION_SIGNAL:
-        if (action->pid > 0 && kill(action->pid, action->signal) < 0 && errno != ESRCH)
+        /* Once exiting, the spawner (and with it every worker) is going or
+         * gone: a pid we would signal may already belong to someone else. */
+        if (action->pid > 0 && !host->exiting && kill(action->pid, action->signal) < 0 && errno != ESRCH)
             log_event(DYNSUP_LOG_WARNING, action->supervisor, NULL, action->pid,
                       "cannot send signal %d: %s", action->signal, strerror(errno));
         break;
@@ -194,6 +196,17 @@ static void begin_exit(struct host *host, int status)
         uv_close((uv_handle_t *)&host->event_signals[i], NULL);
     for (size_t i = 0; i < host->event_timer_count; i++)
         uv_close((uv_handle_t *)&host->event_timers[i], NULL);
+    /* Shutdown timers left when the exit is abnormal (the spawner died):
+     * they would hold the loop open and then SIGKILL reaped pids. */
+    for (size_t i = 0; i < host->timers_by_key.capacity; i++) {
+        struct shutdown_timer *shutdown = host->timers_by_key.slots[i].value;
+        if (shutdown) {
+            uv_timer_stop(&shutdown->timer);
+            uv_close((uv_handle_t *)&shutdown->timer, on_handle_closed_free);
+        }
+    }
+    hashmap_free(&host->timers_by_key);
+    hashmap_init(&host->timers_by_key);
     if (host->control) {
         control_server_close(host->control, on_control_closed, host);
         host->control = NULL;
@@ -207,6 +220,15 @@ static void on_stop_signal(uv_signal_t *handle, int signal_number)
     host_begin_stop(host, signal_number == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+void host_spawner_lost(struct host *host, const char *how)
+{
+    if (host->exiting)
+        return;
+    log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+              "the spawner died (%s); its workers died with it; exiting", how);
+    begin_exit(host, 1);
+}
+
 /* Only the spawner is the host's child: workers are the spawner's. */
 static void on_child_signal(uv_signal_t *handle, int signal_number)
 {
@@ -216,17 +238,12 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
     if (host->spawner_pid <= 0 || waitpid(host->spawner_pid, &wait_status, WNOHANG) != host->spawner_pid)
         return;
     host->spawner_pid = 0;
-    if (host->exiting)
-        return;
+    char how[96];
     if (WIFSIGNALED(wait_status))
-        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-                  "the spawner died (killed by signal %d); its workers died with it; exiting",
-                  WTERMSIG(wait_status));
+        snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wait_status));
     else
-        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-                  "the spawner exited (status %d); its workers died with it; exiting",
-                  WEXITSTATUS(wait_status));
-    begin_exit(host, 1);
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wait_status));
+    host_spawner_lost(host, how);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -453,12 +470,14 @@ int host_run(const char *config_path)
     memset(&host, 0, sizeof host);
     host.spawner_fd = -1;
     signal(SIGPIPE, SIG_IGN);
-    raise_descriptor_limit();
     if (load_everything(&host, config_path, true) < 0) {
         plugin_list_free(&host.plugins);
         config_free(&host.config);
         return 2;
     }
+    /* After the spawner is forked: workers keep the usual limit (select()
+     * in plugin code, and no huge close loop on old kernels). */
+    raise_descriptor_limit();
     host.started_at_ms = uv_hrtime() / 1000000u;
     hashmap_init(&host.workers_by_pid);
     hashmap_init(&host.timers_by_key);
@@ -499,6 +518,7 @@ int host_run(const char *config_path)
     uv_signal_init(&host.loop, &host.child_signal);
     host.child_signal.data = &host;
     uv_signal_start(&host.child_signal, on_child_signal, SIGCHLD);
+    on_child_signal(&host.child_signal, SIGCHLD); /* it may have died before we listened */
 
     log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",

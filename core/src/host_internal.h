@@ -20,6 +20,7 @@
 
 struct outgoing_message {
     struct outgoing_message *next;
+    child_key key;       /* the child this SPAWN is for */
     size_t length;
     char data[];
 };
@@ -61,6 +62,11 @@ ds_time_ms host_now(struct host *host);
 /* Carries out and clears `actions`; feeds back spawn failures. */
 void host_apply(struct host *host, struct action_list *actions);
 void host_begin_stop(struct host *host, const char *why);
+/* The spawner is gone (or its socket is): every worker went with it. */
+void host_spawner_lost(struct host *host, const char *how);
+/* A spawn that failed while actions were being carried out; fed back to
+ * the tree by host_apply once the current list is done. */
+void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
 
 /* host_workers.c */
 int host_workers_start(struct host *host);

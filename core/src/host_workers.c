@@ -23,6 +23,8 @@
  * byte line, which also holds the prefix (time, level, supervisor, child,
  * pid): a piece as long as that line lost its last bytes to truncation. */
 #define OUTPUT_LINE_MAX 3072
+/* What is read synchronously from a dead worker's output: a full pipe. */
+#define DRAIN_LIMIT (64u * 1024u)
 
 /* Init's answer is awaited only while the worker initialises, so the pipe
  * and the answer live apart from worker_io and are freed once it is read:
@@ -193,11 +195,17 @@ static void drain_worker(struct worker_io *io)
         }
         take_answer(io, shared_read_buffer, (size_t)count);
     }
-    for (;;) {
-        ssize_t count = read(handle_fd((uv_handle_t *)&io->output), shared_read_buffer, sizeof shared_read_buffer);
+    /* At most one pipe's worth: a process the worker forked may still hold
+     * the pipe and write forever, and the loop must not wait for it. Our
+     * end is closed right after, so such a writer then gets EPIPE. */
+    size_t drained = 0;
+    while (drained < DRAIN_LIMIT) {
+        ssize_t count = read(handle_fd((uv_handle_t *)&io->output), shared_read_buffer,
+                             sizeof shared_read_buffer);
         if (count <= 0)
             break;
         take_output(io, shared_read_buffer, (size_t)count);
+        drained += (size_t)count;
     }
     flush_partial_output(io);
 }
@@ -226,7 +234,16 @@ static void flush_outgoing(struct host *host)
                 want_writable(host, true);
                 return;
             }
-            break; /* the spawner is gone: SIGCHLD tells the rest */
+            if (errno == EPIPE || errno == ECONNRESET) {
+                host_spawner_lost(host, "its socket closed");
+                return;
+            }
+            /* This one request cannot go (ENOBUFS, EMSGSIZE...): fail it
+             * rather than block every later start behind it. */
+            char detail[128];
+            snprintf(detail, sizeof detail, "cannot send the start to the spawner: %s",
+                     strerror(errno));
+            host_defer_spawn_failure(host, message->key, detail);
         }
         host->outgoing_head = message->next;
         if (!host->outgoing_head)
@@ -249,6 +266,7 @@ int host_send_spawn(struct host *host, const struct action *spawn)
     if (!message)
         return -1;
     message->next = NULL;
+    message->key = spawn->key;
     message->length = (size_t)length;
     memcpy(message->data, buffer, (size_t)length);
     bool was_empty = host->outgoing_head == NULL;
@@ -263,11 +281,12 @@ int host_send_spawn(struct host *host, const struct action *spawn)
 }
 
 static void worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
-                           int fd_count)
+                           int fd_count, int message_flags)
 {
     struct action_list actions;
     action_list_init(&actions);
     struct worker_io *io = NULL;
+    bool out_of_descriptors = (message_flags & MSG_CTRUNC) != 0;
     if (spawned->pid > 0 && fd_count == 2)
         io = calloc(1, sizeof *io);
     if (spawned->pid > 0 && io) {
@@ -303,7 +322,9 @@ static void worker_spawned(struct host *host, const struct spawner_spawned *spaw
             close(fds[i]);
         char detail[sizeof spawned->detail + 32];
         snprintf(detail, sizeof detail, "cannot start the worker: %.*s", (int)sizeof spawned->detail,
-                 spawned->pid > 0 ? "out of memory in the host" : spawned->detail);
+                 spawned->pid <= 0        ? spawned->detail
+                 : out_of_descriptors     ? "the host is out of file descriptors"
+                                          : "out of memory in the host");
         if (spawned->pid > 0)
             kill(spawned->pid, SIGKILL);
         tree_spawn_failed(host->tree, spawned->key, detail, host_now(host), &actions);
@@ -346,8 +367,15 @@ static void read_spawner(struct host *host)
         ssize_t length = recvmsg(host->spawner_fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (length < 0 && errno == EINTR)
             continue;
-        if (length <= 0)
-            return; /* EAGAIN, or the spawner is gone (SIGCHLD handles that) */
+        if (length == 0 || (length < 0 && errno != EAGAIN)) {
+            /* The spawner closes its end only by dying: stop polling a dead
+             * socket (it would wake us forever) and let SIGCHLD tell how it
+             * died. host_run checks once for a death before it listened. */
+            uv_poll_stop(&host->spawner_watcher);
+            return;
+        }
+        if (length < 0)
+            return;
         int fds[4];
         int fd_count = 0;
         for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header;
@@ -364,7 +392,7 @@ static void read_spawner(struct host *host)
         if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
             struct spawner_spawned spawned;
             memcpy(&spawned, data + sizeof type, sizeof spawned);
-            worker_spawned(host, &spawned, fds, fd_count);
+            worker_spawned(host, &spawned, fds, fd_count, message.msg_flags);
             continue;
         }
         for (int i = 0; i < fd_count; i++)
@@ -380,12 +408,19 @@ static void read_spawner(struct host *host)
 static void on_spawner_event(uv_poll_t *watcher, int status, int events)
 {
     struct host *host = watcher->data;
-    if (status < 0)
+    if (status < 0) {
+        uv_poll_stop(watcher); /* as for EOF: SIGCHLD reports the death */
         return;
+    }
     if (events & UV_READABLE)
         read_spawner(host);
-    if ((events & UV_WRITABLE) && !host->exiting)
+    if ((events & UV_WRITABLE) && !host->exiting) {
         flush_outgoing(host);
+        struct action_list actions; /* empty: only feeds back failed sends */
+        action_list_init(&actions);
+        host_apply(host, &actions);
+        action_list_free(&actions);
+    }
 }
 
 int host_workers_start(struct host *host)

@@ -2,9 +2,11 @@
  * dynsup-host: `run` and `check` are the daemon; every other command is a
  * client of its control socket (cli.c).
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "host.h"
@@ -55,8 +57,24 @@ static int daemon_command(int argc, char **argv)
     return strcmp(command, "run") == 0 ? host_run(config_path) : host_check(config_path);
 }
 
+/* A host started with stdin, stdout or stderr closed would hand those
+ * numbers to its first sockets, and log lines would land in them. */
+static void ensure_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1)
+            continue;
+        int opened = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (opened >= 0 && opened != fd) {
+            dup2(opened, fd);
+            close(opened);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    ensure_standard_descriptors();
     if (argc < 2) {
         cli_print_usage(stderr);
         return EXIT_USAGE;
