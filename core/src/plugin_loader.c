@@ -93,6 +93,19 @@ static void quote_for_message(const char *text, char *out, size_t out_size)
 /* Room for QUOTED_MAX escaped bytes, quotes, "..." and the terminator. */
 #define QUOTED_SIZE (QUOTED_MAX * 4 + 8)
 
+/* A version travels in the load report and in log and status lines: no
+ * control characters (a tab or newline there would forge report fields). */
+static bool is_printable_version(const char *version)
+{
+    size_t length = strlen(version);
+    if (length == 0 || length > 64)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if ((unsigned char)version[i] < 0x20 || version[i] == 0x7f)
+            return false;
+    return true;
+}
+
 int plugin_validate(const struct dynsup_plugin *plugin, const char *file, const char *expected_name,
                     struct error_list *errors)
 {
@@ -123,6 +136,11 @@ int plugin_validate(const struct dynsup_plugin *plugin, const char *file, const 
     }
     if (plugin->version == NULL) {
         error_list_add(errors, "%s: version: missing (required)", file);
+        result = -1;
+    } else if (!is_printable_version(plugin->version)) {
+        quote_for_message(plugin->version, quoted, sizeof quoted);
+        error_list_add(errors, "%s: version: expected 1 to 64 printable characters, found %s", file,
+                       quoted);
         result = -1;
     }
     if (plugin->run == NULL) {
