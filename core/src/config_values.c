@@ -44,6 +44,17 @@ void config_report(struct config_problems *problems, const char *file, int line,
 
 /* ---- names, numbers, keywords ------------------------------------------ */
 
+char *config_trim(char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    char *end = text + strlen(text);
+    while (end > text && isspace((unsigned char)end[-1]))
+        end--;
+    *end = '\0';
+    return text;
+}
+
 bool config_name_is_valid(const char *text)
 {
     if (text == NULL || *text == '\0')
@@ -205,242 +216,6 @@ char *config_path_join(const char *base_dir, const char *path)
     return joined;
 }
 
-/* ---- layout scan ------------------------------------------------------- */
-
-struct scan {
-    const char *file;
-    struct ini_layout *layout;
-    struct config_problems *problems;
-};
-
-static void __attribute__((format(printf, 5, 6)))
-scan_report(struct scan *scan, int line, const char *section, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    config_vreport(scan->problems, scan->file, line, section, key, fmt, ap);
-    va_end(ap);
-}
-
-static char *trim(char *text)
-{
-    while (isspace((unsigned char)*text))
-        text++;
-    char *end = text + strlen(text);
-    while (end > text && isspace((unsigned char)end[-1]))
-        end--;
-    *end = '\0';
-    return text;
-}
-
-/* TYPE or TYPE:ID, each [a-z0-9_]+ */
-static bool section_name_is_valid(const char *name)
-{
-    const char *colon = strchr(name, ':');
-    if (colon == NULL)
-        return config_name_is_valid(name);
-    char *type = strndup(name, (size_t)(colon - name));
-    bool valid = type != NULL && config_name_is_valid(type) && config_name_is_valid(colon + 1);
-    free(type);
-    return valid;
-}
-
-/* iniparser 4.1 takes a value that starts with a quote as quoted up to
- * the next same quote or the end of the line, whatever follows: `"a b" c`
- * reads as `a b`, and `"open` as `open`. Both would lose what the user
- * wrote without a word, so the scan names them. */
-static const char *quote_problem(const char *value)
-{
-    char quote = value[0];
-    if (quote != '"' && quote != '\'')
-        return NULL;
-    const char *close = strchr(value + 1, quote);
-    if (value[1] == quote) /* "" or '': not a quoted value to iniparser */
-        return NULL;
-    if (close == NULL)
-        return "the closing quote is missing (the INI reader would drop the opening one)";
-    const char *rest = close + 1;
-    while (*rest == ' ' || *rest == '\t')
-        rest++;
-    if (*rest != '\0' && *rest != ';' && *rest != '#')
-        return "text after the closing quote would be dropped; quote the whole value, "
-               "e.g. '\"a b\" c' in single quotes";
-    return NULL;
-}
-
-static void scan_section(struct scan *scan, const char *name, int line)
-{
-    struct ini_layout *layout = scan->layout;
-    bool usable = true;
-    if (!section_name_is_valid(name)) {
-        scan_report(scan, line, name, NULL,
-                    "invalid section name: use lowercase letters, digits and _ "
-                    "(as in [supervisor:auth_rules])");
-        usable = false;
-    }
-    for (size_t i = 0; usable && i < layout->count; i++) {
-        if (strcmp(layout->sections[i].name, name) == 0) {
-            scan_report(scan, line, name, NULL, "section given twice (first at line %d)",
-                        layout->sections[i].line);
-            usable = false;
-        }
-    }
-    if (layout->count == layout->capacity) {
-        size_t capacity = layout->capacity == 0 ? 8 : layout->capacity * 2;
-        struct ini_section *grown = realloc(layout->sections, capacity * sizeof *grown);
-        if (grown == NULL) {
-            scan_report(scan, line, NULL, NULL, "out of memory");
-            return;
-        }
-        layout->sections = grown;
-        layout->capacity = capacity;
-    }
-    char *copy = strdup(name);
-    if (copy == NULL) {
-        scan_report(scan, line, NULL, NULL, "out of memory");
-        return;
-    }
-    layout->sections[layout->count++] = (struct ini_section){.name = copy, .line = line, .usable = usable};
-}
-
-static void scan_key(struct scan *scan, const char *name, const char *value, int line)
-{
-    if (scan->layout->count == 0) {
-        scan_report(scan, line, NULL, name, "key outside of any section");
-        return;
-    }
-    struct ini_section *section = &scan->layout->sections[scan->layout->count - 1];
-    if (!section->usable)
-        return; /* its header was reported; its keys would only add noise */
-    if (!config_name_is_valid(name)) {
-        scan_report(scan, line, section->name, name,
-                    "invalid key name: use lowercase letters, digits and _");
-        return;
-    }
-    const struct ini_key *first = ini_section_key(section, name);
-    if (first != NULL) {
-        scan_report(scan, line, section->name, name, "key given twice (first at line %d)",
-                    first->line);
-        return;
-    }
-    if (section->key_count == section->key_capacity) {
-        size_t capacity = section->key_capacity == 0 ? 8 : section->key_capacity * 2;
-        struct ini_key *grown = realloc(section->keys, capacity * sizeof *grown);
-        if (grown == NULL) {
-            scan_report(scan, line, NULL, NULL, "out of memory");
-            return;
-        }
-        section->keys = grown;
-        section->key_capacity = capacity;
-    }
-    char *copy = strdup(name);
-    if (copy == NULL) {
-        scan_report(scan, line, NULL, NULL, "out of memory");
-        return;
-    }
-    section->keys[section->key_count++] = (struct ini_key){copy, line, quote_problem(value)};
-}
-
-/* Sorts one logical line the way iniparser_line() does. */
-static void scan_line(struct scan *scan, char *raw, int line)
-{
-    char *text = trim(raw);
-    size_t length = strlen(text);
-    if (length == 0 || text[0] == '#' || text[0] == ';')
-        return;
-    char *equals = strchr(text, '=');
-    if (text[0] == '[' && text[length - 1] == ']') {
-        *strchr(text, ']') = '\0';
-        scan_section(scan, trim(text + 1), line);
-    } else if (equals != NULL && equals != text) {
-        *equals = '\0';
-        scan_key(scan, trim(text), trim(equals + 1), line);
-    } else {
-        scan->layout->syntax_errors++;
-        scan_report(scan, line, NULL, NULL,
-                    "cannot parse \"%s\": expected [section], key = value or a comment", text);
-    }
-}
-
-int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems)
-{
-    *layout = (struct ini_layout){0};
-    struct scan scan = {file, layout, problems};
-    FILE *in = fopen(file, "r");
-    if (in == NULL) {
-        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    char *raw = NULL, *logical = NULL;
-    size_t raw_size = 0, logical_length = 0;
-    int line = 0, first_line = 0;
-    ssize_t got;
-    while ((got = getline(&raw, &raw_size, in)) != -1) {
-        line++;
-        while (got > 0 && isspace((unsigned char)raw[got - 1]))
-            raw[--got] = '\0';
-        char *grown = realloc(logical, logical_length + (size_t)got + 1);
-        if (grown == NULL) {
-            scan_report(&scan, line, NULL, NULL, "out of memory");
-            break;
-        }
-        logical = grown;
-        memcpy(logical + logical_length, raw, (size_t)got + 1);
-        if (logical_length == 0)
-            first_line = line;
-        logical_length += (size_t)got;
-        /* Like iniparser: a line ending in a backslash goes on on the next
-         * one, the backslash removed. */
-        if (logical_length > 0 && logical[logical_length - 1] == '\\') {
-            logical[--logical_length] = '\0';
-            continue;
-        }
-        scan_line(&scan, logical, first_line);
-        logical_length = 0;
-    }
-    /* iniparser drops a continued line that nothing follows. */
-    if (logical_length > 0)
-        scan_report(&scan, first_line, NULL, NULL,
-                    "the last line ends with a backslash (a continuation) but no line follows");
-    if (ferror(in))
-        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
-    free(raw);
-    free(logical);
-    fclose(in);
-    return 0;
-}
-
-const struct ini_key *ini_section_key(const struct ini_section *section, const char *key)
-{
-    for (size_t i = 0; i < section->key_count; i++)
-        if (strcmp(section->keys[i].name, key) == 0)
-            return &section->keys[i];
-    return NULL;
-}
-
-int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key)
-{
-    for (size_t i = 0; i < layout->count; i++) {
-        if (strcmp(layout->sections[i].name, section) != 0)
-            continue;
-        const struct ini_key *found = ini_section_key(&layout->sections[i], key);
-        return found != NULL ? found->line : layout->sections[i].line;
-    }
-    return 0;
-}
-
-void ini_layout_free(struct ini_layout *layout)
-{
-    for (size_t i = 0; i < layout->count; i++) {
-        for (size_t k = 0; k < layout->sections[i].key_count; k++)
-            free(layout->sections[i].keys[k].name);
-        free(layout->sections[i].keys);
-        free(layout->sections[i].name);
-    }
-    free(layout->sections);
-    *layout = (struct ini_layout){0};
-}
-
 /* ---- one file: layout + values ----------------------------------------- */
 
 /* iniparser reports through a global callback without a context pointer,
@@ -479,7 +254,7 @@ int ini_file_open(const char *path, struct ini_file *file, struct config_problem
             if (*c == '\n')
                 *c = ' ';
         config_report(problems, path, 0, NULL, NULL, "the INI reader refused the file: %s",
-                      trim(iniparser_messages));
+                      config_trim(iniparser_messages));
     }
     return 0;
 }

@@ -4,7 +4,7 @@
  *  - the one formatter of every config error message;
  *  - pure parsers for names, numbers and keywords, and path tidying;
  *  - the layout scan of an INI file (which sections and keys are written,
- *    where, and whether a name is repeated or malformed);
+ *    where, and whether a name is repeated or malformed; in ini_layout.c);
  *  - reading one file (layout + iniparser) and the typed key readers.
  *
  * Parsers return NULL on success (result stored through the out pointer)
@@ -37,6 +37,9 @@ void config_report(struct config_problems *problems, const char *file, int line,
     __attribute__((format(printf, 6, 7)));
 void config_vreport(struct config_problems *problems, const char *file, int line,
                     const char *section, const char *key, const char *fmt, va_list ap);
+
+/* Drops leading and trailing blanks in place; returns the first non-blank. */
+char *config_trim(char *text);
 
 /* Section names, keys, ids and plugin names: [a-z0-9_]+ */
 bool config_name_is_valid(const char *text);

@@ -15,20 +15,16 @@
  */
 #include "control.h"
 
-#include <errno.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "control_socket.h"
 #include "dynsup/plugin.h"
 #include "hashmap.h"
 #include "log.h"
@@ -81,10 +77,8 @@ struct control_server {
     char *path;
     dev_t socket_device;            /* identify our socket file, so closing */
     ino_t socket_inode;             /* never unlinks a successor's socket */
-    uid_t *allow_uids;
-    int allow_uid_count;
-    bool has_allow_group;
-    gid_t allow_gid;
+    uid_t *allow_uids;              /* our copy; access.allow_uids points at it */
+    struct control_access access;
     struct control_callbacks callbacks;
     void *context;
     struct connection *connections;
@@ -461,61 +455,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer)
         connection_finish_if_done(connection);
 }
 
-/* ---- peers ------------------------------------------------------------- */
-
-/* Is `uid` (whose primary group is `gid` now) a member of `group` in the
- * group database? Asked only when the cheaper checks failed. */
-static bool user_in_group(uid_t uid, gid_t gid, gid_t group)
-{
-    long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
-    size_t size = suggested > 0 ? (size_t)suggested : 16384;
-    char *text = NULL;
-    struct passwd entry, *found = NULL;
-    for (;;) {
-        char *grown = realloc(text, size);
-        if (!grown)
-            break;
-        text = grown;
-        int status = getpwuid_r(uid, &entry, text, size, &found);
-        if (status != ERANGE)
-            break;
-        found = NULL;
-        size *= 2;
-    }
-    bool member = false;
-    if (found) {
-        int count = 64;
-        gid_t *groups = NULL;
-        for (int tries = 0; tries < 4 && !member; tries++) {
-            gid_t *grown = realloc(groups, (size_t)count * sizeof *groups);
-            if (!grown)
-                break;
-            groups = grown;
-            int wanted = count;
-            if (getgrouplist(found->pw_name, gid, groups, &wanted) >= 0) {
-                for (int i = 0; i < wanted && !member; i++)
-                    member = groups[i] == group;
-                break;
-            }
-            count = wanted > count ? wanted : count * 2; /* the list did not fit */
-        }
-        free(groups);
-    }
-    free(text);
-    return member;
-}
-
-static bool peer_allowed(const struct control_server *server, const struct ucred *peer)
-{
-    if (peer->uid == 0 || peer->uid == geteuid())
-        return true;
-    for (int i = 0; i < server->allow_uid_count; i++)
-        if (server->allow_uids[i] == peer->uid)
-            return true;
-    if (!server->has_allow_group)
-        return false;
-    return peer->gid == server->allow_gid || user_in_group(peer->uid, peer->gid, server->allow_gid);
-}
+/* ---- accepting --------------------------------------------------------- */
 
 /* Before closing after our last line: a refused client most likely sent
  * its request before we accepted it, and closing with that unread makes
@@ -567,130 +507,17 @@ static void on_connection(uv_stream_t *listener, int status)
 
     uv_os_fd_t fd;
     struct ucred peer;
-    socklen_t peer_size = sizeof peer;
     if (uv_accept(listener, (uv_stream_t *)&connection->pipe) != 0 ||
         uv_fileno((uv_handle_t *)&connection->pipe, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0) {
+        control_socket_peer_credentials(fd, &peer) != 0) {
         connection_close(connection);
         return;
     }
-    if (!peer_allowed(server, &peer)) {
+    if (!control_peer_allowed(&server->access, &peer)) {
         connection_refuse(connection, &peer);
         return;
     }
     connection_apply_backpressure(connection); /* nothing pending: starts reading */
-}
-
-/* ---- the socket file --------------------------------------------------- */
-
-/* Makes room for our socket at `path`: nothing there, or a stale socket
- * that nobody answers on (left by a host that was killed). */
-static int clear_socket_path(const char *path, struct error_list *errors)
-{
-    struct stat status;
-    if (lstat(path, &status) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        error_list_add(errors, "control socket %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISSOCK(status.st_mode)) {
-        error_list_add(errors, "control socket: %s exists and is not a socket; not replacing it",
-                       path);
-        return -1;
-    }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (probe < 0) {
-        error_list_add(errors, "control socket %s: socket: %s", path, strerror(errno));
-        return -1;
-    }
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    memcpy(address.sun_path, path, strlen(path) + 1);
-    int connected = connect(probe, (struct sockaddr *)&address, sizeof address);
-    int connect_errno = errno;
-    close(probe);
-    /* EAGAIN: a live listener whose backlog is full. */
-    if (connected == 0 || connect_errno == EAGAIN || connect_errno == EINPROGRESS) {
-        error_list_add(errors, "control socket: another dynsup-host is already listening on %s",
-                       path);
-        return -1;
-    }
-    if (connect_errno != ECONNREFUSED) {
-        error_list_add(errors, "control socket %s: cannot tell whether a host listens on it: %s",
-                       path, strerror(connect_errno));
-        return -1;
-    }
-    if (unlink(path) != 0 && errno != ENOENT) {
-        error_list_add(errors, "control socket %s: cannot remove the stale socket: %s", path,
-                       strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Binds a socket at `path` that is born 0600: the umask covers the moment
- * between bind() creating the file and any chmod, so it is never wider
- * than meant. It is widened before listen(), so no peer can connect
- * earlier: 0660 with its group for allow_group, 0666 for allow_users. */
-static int bind_socket(const char *path, const struct control_access *access,
-                       struct stat *created, struct error_list *errors)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error_list_add(errors, "control socket %s: socket: %s", path, strerror(errno));
-        return -1;
-    }
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    memcpy(address.sun_path, path, strlen(path) + 1);
-    mode_t previous_umask = umask(0177);
-    int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
-    int bind_errno = errno;
-    umask(previous_umask);
-    if (bound != 0) {
-        error_list_add(errors, "control socket %s: cannot create: %s", path, strerror(bind_errno));
-        close(fd);
-        return -1;
-    }
-    if (access && access->has_allow_group) {
-        if (chown(path, (uid_t)-1, access->allow_gid) != 0 || chmod(path, 0660) != 0) {
-            error_list_add(errors, "control socket %s: cannot give it to group %u (mode 0660): %s",
-                           path, (unsigned)access->allow_gid, strerror(errno));
-            unlink(path);
-            close(fd);
-            return -1;
-        }
-    }
-    /* Users named in allow_users must be able to connect(), which takes
-     * write permission on the socket file; no mode names single users, so
-     * the file is opened to all and SO_PEERCRED on every connection is the
-     * boundary (the D-Bus system socket works the same way). */
-    if (access && access->allow_uid_count > 0 && chmod(path, 0666) != 0) {
-        error_list_add(errors, "control socket %s: cannot open it to allow_users (mode 0666): %s",
-                       path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return -1;
-    }
-    if (stat(path, created) != 0) {
-        error_list_add(errors, "control socket %s: %s", path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* A client that vanishes while we write would otherwise kill the host with
- * SIGPIPE (libuv writes with write(2)). Only the default is replaced, so a
- * host that chose its own handling keeps it. */
-static void ignore_sigpipe(void)
-{
-    struct sigaction current;
-    if (sigaction(SIGPIPE, NULL, &current) == 0 && current.sa_handler == SIG_DFL) {
-        struct sigaction ignore = {.sa_handler = SIG_IGN};
-        sigemptyset(&ignore.sa_mask);
-        sigaction(SIGPIPE, &ignore, NULL);
-    }
 }
 
 /* ---- the server -------------------------------------------------------- */
@@ -704,10 +531,7 @@ static void on_listener_closed(uv_handle_t *handle)
 
 static void server_unlink_socket(struct control_server *server)
 {
-    struct stat status;
-    if (lstat(server->path, &status) == 0 && status.st_dev == server->socket_device &&
-        status.st_ino == server->socket_inode)
-        unlink(server->path);
+    control_socket_unlink_if_ours(server->path, server->socket_device, server->socket_inode);
 }
 
 int control_server_start(uv_loop_t *loop, const char *path, const struct control_access *access,
@@ -715,13 +539,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
                          struct control_server **server_out, struct error_list *errors)
 {
     *server_out = NULL;
-    struct sockaddr_un address;
-    if (strlen(path) >= sizeof address.sun_path) {
-        error_list_add(errors, "control socket %s: path is too long (at most %zu bytes)", path,
-                       sizeof address.sun_path - 1);
-        return -1;
-    }
-    if (clear_socket_path(path, errors) != 0)
+    if (control_socket_clear_path(path, errors) != 0)
         return -1;
 
     struct control_server *server = calloc(1, sizeof *server);
@@ -741,9 +559,12 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     }
     if (allow_uid_count > 0)
         memcpy(server->allow_uids, access->allow_uids, (size_t)allow_uid_count * sizeof(uid_t));
-    server->allow_uid_count = allow_uid_count;
-    server->has_allow_group = access && access->has_allow_group;
-    server->allow_gid = access ? access->allow_gid : 0;
+    server->access = (struct control_access){
+        .allow_uids = server->allow_uids,
+        .allow_uid_count = allow_uid_count,
+        .has_allow_group = access && access->has_allow_group,
+        .allow_gid = access ? access->allow_gid : 0,
+    };
     server->loop = loop;
     server->callbacks = *callbacks;
     server->context = context;
@@ -751,7 +572,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     hashmap_init(&server->tokens);
 
     struct stat created;
-    int fd = bind_socket(path, access, &created, errors);
+    int fd = control_socket_bind(path, access, &created, errors);
     if (fd < 0) {
         server->closing = true;
         server_release_if_done(server);
@@ -759,7 +580,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     }
     server->socket_device = created.st_dev;
     server->socket_inode = created.st_ino;
-    ignore_sigpipe();
+    control_socket_ignore_sigpipe();
 
     uv_pipe_init(loop, &server->listener, 0);
     server->listener.data = server;

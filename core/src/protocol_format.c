@@ -1,0 +1,353 @@
+/*
+ * The control protocol, outgoing side: replies, the list writers
+ * (which_children, status, plugins) and the CLI's request builders, all
+ * built as jansson trees and serialised as one '\n'-terminated line.
+ * Parsing requests is protocol.c.
+ */
+#include "protocol.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A JSON string for text that may come from anywhere (plugin messages,
+ * config args): jansson refuses invalid UTF-8, so such text is sent with
+ * every non-ASCII byte shown as '?' rather than dropping the whole line. */
+static json_t *json_text(const char *text)
+{
+    if (!text)
+        return json_null();
+    json_t *value = json_string(text);
+    if (value)
+        return value;
+    char *ascii = strdup(text);
+    if (!ascii)
+        return NULL;
+    for (char *c = ascii; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    value = json_string(ascii);
+    free(ascii);
+    return value;
+}
+
+static json_t *json_pid(pid_t pid)
+{
+    return pid > 0 ? json_integer(pid) : json_null();
+}
+
+/* Sets object[key] = value (stolen); returns -1 if anything was NULL. */
+static int put(json_t *object, const char *key, json_t *value)
+{
+    if (!object || !value) {
+        json_decref(value);
+        return -1;
+    }
+    return json_object_set_new(object, key, value);
+}
+
+/* Serialises root (consumed) as one '\n'-terminated malloc'd line, or NULL
+ * if building it failed (`broken`) or memory ran out. */
+static char *finish_line(json_t *root, bool broken, size_t flags)
+{
+    char *dumped = NULL;
+    if (root && !broken)
+        dumped = json_dumps(root, JSON_COMPACT | flags);
+    json_decref(root);
+    if (!dumped)
+        return NULL;
+    size_t length = strlen(dumped);
+    char *line = malloc(length + 2);
+    if (line) {
+        memcpy(line, dumped, length);
+        line[length] = '\n';
+        line[length + 1] = '\0';
+    }
+    free(dumped);
+    return line;
+}
+
+static json_t *result_object(const char *result)
+{
+    json_t *object = json_object();
+    if (put(object, "result", json_string(result)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+char *protocol_format_reply(const struct reply *reply)
+{
+    json_t *root;
+    int status = 0;
+    switch (reply->kind) {
+    case REPLY_OK:
+        /* terminate_child's ok carries no pid. */
+        root = result_object("ok");
+        if (reply->pid > 0)
+            status |= put(root, "pid", json_integer(reply->pid));
+        break;
+    case REPLY_IGNORE:
+        root = result_object("ignore");
+        break;
+    case REPLY_ERROR:
+    default:
+        root = result_object("error");
+        status |= put(root, "error", json_string(reply_error_name(reply->error)));
+        if (reply->error == ERR_ALREADY_STARTED)
+            status |= put(root, "pid", json_pid(reply->pid));
+        if (reply->detail)
+            status |= put(root, "detail", json_text(reply->detail));
+        break;
+    }
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_format_error(const char *error, const char *detail)
+{
+    json_t *root = result_object("error");
+    int status = put(root, "error", json_text(error));
+    if (detail)
+        status |= put(root, "detail", json_text(detail));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_format_bad_request(const char *detail)
+{
+    return protocol_format_error("bad_request", detail);
+}
+
+char *protocol_format_forbidden(void)
+{
+    return protocol_format_error("forbidden", NULL);
+}
+
+char *protocol_format_ok(void)
+{
+    return finish_line(result_object("ok"), false, 0);
+}
+
+static json_t *string_array(char *const *items, int count)
+{
+    json_t *array = json_array();
+    for (int i = 0; array && i < count; i++) {
+        if (json_array_append_new(array, json_text(items[i])) < 0) {
+            json_decref(array);
+            return NULL;
+        }
+    }
+    return array;
+}
+
+static const char *child_state_name(enum child_state state)
+{
+    switch (state) {
+    case CHILD_STARTING: return "starting";
+    case CHILD_RUNNING: return "running";
+    case CHILD_STOPPING: return "stopping";
+    case CHILD_RESTARTING: return "restarting";
+    }
+    return "unknown";
+}
+
+/* Writers collect items into a jansson tree; a failed allocation marks the
+ * writer broken and finish returns NULL, so callers check only once. */
+struct children_writer {
+    json_t *root;
+    json_t *children;
+    bool broken;
+};
+
+struct children_writer *children_writer_new(void)
+{
+    struct children_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    writer->root = result_object("ok");
+    writer->children = json_array();
+    writer->broken = put(writer->root, "children", json_incref(writer->children)) < 0;
+    return writer;
+}
+
+void children_writer_add(struct children_writer *writer, const struct child_info *child)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int status = put(item, "id", json_text(child->id));
+    status |= put(item, "pid", json_pid(child->pid));
+    status |= put(item, "type", json_string("worker"));
+    status |= put(item, "plugin", json_text(child->plugin));
+    status |= put(item, "name", json_text(child->name));
+    status |= put(item, "args", string_array(child->argv, child->argc));
+    status |= put(item, "state", json_string(child_state_name(child->state)));
+    if (status != 0 || json_array_append_new(writer->children, item) < 0)
+        writer->broken = true;
+}
+
+char *children_writer_finish(struct children_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->children);
+    char *line = finish_line(writer->root, writer->broken, 0);
+    free(writer);
+    return line;
+}
+
+static int put_counts(json_t *object, const struct child_counts *counts)
+{
+    int status = put(object, "specs", json_integer((json_int_t)counts->specs));
+    status |= put(object, "active", json_integer((json_int_t)counts->active));
+    status |= put(object, "supervisors", json_integer((json_int_t)counts->supervisors));
+    status |= put(object, "workers", json_integer((json_int_t)counts->workers));
+    return status;
+}
+
+char *protocol_format_counts(const struct child_counts *counts)
+{
+    json_t *root = result_object("ok");
+    int status = put_counts(root, counts);
+    return finish_line(root, status != 0, 0);
+}
+
+struct status_writer {
+    json_t *root;
+    json_t *supervisors;
+    bool broken;
+};
+
+struct status_writer *status_writer_new(double uptime_s, pid_t host_pid, uint32_t root_max_restarts,
+                                        uint32_t root_max_seconds, uint32_t root_restarts_in_window)
+{
+    struct status_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    json_t *root_supervisor = json_object();
+    int status = put(root_supervisor, "max_restarts", json_integer(root_max_restarts));
+    status |= put(root_supervisor, "max_seconds", json_integer(root_max_seconds));
+    status |= put(root_supervisor, "restarts_in_window", json_integer(root_restarts_in_window));
+
+    writer->root = result_object("ok");
+    writer->supervisors = json_array();
+    /* Milliseconds are plenty, and keep the number short on the wire
+     * (rounded by hand: the core does not link libm). */
+    double uptime_ms = uptime_s > 0 ? (double)(long long)(uptime_s * 1000.0 + 0.5) : 0.0;
+    status |= put(writer->root, "uptime_s", json_real(uptime_ms / 1000.0));
+    status |= put(writer->root, "pid", json_integer(host_pid));
+    status |= put(writer->root, "root", root_supervisor);
+    status |= put(writer->root, "supervisors", json_incref(writer->supervisors));
+    writer->broken = status != 0;
+    return writer;
+}
+
+void status_writer_add(struct status_writer *writer, const struct supervisor_status *status,
+                       uint32_t max_children, uint32_t max_restarts, uint32_t max_seconds)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int failed = put(item, "name", json_text(status->name));
+    failed |= put_counts(item, &status->counts);
+    failed |= put(item, "restarts_in_window", json_integer(status->restarts_in_window));
+    failed |= put(item, "max_restarts", json_integer(max_restarts));
+    failed |= put(item, "max_seconds", json_integer(max_seconds));
+    failed |= put(item, "max_children",
+                  max_children == DS_INFINITY ? json_null() : json_integer(max_children));
+    failed |= put(item, "times_restarted", json_integer(status->times_restarted));
+    failed |= put(item, "stopping", json_boolean(status->stopping));
+    if (failed != 0 || json_array_append_new(writer->supervisors, item) < 0)
+        writer->broken = true;
+}
+
+char *status_writer_finish(struct status_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->supervisors);
+    char *line = finish_line(writer->root, writer->broken, JSON_REAL_PRECISION(15));
+    free(writer);
+    return line;
+}
+
+struct plugins_writer {
+    json_t *root;
+    json_t *plugins;
+    bool broken;
+};
+
+struct plugins_writer *plugins_writer_new(void)
+{
+    struct plugins_writer *writer = calloc(1, sizeof *writer);
+    if (!writer)
+        return NULL;
+    writer->root = result_object("ok");
+    writer->plugins = json_array();
+    writer->broken = put(writer->root, "plugins", json_incref(writer->plugins)) < 0;
+    return writer;
+}
+
+void plugins_writer_add(struct plugins_writer *writer, const char *name, const char *version,
+                        const char *file)
+{
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_object();
+    int status = put(item, "name", json_text(name));
+    status |= put(item, "version", json_text(version));
+    status |= put(item, "file", json_text(file));
+    if (status != 0 || json_array_append_new(writer->plugins, item) < 0)
+        writer->broken = true;
+}
+
+char *plugins_writer_finish(struct plugins_writer *writer)
+{
+    if (!writer)
+        return NULL;
+    json_decref(writer->plugins);
+    char *line = finish_line(writer->root, writer->broken, 0);
+    free(writer);
+    return line;
+}
+
+/* ---- request builders (CLI side) ---- */
+
+static json_t *request_object(const char *cmd)
+{
+    json_t *object = json_object();
+    if (put(object, "cmd", json_text(cmd)) < 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
+                                 char *const *args, int argc)
+{
+    json_t *root = request_object("start_child");
+    int status = put(root, "supervisor", json_text(supervisor));
+    status |= put(root, "child", json_text(child));
+    if (name)
+        status |= put(root, "name", json_text(name));
+    if (argc > 0)
+        status |= put(root, "args", string_array(args, argc));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_build_terminate_child(const char *supervisor, pid_t pid)
+{
+    json_t *root = request_object("terminate_child");
+    int status = put(root, "supervisor", json_text(supervisor));
+    status |= put(root, "pid", json_integer(pid));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_build_simple(const char *cmd, const char *key, const char *value)
+{
+    json_t *root = request_object(cmd);
+    int status = key ? put(root, key, json_text(value)) : 0;
+    return finish_line(root, status != 0, 0);
+}

@@ -1,0 +1,116 @@
+/*
+ * Configuration files and folders: unreadable files, children.d and which
+ * of its files are read in which order, overlong lines, and a child whose
+ * plugin is not loaded.
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "config_values.h"
+
+#include "support_config.h"
+
+/* ---- files and folders ----------------------------------------------- */
+
+static void test_unreadable_host_file_is_reported_and_nothing_else(void **state)
+{
+    struct scratch *s = *state;
+    assert_int_equal(load_path(s, scratch_path(s, "missing.ini")), -1);
+    assert_int_equal(s->errors.count, 1);
+    assert_error(s, "missing.ini: cannot read: No such file or directory");
+}
+
+static void test_missing_children_dir_is_reported_against_its_key(void **state)
+{
+    struct scratch *s = *state;
+    load_host(s, HOST "children_dir = nowhere\n");
+    assert_error(s, "dynsup.ini:4: [host] children_dir: cannot read folder \"");
+    assert_error(s, "nowhere\": No such file or directory");
+}
+
+static void test_empty_children_dir_gives_no_children_and_no_errors(void **state)
+{
+    struct scratch *s = *state;
+    load_host(s, HOST "[supervisor:s]\n");
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.child_count, 0);
+}
+
+static void test_only_ini_files_are_read_in_file_name_order(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/b.ini", "[child:from_b]\nplugin = p\n");
+    write_file(s, "children.d/a.ini", "[child:from_a2]\nplugin = p\n[child:from_a1]\nplugin = p\n");
+    write_file(s, "children.d/c.ini.bak", "[child:backup]\nplugin = p\n");
+    write_file(s, "children.d/.hidden.ini", "[child:hidden]\nplugin = p\n");
+    write_file(s, "children.d/notes.txt", "not a spec\n");
+    load_host(s, HOST);
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.child_count, 3);
+    assert_string_equal(s->cfg.children[0].id, "from_a2");
+    assert_string_equal(s->cfg.children[1].id, "from_a1");
+    assert_string_equal(s->cfg.children[2].id, "from_b");
+}
+
+static void test_unreadable_child_file_is_reported_and_the_others_still_read(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/b.ini", "[child:b]\nplugin = p\n");
+    assert_int_equal(symlink("nowhere.ini", scratch_path(s, "children.d/a.ini")), 0);
+    load_host(s, HOST);
+    assert_error(s, "children.d/a.ini: cannot read: No such file or directory");
+    assert_non_null(config_find_child(&s->cfg, "b"));
+}
+
+static void test_overlong_line_is_reported_in_iniparser_words(void **state)
+{
+    struct scratch *s = *state;
+    char text[2048];
+    snprintf(text, sizeof text, HOST "[supervisor:s]\nextra_arguments = %01500d\n", 7);
+    load_host(s, text);
+    assert_error(s, "dynsup.ini: the INI reader refused the file: iniparser: input line too long");
+}
+
+/* ---- plugins ---------------------------------------------------------- */
+
+static void test_child_whose_plugin_is_not_loaded_is_reported(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = auth_loader\n[child:b]\nplugin = pinger\n");
+    load_host(s, HOST);
+    assert_loaded_cleanly(s);
+    const char *const names[] = {"pinger", "sleeper"};
+    config_check_plugins(&s->cfg, names, 2, &s->errors);
+    assert_int_equal(s->errors.count, 1);
+    char expected[600];
+    snprintf(expected, sizeof expected, "%s: [child:a] plugin: no plugin \"auth_loader\" in %s",
+             scratch_path(s, "children.d/a.ini"), s->cfg.plugin_dir);
+    assert_string_equal(s->errors.messages[0], expected);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        TEST(test_unreadable_host_file_is_reported_and_nothing_else),
+        TEST(test_missing_children_dir_is_reported_against_its_key),
+        TEST(test_empty_children_dir_gives_no_children_and_no_errors),
+        TEST(test_only_ini_files_are_read_in_file_name_order),
+        TEST(test_unreadable_child_file_is_reported_and_the_others_still_read),
+        TEST(test_overlong_line_is_reported_in_iniparser_words),
+        TEST(test_child_whose_plugin_is_not_loaded_is_reported),
+#undef TEST
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
