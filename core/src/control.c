@@ -34,6 +34,13 @@
  * memory per slow client stays bounded without dropping anything. */
 #define OUTPUT_HIGH_WATER (1024u * 1024u)
 #define OUTPUT_LOW_WATER (256u * 1024u)
+/* Requests read but not yet answered on one connection. A start_child
+ * waiting on a registered name is answered only when that child's init
+ * returns, so a pipelining client could otherwise pile up slots without
+ * end; past this, the connection is read no further (at most one read
+ * buffer's worth of requests more). */
+#define OWED_HIGH_WATER 1024u
+#define OWED_LOW_WATER 256u
 #define READ_BUFFER_SIZE (64u * 1024u)
 #define LISTEN_BACKLOG 128
 
@@ -52,6 +59,7 @@ struct connection {
     struct control_server *server;
     struct connection *previous, *next;
     struct answer_slot *head, *tail;
+    size_t slot_count;              /* slots in head..tail: answers owed or not yet handed on */
     size_t filled_bytes;            /* answers filled but not yet handed to libuv */
     char *line;                     /* a request line that arrived in pieces */
     size_t line_length, line_capacity;
@@ -144,6 +152,7 @@ static void connection_drop_slots(struct connection *connection)
         slot = next;
     }
     connection->head = connection->tail = NULL;
+    connection->slot_count = 0;
     connection->filled_bytes = 0;
 }
 
@@ -209,10 +218,12 @@ static void connection_apply_backpressure(struct connection *connection)
     if (connection->closing || connection->read_eof || connection->shutting_down)
         return;
     size_t pending = connection_pending_output(connection);
-    if (connection->reading && pending > OUTPUT_HIGH_WATER) {
+    if (connection->reading &&
+        (pending > OUTPUT_HIGH_WATER || connection->slot_count > OWED_HIGH_WATER)) {
         uv_read_stop((uv_stream_t *)&connection->pipe);
         connection->reading = false;
-    } else if (!connection->reading && pending < OUTPUT_LOW_WATER) {
+    } else if (!connection->reading && pending < OUTPUT_LOW_WATER &&
+               connection->slot_count < OWED_LOW_WATER) {
         if (uv_read_start((uv_stream_t *)&connection->pipe, on_alloc, on_read) != 0) {
             connection_close(connection);
             return;
@@ -260,6 +271,7 @@ static void connection_flush(struct connection *connection)
         connection->head = slot->next;
         batch->buffers[i] = uv_buf_init(slot->line, (unsigned)slot->length);
         connection->filled_bytes -= slot->length;
+        connection->slot_count--;
         free(slot);
     }
     if (connection->head == NULL)
@@ -294,6 +306,7 @@ static struct answer_slot *connection_push_slot(struct connection *connection)
     else
         connection->head = slot;
     connection->tail = slot;
+    connection->slot_count++;
     return slot;
 }
 

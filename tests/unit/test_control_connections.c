@@ -227,6 +227,35 @@ static void test_client_not_reading_is_read_no_further_until_it_catches_up(void 
     client_close(&c);
 }
 
+/* Answers the host still owes (a start_child waiting on a name) are
+ * bounded too: past 1024 of them the connection is read no further. */
+static void test_client_owed_too_many_answers_is_read_no_further_until_they_come(void **state)
+{
+    struct fixture *f = *state;
+    f->answer_deferred_from_timer = false;
+    start_server(f, NULL);
+    struct client c = client_connect(f);
+    size_t size = 0;
+    char *all = NULL;
+    FILE *stream = open_memstream(&all, &size);
+    for (int i = 1; i <= 1100; i++) /* about 44 KiB: one read */
+        fprintf(stream, "{\"cmd\":\"emit\",\"event\":\"later_%d\"}\n", i);
+    fclose(stream);
+    client_send(f, &c, all, size);
+    free(all);
+    wait_for_requests(f, 1100);
+    client_send_text(f, &c, EMIT("now_1101"));
+    settle(f);
+    assert_int_equal(f->requests_seen, 1100);
+
+    answer_deferred_in_reverse(f);
+    for (int i = 1; i <= 1100; i++)
+        expect_line(f, &c, deferred_echo((uint64_t)i));
+    expect_line(f, &c, echo_line("now_1101", 0));
+    assert_int_equal(f->requests_seen, 1101);
+    client_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +271,7 @@ int main(void)
         TEST(test_vanished_client_late_answers_are_dropped),
         TEST(test_client_gone_after_half_close_costs_only_its_connection),
         TEST(test_client_not_reading_is_read_no_further_until_it_catches_up),
+        TEST(test_client_owed_too_many_answers_is_read_no_further_until_they_come),
 #undef TEST
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
