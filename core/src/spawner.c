@@ -2,10 +2,16 @@
  * Both ends of the spawner: spawner_launch (host side, at boot) and the
  * spawner process itself (load plugins, fork workers, reap them).
  *
- * The spawner's loop is libuv like the host's: the socket to the host and
- * SIGCHLD are its only two inputs. It keeps no table of workers at all:
- * a worker's pipes go to the host and its exit status is forwarded as is,
- * so the spawner stays the same size with 10 or 10,000 children.
+ * The spawner's loop is a plain poll() over its only two inputs: the
+ * socket to the host and SIGCHLD, read from a signalfd. Not libuv, on
+ * purpose: libuv's first loop registers a pthread_atfork handler that
+ * rebuilds its signal pipe in every forked child, four syscalls and half
+ * a dozen page faults in each worker before it may start, for machinery a
+ * worker never uses (the host forks the spawner before its own loop
+ * exists, so the spawner inherits no such handler). It keeps no table of
+ * workers at all: a worker's pipes go to the host and its exit status is
+ * forwarded as is, so the spawner stays the same size with 10 or 10,000
+ * children.
  */
 #include "spawner.h"
 
@@ -17,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "plugin_loader.h"
 #include "worker.h"
@@ -83,10 +89,8 @@ ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const 
 /* ---------------------------------------------------------------- spawner process */
 
 struct spawner {
-    uv_loop_t loop;
-    uv_poll_t socket_watcher;
-    uv_signal_t child_watcher;
     int socket_fd;
+    int child_exit_fd;   /* signalfd of SIGCHLD (blocked in the spawner) */
     struct plugin_set plugins;
     char request[SPAWNER_MAX_MESSAGE];
 };
@@ -208,11 +212,8 @@ static void spawn_worker(struct spawner *spawner, size_t length)
     close(report[0]);
 }
 
-static void on_host_message(uv_poll_t *watcher, int status, int events)
+static void read_host_messages(struct spawner *spawner)
 {
-    (void)status;
-    (void)events;
-    struct spawner *spawner = watcher->data;
     for (;;) {
         ssize_t length = recv(spawner->socket_fd, spawner->request, sizeof spawner->request,
                               MSG_DONTWAIT);
@@ -233,10 +234,13 @@ static void on_host_message(uv_poll_t *watcher, int status, int events)
     }
 }
 
-static void on_child_exit(uv_signal_t *watcher, int signal_number)
+/* SIGCHLDs coalesce: one readable signalfd may stand for many exits, so
+ * reap until nothing is left. */
+static void reap_children(struct spawner *spawner)
 {
-    (void)signal_number;
-    struct spawner *spawner = watcher->data;
+    struct signalfd_siginfo pending[16];
+    while (read(spawner->child_exit_fd, pending, sizeof pending) > 0)
+        ;
     int wait_status;
     pid_t pid;
     while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
@@ -283,10 +287,13 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     /* Own session: a Ctrl-C in the host's terminal must reach the host
      * (which then stops the workers in order), not every worker at once. */
     setsid();
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
+    /* Signals meant for the host reach the spawner too (systemctl kill,
+     * pkill -f dynsup-host): none of them may end it and with it every
+     * worker. The event signals (SIGUSR1/2, SIGHUP) included. Workers
+     * start from defaults again (worker.c). SIGCHLD stays as it is. */
+    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2, SIGQUIT, SIGALRM};
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        signal(ignored[i], SIG_IGN);
 
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0 && null_fd != STDIN_FILENO) {
@@ -310,16 +317,30 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     send_load_report(&spawner, &errors);
     error_list_free(&errors);
 
-    if (uv_loop_init(&spawner.loop) != 0)
+    /* SIGCHLD stays blocked for good and arrives through the signalfd;
+     * spawn_worker's child starts from an empty mask (worker_main). */
+    sigset_t child_exits;
+    sigemptyset(&child_exits);
+    sigaddset(&child_exits, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &child_exits, NULL);
+    spawner.child_exit_fd = signalfd(-1, &child_exits, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (spawner.child_exit_fd < 0)
         _exit(1);
-    spawner.socket_watcher.data = &spawner;
-    spawner.child_watcher.data = &spawner;
-    uv_signal_init(&spawner.loop, &spawner.child_watcher);
-    uv_signal_start(&spawner.child_watcher, on_child_exit, SIGCHLD);
-    uv_poll_init(&spawner.loop, &spawner.socket_watcher, spawner.socket_fd);
-    uv_poll_start(&spawner.socket_watcher, UV_READABLE | UV_DISCONNECT, on_host_message);
-    uv_run(&spawner.loop, UV_RUN_DEFAULT);
-    _exit(0);
+    struct pollfd watched[2] = {
+        {.fd = spawner.socket_fd, .events = POLLIN},
+        {.fd = spawner.child_exit_fd, .events = POLLIN},
+    };
+    for (;;) {
+        if (poll(watched, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        if (watched[1].revents)
+            reap_children(&spawner);
+        if (watched[0].revents)
+            read_host_messages(&spawner); /* exits when the host closed its end */
+    }
 }
 
 /* ---------------------------------------------------------------- host side */

@@ -159,8 +159,11 @@ _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plu
     close_all_from(REPORT_FD + 1);
     reset_signals();
 
-    char comm[16];
-    snprintf(comm, sizeof comm, "%s", job->child_id);
+    /* A plain copy, not snprintf: every code page a fresh worker runs
+     * for the first time is a page fault, and printf's are many. */
+    char comm[16] = {0};
+    for (size_t i = 0; i + 1 < sizeof comm && job->child_id[i]; i++)
+        comm[i] = job->child_id[i];
     prctl(PR_SET_NAME, comm);
     /* stdout on a pipe is fully buffered by default; line buffering makes
      * a worker's printf lines reach the log as they happen. */

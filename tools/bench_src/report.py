@@ -1,0 +1,170 @@
+"""Turning tools/bench's raw figures into the table and the restart CDF plot.
+
+Every figure of a repetition is one number; the table shows the median over
+the repetitions of each, and ratio = dynsup / baseline of those medians
+(for a rate, dynsup's rate over the baseline's: higher is better there).
+The SVG is written by hand so that the bench needs nothing but Python.
+"""
+
+import math
+import statistics
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def percentile(samples, fraction):
+    """Nearest-rank percentile of a list of numbers."""
+    ordered = sorted(samples)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _format(value, unit):
+    if value is None:
+        return "-"
+    if unit == "count":
+        return "%d" % value
+    if abs(value) >= 1000:
+        return "%.0f" % value
+    if abs(value) >= 100:
+        return "%.1f" % value
+    if abs(value) >= 10:
+        return "%.2f" % value
+    return "%.3f" % value
+
+
+# (key, label, unit, target text, check(dynsup, baseline, ratio) -> bool or None)
+ROWS = [
+    ("start_rate", "start throughput (starts/s)", "", ">= 0.8x baseline",
+     lambda d, b, r: r is not None and r >= 0.8),
+    ("start_p50_ms", "start latency p50 (ms)", "", "<= 2x baseline",
+     lambda d, b, r: r is not None and r <= 2.0),
+    ("start_p99_ms", "start latency p99 (ms)", "", "-", None),
+    ("restart_p50_ms", "restart latency p50 (ms)", "", "<= 1.5x baseline",
+     lambda d, b, r: r is not None and r <= 1.5),
+    ("restart_p99_ms", "restart latency p99 (ms)", "", "<= 2x baseline",
+     lambda d, b, r: r is not None and r <= 2.0),
+    ("live_started", "live workers started", "count", "all succeed",
+     lambda d, b, r: d is not None and b is not None and d == b),
+    ("live_start_s", "time to start them all (s)", "", "-", None),
+    ("host_bytes_per_worker", "host RSS growth per worker (bytes)", "", "<= 1024",
+     lambda d, b, r: d is not None and d <= 1024),
+    ("spawner_rss_mb", "spawner RSS with them live (MiB)", "", "-", None),
+    ("which_children_ms", "which_children at N live (ms)", "", "-", None),
+    ("count_children_us", "count_children at N live vs 0 (us)", "", "O(1): <= 2x",
+     lambda d, b, r: r is not None and r <= 2.0),
+    ("stop_ms", "stop with N live (ms)", "", "<= 1.25x baseline",
+     lambda d, b, r: r is not None and r <= 1.25),
+    ("idle_host_wakeups", "idle: host wake-ups/s (100 workers)", "", "0",
+     lambda d, b, r: d is not None and d == 0),
+    ("idle_spawner_wakeups", "idle: spawner wake-ups/s", "", "0",
+     lambda d, b, r: d is not None and d == 0),
+    ("auth_ms", "auth_loader 1 MB fetch+save (ms)", "", "<= 1.5x curl -o",
+     lambda d, b, r: r is not None and r <= 1.5),
+    # Explanation, not targets: the baseline loop run from a process that
+    # dlopened the same plugins as dynsup's spawner (libcurl and its TLS).
+    ("start_rate/start_rate_loaded", "start throughput vs baseline holding the plugins", "",
+     "(info)", None),
+    ("restart_p50_ms/restart_p50_ms_loaded", "restart p50 vs baseline holding the plugins", "",
+     "(info)", None),
+]
+
+
+def build_table(dynsup_reps, baseline_reps, live_workers):
+    """Returns (rows, text): rows as dicts for results.json, text for the terminal."""
+    rows = []
+    for key, label, unit, target, check in ROWS:
+        dynsup_key, _, baseline_key = key.partition("/")
+        dynsup = median(rep.get(dynsup_key) for rep in dynsup_reps)
+        baseline = median(rep.get(baseline_key or dynsup_key) for rep in baseline_reps)
+        ratio = dynsup / baseline if dynsup is not None and baseline not in (None, 0) else None
+        met = check(dynsup, baseline, ratio) if check else None
+        rows.append({"figure": label.replace(" N ", " %d " % live_workers), "key": key,
+                     "unit": unit, "dynsup": dynsup, "baseline": baseline, "ratio": ratio,
+                     "target": target, "met": met})
+    header = ("figure", "dynsup", "baseline", "ratio", "target", "met")
+    lines = [[r["figure"], _format(r["dynsup"], r["unit"]), _format(r["baseline"], r["unit"]),
+              "-" if r["ratio"] is None else "%.2fx" % r["ratio"], r["target"],
+              "-" if r["met"] is None else ("yes" if r["met"] else "NO")] for r in rows]
+    widths = [max(len(str(row[i])) for row in lines + [list(header)]) for i in range(len(header))]
+    def render(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    text = [render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    text += [render(cells) for cells in lines]
+    return rows, "\n".join(text)
+
+
+def write_cdf_svg(path, series, title):
+    """series: list of (label, colour, samples in ms). Log-scale x axis."""
+    width, height = 760, 460
+    left, right, top, bottom = 70, 30, 40, 60
+    plot_w, plot_h = width - left - right, height - top - bottom
+    every = [s for _, _, samples in series for s in samples if s > 0]
+    if not every:
+        return
+    low = 10 ** math.floor(math.log10(min(every)))
+    high = 10 ** math.ceil(math.log10(max(every)))
+    span = math.log10(high) - math.log10(low)
+
+    def x_of(ms):
+        return left + (math.log10(max(ms, low)) - math.log10(low)) / span * plot_w
+
+    def y_of(fraction):
+        return top + (1 - fraction) * plot_h
+
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="22" font-size="15">%s</text>' % (left, title)]
+    decade = low
+    while decade <= high * 1.0001:
+        for step in range(1, 10):
+            value = decade * step
+            if value > high * 1.0001:
+                break
+            x = x_of(value)
+            major = step == 1
+            out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>'
+                       % (x, top, x, top + plot_h, "#bbb" if major else "#eee"))
+            if major:
+                out.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>'
+                           % (x, top + plot_h + 18, value))
+        decade *= 10
+    for tick in range(0, 11):
+        fraction = tick / 10
+        y = y_of(fraction)
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>'
+                   % (left, y, left + plot_w, y))
+        out.append('<text x="%d" y="%.1f" text-anchor="end">%.1f</text>' % (left - 6, y + 4, fraction))
+    out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'
+               % (left, top, plot_w, plot_h))
+    out.append('<text x="%d" y="%d" text-anchor="middle">restart latency (ms, log scale): '
+               'kill -9 to the replacement entering run</text>' % (left + plot_w / 2, height - 15))
+    out.append('<text transform="translate(18,%d) rotate(-90)" text-anchor="middle">'
+               'fraction of restarts</text>' % (top + plot_h / 2))
+    for index, (label, colour, samples) in enumerate(series):
+        ordered = sorted(samples)
+        count = len(ordered)
+        if count == 0:
+            continue
+        step = max(1, count // 2000)  # keep the file small
+        points = ["%.1f,%.1f" % (x_of(ordered[0]), y_of(0))]
+        for i in range(0, count, step):
+            points.append("%.1f,%.1f" % (x_of(ordered[i]), y_of((i + 1) / count)))
+        points.append("%.1f,%.1f" % (x_of(ordered[-1]), y_of(1)))
+        out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                   % (colour, " ".join(points)))
+        legend_y = top + 20 + 18 * index
+        out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>'
+                   % (left + 12, legend_y, left + 36, legend_y, colour))
+        out.append('<text x="%d" y="%d">%s (n=%d, p50 %.3f ms, p99 %.3f ms)</text>'
+                   % (left + 42, legend_y + 4, label, count, percentile(ordered, 0.5),
+                      percentile(ordered, 0.99)))
+    out.append("</svg>")
+    with open(path, "w") as svg:
+        svg.write("\n".join(out) + "\n")
