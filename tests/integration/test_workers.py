@@ -119,5 +119,19 @@ def test_worker_parent_is_the_spawner_which_is_the_hosts_child():
         assert parent_of(spawner) == host.pid
 
 
+def test_signals_meant_for_the_host_do_not_kill_the_spawner():
+    """systemctl kill or pkill -f dynsup-host reach the spawner too."""
+    with new_host().start() as host:
+        pid = host.start_child("work", "sleeper")["pid"]
+        spawner = parent_of(pid)
+        for signal_number in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGQUIT,
+                              signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            os.kill(spawner, signal_number)
+        assert host.request({"cmd": "status"})["result"] == "ok"
+        assert alive(spawner) and alive(pid)
+        assert host.process.poll() is None
+        assert "spawner died" not in host.log()
+
+
 if __name__ == "__main__":
     run_tests(globals())
