@@ -167,6 +167,18 @@ static void prepare_store(dynsup_worker *w, const char *store_path, struct store
         dynsup_log(w, DYNSUP_LOG_WARNING, "%s", err.message);
 }
 
+/* Runs right before the new body replaces the store: the old validators
+ * go first. Killed between that rename and writing the new validators, we
+ * would otherwise leave validators of the old body beside the new one, and
+ * a service gone back to the old body would answer 304 for rules we do not
+ * hold. Without validators the next request is simply unconditional. (Not
+ * earlier: a save that fails while writing keeps store and validators.) */
+static int drop_validators(void *store_path, struct loader_error *err)
+{
+    struct store_meta none = {0};
+    return store_meta_save(store_path, &none, err);
+}
+
 /* Validates and saves a 200 body, then its validators. */
 static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options *options,
                                    const struct fetch_response *response)
@@ -184,8 +196,8 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
     }
     dynsup_log(w, DYNSUP_LOG_INFO, "save data (%ld rule%s) to %s", rule_count,
                rule_count == 1 ? "" : "s", options->store_path);
-    if (store_save_atomic(options->store_path, response->body, response->body_length,
-                          &err) != 0) {
+    if (store_save_atomic_then(options->store_path, response->body, response->body_length,
+                               drop_validators, (void *)options->store_path, &err) != 0) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "save data to %s failed: %s", options->store_path,
                    err.message);
         return EXIT_CANNOT_SAVE;
@@ -194,11 +206,7 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
      * the next request answer 304 for rules we do not hold. */
     struct store_meta meta = {.etag = response->etag, .last_modified = response->last_modified};
     if (store_meta_save(options->store_path, &meta, &err) != 0) {
-        /* The old validators describe the old body: drop them, or a 304
-         * could later pin rules that are not the ones in the store. */
-        struct store_meta none = {0};
-        struct loader_error ignored = {{0}};
-        store_meta_save(options->store_path, &none, &ignored);
+        /* The old validators are already gone (above): nothing stale remains. */
         dynsup_log(w, DYNSUP_LOG_WARNING, "rules saved, but not their validators (the next "
                    "request is unconditional): %s", err.message);
     }

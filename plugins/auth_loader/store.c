@@ -115,6 +115,13 @@ static int fsync_folder_of(const char *path, struct loader_error *err)
 int store_save_atomic(const char *path, const void *bytes, size_t length,
                       struct loader_error *err)
 {
+    return store_save_atomic_then(path, bytes, length, NULL, NULL, err);
+}
+
+int store_save_atomic_then(const char *path, const void *bytes, size_t length,
+                           int (*before_rename)(void *context, struct loader_error *err),
+                           void *context, struct loader_error *err)
+{
     char temp_path[4096 + 300];
     int fd = create_temp_beside(path, temp_path, sizeof temp_path, err);
     if (fd < 0)
@@ -140,6 +147,8 @@ int store_save_atomic(const char *path, const void *bytes, size_t length,
         loader_error_set(err, "cannot close %s: %s", temp_path, strerror(errno));
         goto fail;
     }
+    if (before_rename != NULL && before_rename(context, err) != 0)
+        goto fail;
     if (rename(temp_path, path) != 0) {
         loader_error_set(err, "cannot replace %s: %s", path, strerror(errno));
         goto fail;

@@ -27,6 +27,14 @@
 int store_save_atomic(const char *path, const void *bytes, size_t length,
                       struct loader_error *err);
 
+/* As store_save_atomic, and calls before_rename(context, err) once the new
+ * bytes are written and synced, right before they replace the old file:
+ * the last moment to undo something that must not outlive the old bytes.
+ * If it returns -1 (with err set) the save stops there, as a failure. */
+int store_save_atomic_then(const char *path, const void *bytes, size_t length,
+                           int (*before_rename)(void *context, struct loader_error *err),
+                           void *context, struct loader_error *err);
+
 /* Removes the files ".NAME.tmp.XXXXXX" (exactly six suffix characters)
  * in path's folder; nothing else. *removed (may be NULL) gets the count.
  * Returns 0, or -1 with err set when the folder cannot be read. */
