@@ -14,10 +14,9 @@ import grp
 import json
 import os
 import pwd
-import socket
 import stat
 
-from harness import DEADLINE, Host, run_tests
+from harness import DEADLINE, Host, run_tests, talk_as
 
 SUPERVISOR = "[supervisor:work]\nmax_children = infinity\n"
 CHILDREN = {"sleeper.ini": "[child:sleeper]\nplugin = sleeper\nrestart = temporary\n"}
@@ -31,54 +30,6 @@ def skip_unless_root(what):
         print("skip: %s needs root (a client running as uid %d)" % (what, NOBODY_UID))
         return True
     return False
-
-
-def talk_as(socket_path, uid, gid, request):
-    """Connects to socket_path from a forked child running as uid/gid (no
-    supplementary groups), sends `request` (bytes), shuts its writing side
-    down and reads until EOF.
-    Returns (child pid, everything received); raises if the child failed."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            client.settimeout(DEADLINE)
-            client.connect(socket_path)
-            try:
-                client.sendall(request)
-                client.shutdown(socket.SHUT_WR)  # all asked: the host answers, then closes
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # a refused peer may be closed before it sent a byte; its line is still there
-            received = b""
-            while True:
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-            os.write(write_end, b"ok\n" + received)
-            status = 0
-        except BaseException as error:  # the parent reports it
-            os.write(write_end, ("error %r\n" % error).encode())
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    output = b""
-    while True:
-        chunk = os.read(read_end, 65536)
-        if not chunk:
-            break
-        output += chunk
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    status, _, received = output.partition(b"\n")
-    assert status == b"ok", "client as uid %d failed: %s" % (uid, output.decode(errors="replace"))
-    return pid, received
 
 
 def let_others_reach_the_socket_folder(host):

@@ -5,11 +5,11 @@ many clients at once, peer credentials and the stop request."""
 import json
 import os
 import select
-import socket
 import stat
 import time
 
-from harness import DEADLINE, TIME_SCALE, Host, alive, gone, run_tests, wait_for, wait_workers, worker_pids
+from harness import (DEADLINE, TIME_SCALE, Host, alive, gone, run_tests, talk_as, wait_for, wait_workers,
+                     worker_pids)
 
 SUPERVISORS = """
 [supervisor:work]
@@ -202,46 +202,8 @@ def test_a_peer_that_is_not_allowed_gets_forbidden_and_is_disconnected():
         os.chmod(host.dir, 0o755)
         os.chmod(os.path.dirname(host.socket_path), 0o755)
         os.chmod(host.socket_path, 0o666)
-        read_end, write_end = os.pipe()
-        child = os.fork()
-        if child == 0:
-            try:
-                os.close(read_end)
-                os.setgroups([])
-                os.setgid(65534)
-                os.setuid(65534)
-                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                client.settimeout(DEADLINE)
-                client.connect(host.socket_path)
-                try:  # the host may refuse and close before reading anything
-                    client.sendall(b"{\"cmd\": \"stop\"}\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                received = b""
-                while True:
-                    try:
-                        chunk = client.recv(4096)
-                    except ConnectionResetError:
-                        break
-                    if not chunk:
-                        break
-                    received += chunk
-                os.write(write_end, received)
-                os._exit(0)
-            except BaseException as error:
-                os.write(write_end, ("child failed: %r" % error).encode())
-                os._exit(1)
-        os.close(write_end)
-        received = b""
-        while True:
-            chunk = os.read(read_end, 4096)
-            if not chunk:
-                break
-            received += chunk
-        os.close(read_end)
-        _, status = os.waitpid(child, 0)
-        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, received
-        # exactly one line, then EOF (the loop above ended on EOF)
+        _, received = talk_as(host.socket_path, 65534, 65534, b"{\"cmd\": \"stop\"}\n")
+        # exactly one line, then EOF (talk_as reads until EOF)
         assert received == b"{\"result\":\"error\",\"error\":\"forbidden\"}\n", received
         host.wait_log("uid 65534")
         # the refused stop request did nothing
