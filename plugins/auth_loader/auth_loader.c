@@ -24,6 +24,7 @@
  *  11  any other transfer failure (TLS, refused protocol, ...)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,12 +33,17 @@
 #include <dynsup/plugin.h>
 
 #include "fetch.h"
+#include "json_arena.h"
 #include "options.h"
 #include "rules.h"
 #include "store.h"
 
 #define AUTH_LOADER_VERSION "1.0.0"
 #define AUTH_LOADER_MAX_REDIRECTS 5
+/* Documents from this size on are parsed into an arena of at most
+ * ARENA_MAX bytes (json_arena.h); beyond it jansson falls back to malloc. */
+#define ARENA_THRESHOLD (64u * 1024u)
+#define ARENA_MAX (64u * 1024u * 1024u)
 
 enum loader_exit {
     EXIT_DONE = 0,
@@ -184,7 +190,14 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
                                    const struct fetch_response *response)
 {
     struct loader_error err = {{0}};
+    /* A large document's parse tree goes to an arena: see json_arena.h.
+     * About ten bytes of tree per byte of JSON; small ones need no arena. */
+    bool arena = response->body_length >= ARENA_THRESHOLD &&
+                 json_arena_begin(response->body_length * 12 < ARENA_MAX ? response->body_length * 12
+                                                                         : ARENA_MAX) == 0;
     long rule_count = rules_validate_document(response->body, response->body_length, &err);
+    if (arena)
+        json_arena_end();
     if (rule_count < 0) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "invalid rules from %s: %s", options->url, err.message);
         return EXIT_INVALID_DOCUMENT;
