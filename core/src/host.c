@@ -77,17 +77,16 @@ static void cancel_shutdown_timer(struct host *host, child_key key)
     }
 }
 
-static void log_unclaimed_reply(const struct action *action)
+void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply)
 {
-    const struct reply *reply = &action->reply;
     /* ok is already told by the tree's "child X started" line. */
     if (reply->kind == REPLY_OK)
         return;
     if (reply->kind == REPLY_IGNORE)
-        log_event(DYNSUP_LOG_INFO, action->supervisor, NULL, 0, "start_child: ignore");
+        log_event(DYNSUP_LOG_INFO, supervisor, NULL, 0, "start_child: ignore");
     else
         log_event(reply->error == ERR_ALREADY_STARTED ? DYNSUP_LOG_INFO : DYNSUP_LOG_WARNING,
-                  action->supervisor, NULL, reply->pid, "start_child: error %s%s%s",
+                  supervisor, NULL, reply->pid, "start_child: error %s%s%s",
                   reply_error_name(reply->error), reply->detail ? ": " : "",
                   reply->detail ? reply->detail : "");
 }
@@ -131,7 +130,7 @@ static void apply_one(struct host *host, const struct action *action)
         break;
     case ACTION_REPLY:
         if (action->token == 0)
-            log_unclaimed_reply(action);
+            host_log_unclaimed_answer(action->supervisor, &action->reply);
         else if (host->control)
             control_reply(host->control, action->token, protocol_format_reply(&action->reply));
         break;
@@ -239,10 +238,7 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
         return;
     host->spawner_pid = 0;
     char how[96];
-    if (WIFSIGNALED(wait_status))
-        snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(wait_status));
-    else
-        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(wait_status));
+    describe_wait_status(wait_status, how, sizeof how);
     host_spawner_lost(host, how);
 }
 

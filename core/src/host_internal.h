@@ -62,6 +62,8 @@ ds_time_ms host_now(struct host *host);
 /* Carries out and clears `actions`; feeds back spawn failures. */
 void host_apply(struct host *host, struct action_list *actions);
 void host_begin_stop(struct host *host, const char *why);
+/* Logs the answer to a start nobody waits for (autostart, signal, interval). */
+void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply);
 /* The spawner is gone (or its socket is): every worker went with it. */
 void host_spawner_lost(struct host *host, const char *how);
 /* A spawn that failed while actions were being carried out; fed back to

@@ -24,8 +24,8 @@ static void answer_error(struct host *host, uint64_t token, const char *supervis
                          enum reply_error error, const char *detail)
 {
     if (token == 0) {
-        log_event(DYNSUP_LOG_WARNING, supervisor, NULL, 0, "start_child: error %s: %s",
-                  reply_error_name(error), detail);
+        struct reply reply = {.kind = REPLY_ERROR, .error = error, .detail = detail};
+        host_log_unclaimed_answer(supervisor, &reply);
         return;
     }
     answer(host, token, protocol_format_error(reply_error_name(error), detail));

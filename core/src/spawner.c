@@ -376,7 +376,7 @@ static int parse_load_report(char *text, size_t length, struct plugin_list *plug
     return failed ? -1 : 0;
 }
 
-static void describe_wait_status(int wait_status, char *text, size_t size)
+void describe_wait_status(int wait_status, char *text, size_t size)
 {
     if (WIFSIGNALED(wait_status))
         snprintf(text, size, "killed by signal %d (%s)", WTERMSIG(wait_status),

@@ -69,6 +69,10 @@ struct plugin_list {
 };
 void plugin_list_free(struct plugin_list *list);
 
+/* "exit status N" or "killed by signal N (name)", from a waitpid status
+ * (the spawner's own, or a worker's as EXITED carries it). */
+void describe_wait_status(int wait_status, char *text, size_t size);
+
 /* Host side: forks the spawner, which loads every plugin of plugin_dir
  * and reports, then moves to work_dir (the host config's folder), so that
  * every worker starts there and relative paths in the config's arguments
