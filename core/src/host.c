@@ -111,10 +111,12 @@ void host_defer_spawn_failure(struct host *host, child_key key, const char *deta
 static void apply_one(struct host *host, const struct action *action)
 {
     switch (action->kind) {
-    case ACTION_SPAWN:
-        if (host_send_spawn(host, action) < 0)
-            host_defer_spawn_failure(host, action->key, "the worker's arguments are too large");
+    case ACTION_SPAWN: {
+        const char *why = NULL;
+        if (host_send_spawn(host, action, &why) < 0)
+            host_defer_spawn_failure(host, action->key, why);
         break;
+    }
     case ACTION_SIGNAL:
         /* Once exiting, the spawner (and with it every worker) is going or
          * gone: a pid we would signal may already belong to someone else. */
@@ -210,6 +212,7 @@ static void begin_exit(struct host *host, int status)
         control_server_close(host->control, on_control_closed, host);
         host->control = NULL;
     }
+    host_spawners_close(host);
     host_workers_close(host);
 }
 
@@ -228,18 +231,11 @@ void host_spawner_lost(struct host *host, const char *how)
     begin_exit(host, 1);
 }
 
-/* Only the spawner is the host's child: workers are the spawner's. */
+/* Only the spawners are the host's children: workers are theirs. */
 static void on_child_signal(uv_signal_t *handle, int signal_number)
 {
     (void)signal_number;
-    struct host *host = handle->data;
-    int wait_status;
-    if (host->spawner_pid <= 0 || waitpid(host->spawner_pid, &wait_status, WNOHANG) != host->spawner_pid)
-        return;
-    host->spawner_pid = 0;
-    char how[96];
-    describe_wait_status(wait_status, how, sizeof how);
-    host_spawner_lost(host, how);
+    host_spawners_reap(handle->data);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -315,7 +311,7 @@ static void raise_descriptor_limit(void)
     setrlimit(RLIMIT_NOFILE, &limit);
 }
 
-/* Loads config and plugins; on success the spawner is running. */
+/* Loads config and plugins; on success the spawners are running. */
 static int load_everything(struct host *host, const char *config_path, bool keep_spawner)
 {
     struct error_list errors;
@@ -323,19 +319,16 @@ static int load_everything(struct host *host, const char *config_path, bool keep
     int failed = config_load(config_path, &host->config, &errors) < 0;
     if (host->config.plugin_dir) {
         char *work_dir = strdup(config_path);
-        if (work_dir && spawner_launch(host->config.plugin_dir, dirname(work_dir), &host->spawner_pid,
-                                       &host->spawner_fd, &host->plugins, &errors) == 0) {
+        if (work_dir &&
+            host_spawners_launch(host, host->config.plugin_dir, dirname(work_dir), &errors) == 0) {
             const char **names = calloc(host->plugins.count + 1, sizeof *names);
             for (size_t i = 0; names && i < host->plugins.count; i++)
                 names[i] = host->plugins.items[i].name;
             config_check_plugins(&host->config, names, host->plugins.count, &errors);
             free(names);
-            if (failed || errors.count > 0 || !keep_spawner) {
-                close(host->spawner_fd);
-                waitpid(host->spawner_pid, NULL, 0);
-                host->spawner_pid = 0;
-            }
         }
+        if (failed || errors.count > 0 || !keep_spawner)
+            host_spawners_stop(host, false, true);
         free(work_dir);
     }
     failed = failed || errors.count > 0;
@@ -354,6 +347,7 @@ int host_check(const char *config_path)
         printf("%s: ok (%zu supervisors, %zu child specs, %zu events, %zu plugins)\n", config_path,
                host.config.supervisor_count, host.config.child_count, host.config.event_count,
                host.plugins.count);
+    free(host.spawners);
     plugin_list_free(&host.plugins);
     config_free(&host.config);
     return result == 0 ? 0 : 2;
@@ -464,14 +458,14 @@ int host_run(const char *config_path)
 {
     static struct host host; /* the loop keeps pointers into it until the end */
     memset(&host, 0, sizeof host);
-    host.spawner_fd = -1;
     signal(SIGPIPE, SIG_IGN);
     if (load_everything(&host, config_path, true) < 0) {
+        free(host.spawners);
         plugin_list_free(&host.plugins);
         config_free(&host.config);
         return 2;
     }
-    /* After the spawner is forked: workers keep the usual limit (select()
+    /* After the spawners are forked: workers keep the usual limit (select()
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();
     host.started_at_ms = uv_hrtime() / 1000000u;
@@ -491,7 +485,7 @@ int host_run(const char *config_path)
     struct control_callbacks callbacks = {.on_request = host_on_request};
     bool others_allowed = host.config.allow_user_count > 0 || host.config.allow_group != NULL;
     if (prepare_socket_folder(host.config.socket_path, others_allowed, &errors) < 0 || build_tree(&host) < 0 ||
-        host_workers_start(&host) < 0 ||
+        host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
         start_events(&host) < 0) {
@@ -499,8 +493,7 @@ int host_run(const char *config_path)
         if (errors.count == 0)
             fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
         error_list_free(&errors);
-        kill(host.spawner_pid, SIGKILL);
-        waitpid(host.spawner_pid, NULL, 0);
+        host_spawners_stop(&host, true, true);
         return 2;
     }
     error_list_free(&errors);
@@ -522,8 +515,7 @@ int host_run(const char *config_path)
     autostart(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
-    if (host.spawner_pid > 0)
-        waitpid(host.spawner_pid, NULL, 0);
+    host_spawners_stop(&host, false, true);
     log_event(host.exit_status ? DYNSUP_LOG_ERROR : DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host stopped (exit status %d)", host.exit_status);
     uv_loop_close(&host.loop);
@@ -533,6 +525,7 @@ int host_run(const char *config_path)
     free(host.event_signals);
     free(host.event_timers);
     free(host.deferred);
+    free(host.spawners);
     plugin_list_free(&host.plugins);
     config_free(&host.config);
     return host.exit_status;

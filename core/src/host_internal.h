@@ -1,7 +1,8 @@
 /*
  * Shared between the host's rooms: host.c (boot, signals, timers, carrying
- * out the tree's actions), host_workers.c (the spawner link and each
- * worker's pipes) and host_requests.c (control requests).
+ * out the tree's actions), host_spawners.c (the links to the spawners),
+ * host_workers.c (each worker's pipes) and host_requests.c (control
+ * requests).
  *
  * Ownership: struct host owns everything hanging off it; worker_io and
  * shutdown timers are freed in their libuv close callbacks.
@@ -25,6 +26,18 @@ struct outgoing_message {
     char data[];
 };
 
+/* The host's end of one spawner (one per plugin file, see spawner.h). */
+struct spawner_link {
+    struct host *host;
+    const char *plugin;  /* owned by host->plugins */
+    size_t plugin_index; /* in host->plugins */
+    pid_t pid;           /* 0 once reaped */
+    int fd;              /* -1 once closed */
+    uv_poll_t watcher;
+    bool watching, writable_wanted;
+    struct outgoing_message *outgoing_head, *outgoing_tail;
+};
+
 struct host {
     uv_loop_t loop;
     struct config config;
@@ -35,14 +48,11 @@ struct host {
     bool exiting;        /* ACTION_EXIT came: closing handles */
     int exit_status;
 
-    pid_t spawner_pid;
-    int spawner_fd;
-    uv_poll_t spawner_watcher;
-    bool spawner_writable_wanted;
-    struct outgoing_message *outgoing_head, *outgoing_tail;
+    struct spawner_link *spawners;   /* one per plugin, in host->plugins' order */
+    size_t spawner_count;
 
     uv_signal_t stop_signals[2];   /* SIGTERM, SIGINT */
-    uv_signal_t child_signal;      /* SIGCHLD: the spawner only */
+    uv_signal_t child_signal;      /* SIGCHLD: the spawners only */
     uv_signal_t *event_signals;    /* one per event with a signal */
     size_t event_signal_count;
     uv_timer_t *event_timers;      /* one per event with an interval */
@@ -70,11 +80,29 @@ void host_spawner_lost(struct host *host, const char *how);
  * the tree by host_apply once the current list is done. */
 void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
 
+/* host_spawners.c */
+/* Forks one spawner per plugin file of plugin_dir; fills host->plugins.
+ * Returns 0, or -1 with every loading error (spawners already forked
+ * stay, for host_spawners_stop). */
+int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
+                         struct error_list *errors);
+int host_spawners_watch(struct host *host);
+/* Closes every link (EOF tells each spawner to exit); with `wait`, reaps
+ * them; with `kill`, SIGKILLs them first. */
+void host_spawners_stop(struct host *host, bool kill_them, bool wait);
+/* Closes the watchers and sockets from the loop (host exit). */
+void host_spawners_close(struct host *host);
+/* Reaps spawners that died: any death is host_spawner_lost. */
+void host_spawners_reap(struct host *host);
+/* Queues a SPAWN for the child's plugin's spawner; -1 with the reason in
+ * `why` if the request cannot go. */
+int host_send_spawn(struct host *host, const struct action *spawn, const char **why);
+
 /* host_workers.c */
-int host_workers_start(struct host *host);
+void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
+                         int fd_count, int message_flags);
+void host_worker_exited(struct host *host, const struct spawner_exited *exited);
 void host_workers_close(struct host *host);
-/* Queues a SPAWN for the spawner; -1 if the request cannot be encoded. */
-int host_send_spawn(struct host *host, const struct action *spawn);
 
 /* host_requests.c */
 void host_on_request(void *context, const struct request *request, uint64_t token);

@@ -1,7 +1,7 @@
 /*
- * The host's side of workers: the socket to the spawner (spawn requests
- * out; SPAWNED and EXITED in) and each worker's two pipes (output lines
- * to the log; init's answer).
+ * The host's side of workers: what SPAWNED and EXITED (from the spawners,
+ * host_spawners.c) mean for the tree, and each worker's two pipes (output
+ * lines to the log; init's answer).
  *
  * A worker costs the host one descriptor while it runs (the output pipe)
  * and one more during init (the report pipe). Reads go into one shared
@@ -210,78 +210,10 @@ static void drain_worker(struct worker_io *io)
     flush_partial_output(io);
 }
 
-/* ---------------------------------------------------------------- spawner link */
+/* ---------------------------------------------------------------- spawner messages */
 
-static void on_spawner_event(uv_poll_t *watcher, int status, int events);
-
-static void want_writable(struct host *host, bool wanted)
-{
-    if (host->spawner_writable_wanted == wanted || host->exiting)
-        return;
-    host->spawner_writable_wanted = wanted;
-    uv_poll_start(&host->spawner_watcher, UV_READABLE | (wanted ? UV_WRITABLE : 0), on_spawner_event);
-}
-
-static void flush_outgoing(struct host *host)
-{
-    while (host->outgoing_head) {
-        struct outgoing_message *message = host->outgoing_head;
-        ssize_t sent = send(host->spawner_fd, message->data, message->length, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (sent < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN) {
-                want_writable(host, true);
-                return;
-            }
-            if (errno == EPIPE || errno == ECONNRESET) {
-                host_spawner_lost(host, "its socket closed");
-                return;
-            }
-            /* This one request cannot go (ENOBUFS, EMSGSIZE...): fail it
-             * rather than block every later start behind it. */
-            char detail[128];
-            snprintf(detail, sizeof detail, "cannot send the start to the spawner: %s",
-                     strerror(errno));
-            host_defer_spawn_failure(host, message->key, detail);
-        }
-        host->outgoing_head = message->next;
-        if (!host->outgoing_head)
-            host->outgoing_tail = NULL;
-        free(message);
-    }
-    want_writable(host, false);
-}
-
-int host_send_spawn(struct host *host, const struct action *spawn)
-{
-    static char buffer[SPAWNER_MAX_MESSAGE];
-    const struct child_info *child = spawn->child;
-    ssize_t length = spawner_encode_spawn(buffer, sizeof buffer, spawn->key, spawn->supervisor,
-                                          child->id, child->name, child->plugin, child->argv,
-                                          child->argc);
-    if (length < 0)
-        return -1;
-    struct outgoing_message *message = malloc(sizeof *message + (size_t)length);
-    if (!message)
-        return -1;
-    message->next = NULL;
-    message->key = spawn->key;
-    message->length = (size_t)length;
-    memcpy(message->data, buffer, (size_t)length);
-    bool was_empty = host->outgoing_head == NULL;
-    if (host->outgoing_tail)
-        host->outgoing_tail->next = message;
-    else
-        host->outgoing_head = message;
-    host->outgoing_tail = message;
-    if (was_empty)
-        flush_outgoing(host);
-    return 0;
-}
-
-static void worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
-                           int fd_count, int message_flags)
+void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
+                         int fd_count, int message_flags)
 {
     struct action_list actions;
     action_list_init(&actions);
@@ -333,7 +265,7 @@ static void worker_spawned(struct host *host, const struct spawner_spawned *spaw
     action_list_free(&actions);
 }
 
-static void worker_exited(struct host *host, const struct spawner_exited *exited)
+void host_worker_exited(struct host *host, const struct spawner_exited *exited)
 {
     struct worker_io *io = hashmap_remove_number(&host->workers_by_pid, (uint64_t)exited->pid);
     if (io) {
@@ -353,101 +285,9 @@ static void worker_exited(struct host *host, const struct spawner_exited *exited
     action_list_free(&actions);
 }
 
-static void read_spawner(struct host *host)
-{
-    for (int budget = 0; budget < 4096 && !host->exiting; budget++) {
-        char data[sizeof(uint32_t) + sizeof(struct spawner_spawned)];
-        union {
-            struct cmsghdr align;
-            char bytes[CMSG_SPACE(4 * sizeof(int))];
-        } control;
-        struct iovec io = {.iov_base = data, .iov_len = sizeof data};
-        struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1,
-                                 .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
-        ssize_t length = recvmsg(host->spawner_fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (length < 0 && errno == EINTR)
-            continue;
-        if (length == 0 || (length < 0 && errno != EAGAIN)) {
-            /* The spawner closes its end only by dying: stop polling a dead
-             * socket (it would wake us forever) and let SIGCHLD tell how it
-             * died. host_run checks once for a death before it listened. */
-            uv_poll_stop(&host->spawner_watcher);
-            return;
-        }
-        if (length < 0)
-            return;
-        int fds[4];
-        int fd_count = 0;
-        for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header;
-             header = CMSG_NXTHDR(&message, header)) {
-            if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
-                continue;
-            int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < count && fd_count < 4; i++)
-                memcpy(&fds[fd_count++], CMSG_DATA(header) + (size_t)i * sizeof(int), sizeof(int));
-        }
-        uint32_t type = 0;
-        if ((size_t)length >= sizeof type)
-            memcpy(&type, data, sizeof type);
-        if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
-            struct spawner_spawned spawned;
-            memcpy(&spawned, data + sizeof type, sizeof spawned);
-            worker_spawned(host, &spawned, fds, fd_count, message.msg_flags);
-            continue;
-        }
-        for (int i = 0; i < fd_count; i++)
-            close(fds[i]);
-        if (type == SPAWNER_EXITED && (size_t)length == sizeof type + sizeof(struct spawner_exited)) {
-            struct spawner_exited exited;
-            memcpy(&exited, data + sizeof type, sizeof exited);
-            worker_exited(host, &exited);
-        }
-    }
-}
-
-static void on_spawner_event(uv_poll_t *watcher, int status, int events)
-{
-    struct host *host = watcher->data;
-    if (status < 0) {
-        uv_poll_stop(watcher); /* as for EOF: SIGCHLD reports the death */
-        return;
-    }
-    if (events & UV_READABLE)
-        read_spawner(host);
-    if ((events & UV_WRITABLE) && !host->exiting) {
-        flush_outgoing(host);
-        struct action_list actions; /* empty: only feeds back failed sends */
-        action_list_init(&actions);
-        host_apply(host, &actions);
-        action_list_free(&actions);
-    }
-}
-
-int host_workers_start(struct host *host)
-{
-    if (uv_poll_init(&host->loop, &host->spawner_watcher, host->spawner_fd) != 0)
-        return -1;
-    host->spawner_watcher.data = host;
-    return uv_poll_start(&host->spawner_watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
-}
-
-static void on_spawner_watcher_closed(uv_handle_t *handle)
-{
-    struct host *host = handle->data;
-    close(host->spawner_fd); /* EOF tells the spawner to exit */
-    host->spawner_fd = -1;
-}
-
 void host_workers_close(struct host *host)
 {
-    while (host->outgoing_head) {
-        struct outgoing_message *message = host->outgoing_head;
-        host->outgoing_head = message->next;
-        free(message);
-    }
-    host->outgoing_tail = NULL;
-    uv_close((uv_handle_t *)&host->spawner_watcher, on_spawner_watcher_closed);
-    /* Workers still listed only when the host exits abnormally (the
+    /* Workers still listed only when the host exits abnormally (a
      * spawner died): close their pipes too. */
     for (size_t i = 0; i < host->workers_by_pid.capacity; i++) {
         struct worker_io *io = host->workers_by_pid.slots[i].value;

@@ -491,13 +491,70 @@ static int open_trusted_folder(const char *dir, char *real_dir, size_t real_dir_
     return -1;
 }
 
-int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors)
+int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_list *errors)
+{
+    char real_dir[PATH_MAX];
+    int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
+    if (dir_fd < 0)
+        return -1;
+    int result = list_plugin_files(dir_fd, names, count);
+    if (result != 0)
+        error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
+    close(dir_fd);
+    return result;
+}
+
+void plugin_names_free(char **names, size_t count)
+{
+    free_strings(names, count);
+}
+
+/* Loads file_name of the folder open as dir_fd (real path real_dir). */
+static int load_from(struct plugin_set *set, int dir_fd, const char *real_dir, const char *dir,
+                     const char *file_name, struct error_list *errors)
+{
+    size_t dir_length = strlen(dir);
+    const char *separator = dir_length > 0 && dir[dir_length - 1] == '/' ? "" : "/";
+    char *path = NULL;
+    char *expected_name = has_plugin_suffix(file_name)
+                              ? strndup(file_name, strlen(file_name) - strlen(PLUGIN_SUFFIX))
+                              : NULL;
+    if (expected_name == NULL || asprintf(&path, "%s%s%s", dir, separator, file_name) < 0) {
+        error_list_add(errors, "%s%s%s: cannot load: %s", dir, separator, file_name,
+                       expected_name ? "out of memory" : "not a " PLUGIN_SUFFIX " file");
+        free(expected_name);
+        return -1;
+    }
+    int fd = open_trusted_plugin(dir_fd, real_dir, file_name, path, errors);
+    int result = fd < 0 || load_one(set, fd, path, expected_name, errors) != 0 ? -1 : 0;
+    free(path);
+    free(expected_name);
+    return result;
+}
+
+/* The folder is opened and checked again for each file: its checks must
+ * hold when the file is loaded, which may be a moment after the listing. */
+int plugin_set_load_file(struct plugin_set *set, const char *dir, const char *file_name,
+                         struct error_list *errors)
 {
     char real_dir[PATH_MAX];
     int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
     if (dir_fd < 0)
         return -1;
     /* "/" as the plugin folder: its files are "/x.so", below "". */
+    if (strcmp(real_dir, "/") == 0)
+        real_dir[0] = '\0';
+    int result = load_from(set, dir_fd, real_dir, dir, file_name, errors);
+    close(dir_fd);
+    return result;
+}
+
+int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors)
+{
+    char real_dir[PATH_MAX];
+    int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
+    if (dir_fd < 0)
+        return -1;
     if (strcmp(real_dir, "/") == 0)
         real_dir[0] = '\0';
 
@@ -508,25 +565,10 @@ int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_li
         close(dir_fd);
         return -1;
     }
-
-    size_t dir_length = strlen(dir);
-    const char *separator = dir_length > 0 && dir[dir_length - 1] == '/' ? "" : "/";
     int result = 0;
-    for (size_t i = 0; i < count; i++) {
-        char *path = NULL;
-        char *expected_name = strndup(names[i], strlen(names[i]) - strlen(PLUGIN_SUFFIX));
-        if (expected_name == NULL || asprintf(&path, "%s%s%s", dir, separator, names[i]) < 0) {
-            error_list_add(errors, "%s%s%s: cannot load: out of memory", dir, separator, names[i]);
-            free(expected_name);
+    for (size_t i = 0; i < count; i++)
+        if (load_from(set, dir_fd, real_dir, dir, names[i], errors) != 0)
             result = -1;
-            continue;
-        }
-        int fd = open_trusted_plugin(dir_fd, real_dir, names[i], path, errors);
-        if (fd < 0 || load_one(set, fd, path, expected_name, errors) != 0)
-            result = -1;
-        free(path);
-        free(expected_name);
-    }
     free_strings(names, count);
     close(dir_fd);
     return result;

@@ -46,6 +46,15 @@ void plugin_set_init(struct plugin_set *set);
  * loaded), each refusal appended to errors as "FILE: reason"; the good ones
  * are in set either way. */
 int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors);
+/* The *.so file names of dir (sorted), after the folder's trust check;
+ * nothing is opened or loaded. Returns 0, or -1 with the reason in errors.
+ * The caller frees the names with plugin_names_free. */
+int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_list *errors);
+void plugin_names_free(char **names, size_t count);
+/* Loads one file (a name plugin_dir_list gave) of dir into set, with the
+ * same checks as plugin_set_load_dir. Returns 0, or -1 with the reason. */
+int plugin_set_load_file(struct plugin_set *set, const char *dir, const char *file_name,
+                         struct error_list *errors);
 const struct loaded_plugin *plugin_set_find(const struct plugin_set *set, const char *name);
 void plugin_set_free(struct plugin_set *set);
 

@@ -277,8 +277,8 @@ static void send_load_report(struct spawner *spawner, const struct error_list *e
     free(report);
 }
 
-static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const char *work_dir,
-                                   pid_t host_pid)
+static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const char *file_name,
+                                   const char *work_dir, pid_t host_pid)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != host_pid)
@@ -311,7 +311,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     plugin_set_init(&spawner.plugins);
     struct error_list errors;
     error_list_init(&errors);
-    plugin_set_load_dir(&spawner.plugins, plugin_dir, &errors);
+    plugin_set_load_file(&spawner.plugins, plugin_dir, file_name, &errors);
     if (work_dir && chdir(work_dir) < 0)
         error_list_add(&errors, "%s: cannot enter the config's folder: %s", work_dir, strerror(errno));
     send_load_report(&spawner, &errors);
@@ -385,8 +385,9 @@ void describe_wait_status(int wait_status, char *text, size_t size)
         snprintf(text, size, "exit status %d", WEXITSTATUS(wait_status));
 }
 
-int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_pid, int *socket_fd,
-                   struct plugin_list *plugins, struct error_list *errors)
+int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
+                   pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
+                   struct error_list *errors)
 {
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
@@ -410,7 +411,7 @@ int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_
     }
     if (pid == 0) {
         close(pair[0]);
-        spawner_main(pair[1], plugin_dir, work_dir, host_pid);
+        spawner_main(pair[1], plugin_dir, file_name, work_dir, host_pid);
     }
     close(pair[1]);
 
@@ -432,13 +433,13 @@ int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_
         char how[128];
         describe_wait_status(wait_status, how, sizeof how);
         if (ready == 0)
-            error_list_add(errors, "%s: loading the plugins took over %d ms; gave up", plugin_dir,
-                           LOAD_TIMEOUT_MS);
+            error_list_add(errors, "%s/%s: loading the plugin took over %d ms; gave up",
+                           plugin_dir, file_name, LOAD_TIMEOUT_MS);
         else
             error_list_add(errors,
-                           "%s: the process loading the plugins died (%s): a plugin crashed "
+                           "%s/%s: the process loading the plugin died (%s): the plugin crashed "
                            "while being loaded",
-                           plugin_dir, how);
+                           plugin_dir, file_name, how);
         free(report);
         close(pair[0]);
         return -1;
@@ -449,7 +450,6 @@ int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_
     if (result < 0) {
         close(pair[0]);
         waitpid(pid, NULL, 0);
-        plugin_list_free(plugins);
         return -1;
     }
     fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);

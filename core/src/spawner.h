@@ -1,24 +1,29 @@
 /*
- * The spawner: a small process, forked by the host before anything else
- * exists in it, that loads the plugins once and forks every worker on the
- * host's request.
+ * The spawners: one small process per plugin file, forked by the host
+ * before anything else exists in it, that loads its plugin once and forks
+ * that plugin's workers on the host's request.
  *
- * Why a separate process: fork() costs grow with the forking process's
- * size (page tables, mappings). The host grows with its children and its
- * clients; the spawner stays the size of the plugins. Loading plugins here
- * also keeps their constructors and libraries (libcurl, TLS) out of the
- * host, and a plugin that crashes at load time cannot take the host down.
+ * Why separate processes: fork() costs grow with the forking process's
+ * size (page tables, mappings) and with the fork handlers its libraries
+ * registered. The host grows with its children and its clients; a spawner
+ * stays the size of one plugin. One per plugin because plugins differ:
+ * auth_loader brings libcurl, TLS and p11-kit (about 200 mappings and fork
+ * handlers that run in every child); a worker of a small plugin forked
+ * from that process paid for all of it (a third slower per start,
+ * measured by tools/bench). Loading plugins here also keeps their
+ * constructors and libraries out of the host, and a plugin that crashes
+ * at load time cannot take the host down.
  *
- * The spawner is the workers' parent: it reaps them and tells the host how
- * each one ended. One SOCK_SEQPACKET socket joins it to the host; every
- * message is one record, so no framing is needed, and descriptors travel
- * with SCM_RIGHTS. Because the spawner sends SPAWNED for a pid before it
- * can ever send EXITED for it, the host never sees an exit of a pid it does
- * not know yet.
+ * A spawner is its workers' parent: it reaps them and tells the host how
+ * each one ended. One SOCK_SEQPACKET socket joins each spawner to the host;
+ * every message is one record, so no framing is needed, and descriptors
+ * travel with SCM_RIGHTS. Because a spawner sends SPAWNED for a pid before
+ * it can ever send EXITED for it, the host never sees an exit of a pid it
+ * does not know yet.
  *
- * Death: the spawner gets SIGKILL when the host dies (PR_SET_PDEATHSIG),
- * and each worker gets SIGKILL when the spawner dies, so a killed host
- * leaves no worker behind.
+ * Death: a spawner gets SIGKILL when the host dies (PR_SET_PDEATHSIG),
+ * and each worker gets SIGKILL when its spawner dies, so a killed host
+ * leaves no worker behind; a spawner that dies makes the host exit.
  */
 #ifndef DYNSUP_SPAWNER_H
 #define DYNSUP_SPAWNER_H
@@ -73,14 +78,16 @@ void plugin_list_free(struct plugin_list *list);
  * (the spawner's own, or a worker's as EXITED carries it). */
 void describe_wait_status(int wait_status, char *text, size_t size);
 
-/* Host side: forks the spawner, which loads every plugin of plugin_dir
- * and reports, then moves to work_dir (the host config's folder), so that
- * every worker starts there and relative paths in the config's arguments
- * mean what they say. Returns 0 with the spawner's pid and the host's end of the
- * socket (non-blocking, close-on-exec), and the loaded plugins; -1 with
- * every loading error (the spawner is then already gone). */
-int spawner_launch(const char *plugin_dir, const char *work_dir, pid_t *spawner_pid, int *socket_fd,
-                   struct plugin_list *plugins, struct error_list *errors);
+/* Host side: forks the spawner of one plugin file (file_name, of
+ * plugin_dir), which loads it and reports, then moves to work_dir (the
+ * host config's folder), so that every worker starts there and relative
+ * paths in the config's arguments mean what they say. Returns 0 with the
+ * spawner's pid and the host's end of the socket (non-blocking,
+ * close-on-exec), the loaded plugin appended to plugins; -1 with every
+ * loading error (the spawner is then already gone). */
+int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
+                   pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
+                   struct error_list *errors);
 
 /* Encodes a SPAWN request into buffer (capacity SPAWNER_MAX_MESSAGE).
  * Returns its length, or -1 if it does not fit. */

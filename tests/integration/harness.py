@@ -295,16 +295,19 @@ def run_tests(module_globals):
 
 # ---- helpers added for the semantics, protocol, CLI and config tests ----
 
-def spawner_of(host):
-    """The spawner: the host's only child process."""
-    spawners = wait_for(lambda: children_of(host.pid), what="the spawner process")
-    assert len(spawners) == 1, "host has %d children: %r" % (len(spawners), spawners)
-    return spawners[0]
+def spawners_of(host):
+    """The spawners, one per plugin: the host's only child processes."""
+    return wait_for(lambda: children_of(host.pid), what="the spawner processes")
+
+
+def children_of_all(parents):
+    """Children of every pid in parents (the workers of every spawner)."""
+    return [pid for parent in parents for pid in children_of(parent)]
 
 
 def worker_pids(host):
-    """Live worker processes (children of the spawner), from /proc."""
-    return sorted(pid for pid in children_of(spawner_of(host)) if alive(pid))
+    """Live worker processes (children of the spawners), from /proc."""
+    return sorted(pid for pid in children_of_all(spawners_of(host)) if alive(pid))
 
 
 def wait_workers(host, count, timeout=DEADLINE):

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from harness import (DEADLINE, TIME_SCALE, Host, alive, gone, read_probe, run_tests, spawner_of, timed, wait_for,
+from harness import (DEADLINE, TIME_SCALE, Host, alive, gone, read_probe, run_tests, spawners_of, timed, wait_for,
                      wait_workers, worker_pids)
 
 # "work" never runs out of restarts: the policy tests restart freely there.
@@ -360,7 +360,7 @@ def test_root_intensity_exceeded_stops_the_host_with_a_non_zero_status():
     with new_host(root_intensity=(0, 30)).start() as host:
         victim = started(host.start_child("fragile", "perm_sleeper"))
         others = [started(host.start_child("other", "sleeper")), started(host.start_child("work", "sleeper"))]
-        spawner = spawner_of(host)
+        spawners = spawners_of(host)
         for _ in range(3):
             os.kill(victim, signal.SIGKILL)
             if host.process.poll() is not None:
@@ -371,7 +371,7 @@ def test_root_intensity_exceeded_stops_the_host_with_a_non_zero_status():
                 break
         code = host.process.wait(DEADLINE)
         assert code != 0, host.log()
-        wait_for(lambda: all(gone(pid) for pid in others + [victim, spawner]), what="every worker gone")
+        wait_for(lambda: all(gone(pid) for pid in others + [victim] + spawners), what="every worker gone")
         assert "root restart intensity exceeded" in host.log()
 
 

@@ -27,8 +27,8 @@ import socket
 import threading
 import time
 
-from harness import (DEADLINE, HOST_WRAPPER, TIME_SCALE, Host, alive, children_of, comm_of, open_fds,
-                     parent_of, processes_of, run_tests, spawner_of, vm_rss_kib, wait_for,
+from harness import (DEADLINE, HOST_WRAPPER, TIME_SCALE, Host, alive, children_of_all, comm_of, open_fds,
+                     parent_of, processes_of, run_tests, spawners_of, vm_rss_kib, wait_for,
                      zombie_children_of)
 
 SOAK_SECONDS = float(os.environ.get("DYNSUP_SOAK_SECONDS", "0"))
@@ -205,11 +205,11 @@ def start(supervisor, child):
     return {"cmd": "start_child", "supervisor": supervisor, "child": child}
 
 
-def live_workers(spawner):
-    """{pid: child id} of the spawner's live children that already carry
+def live_workers(spawners):
+    """{pid: child id} of the spawners' live children that already carry
     their child id (a fresh fork still has the spawner's name)."""
     found = {}
-    for pid in children_of(spawner):
+    for pid in children_of_all(spawners):
         if alive(pid):
             name = comm_of(pid)
             if name in OUR_IDS:
@@ -243,7 +243,7 @@ class Storm:
     def __init__(self, host, figures):
         self.host = host
         self.figures = figures
-        self.spawner = spawner_of(host)
+        self.spawners = spawners_of(host)
         self.stop = threading.Event()
         self.failures = []
         self.threads = []
@@ -262,10 +262,8 @@ class Storm:
     def killer(self, seed):
         """About 20 kills a second, at random among the killable workers."""
         rng = random.Random(seed)
-        children = "/proc/%d/task/%d/children" % (self.spawner, self.spawner)
         while not self.stop.wait(0.05):
-            with open(children) as listing:  # fast; the final checks scan /proc instead
-                candidates = [int(pid) for pid in listing.read().split()]
+            candidates = children_of_all(self.spawners)  # fast; the final checks scan /proc instead
             rng.shuffle(candidates)
             pid = next((pid for pid in candidates[:20] if comm_of(pid) in KILLABLE), None)
             if pid is None:
@@ -378,12 +376,12 @@ def settle(host):
     """Waits until the tree and /proc agree: no child starting or restarting,
     every pool's count_children equal to its live processes, which_children
     naming exactly those pids. Returns {pid: child id}."""
-    spawner = spawner_of(host)
+    spawners = spawners_of(host)
     seen = {}
 
     def agreed():
-        processes = live_workers(spawner)
-        if len(processes) != len([p for p in children_of(spawner) if alive(p)]):
+        processes = live_workers(spawners)
+        if len(processes) != len([p for p in children_of_all(spawners) if alive(p)]):
             return False  # a fresh fork without its name yet
         listed = {}
         for supervisor in SUPERVISORS:
@@ -410,22 +408,23 @@ def settle(host):
 
 
 def assert_no_zombie_and_no_orphan(host):
-    spawner = spawner_of(host)
-    wait_for(lambda: not zombie_children_of(spawner) and not zombie_children_of(host.pid),
-             timeout=5 * TIME_SCALE, what="no zombie among the host's and the spawner's children")
+    spawners = spawners_of(host)
+    wait_for(lambda: not any(zombie_children_of(pid) for pid in spawners + [host.pid]),
+             timeout=5 * TIME_SCALE, what="no zombie among the host's and the spawners' children")
     orphans = [pid for pid in processes_of(host)
-               if pid not in (host.pid, spawner) and alive(pid) and parent_of(pid) != spawner]
-    assert not orphans, "workers whose parent is not the spawner: %r" % orphans
-    assert parent_of(spawner) == host.pid
+               if pid != host.pid and pid not in spawners and alive(pid)
+               and parent_of(pid) not in spawners]
+    assert not orphans, "workers whose parent is not a spawner: %r" % orphans
+    assert all(parent_of(pid) == host.pid for pid in spawners)
 
 
 def measure(host):
     """(descriptors beyond one per live worker, RSS in KiB), once stable."""
     figures = {}
-    spawner = spawner_of(host)
+    spawners = spawners_of(host)
 
     def stable():
-        overhead = len(open_fds(host.pid)) - len([pid for pid in children_of(spawner) if alive(pid)])
+        overhead = len(open_fds(host.pid)) - len([pid for pid in children_of_all(spawners) if alive(pid)])
         settled = figures.get("overhead") == overhead
         figures["overhead"] = overhead
         return settled
