@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,8 @@
 #include "worker.h"
 
 #define SPAWNER_SOCKET_FD 3
+#define SPAWNER_NAME "dynsup-spawner"
+#define SPARE_NAME "dynsup-spare"
 /* How long boot waits for the plugins to load. */
 #define LOAD_TIMEOUT_MS 30000
 /* More words than any request can carry (the request line is capped). */
@@ -88,10 +92,32 @@ ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const 
 
 /* ---------------------------------------------------------------- spawner process */
 
+/*
+ * The spare. Forking and preparing a worker is most of a start's latency
+ * (a fresh process pays a page fault for each page it touches, 20-50 us
+ * each on the VMs we measured), so the spawner keeps one worker forked and
+ * prepared ahead (worker_prepare: descriptors, signals, parent-death
+ * signal), blocked on its job pipe; a SPAWN hands it the job and the start
+ * skips the fork. Made after the first start of the plugin (a plugin never
+ * started costs no process) and again after each hand-off, once no request
+ * is waiting. A spare is the spawner's child but no worker: the host never
+ * hears of it; if it dies (a stray signal), it is reaped silently and
+ * replaced.
+ */
+struct spare {
+    pid_t pid;            /* 0: none */
+    int job_fd;           /* write end of its job pipe */
+    int output_fd;        /* read ends, for the host once it is a worker */
+    int report_fd;
+};
+
 struct spawner {
     int socket_fd;
     int child_exit_fd;   /* signalfd of SIGCHLD (blocked in the spawner) */
-    struct plugin_set plugins;
+    pid_t host_pid;
+    struct plugin_set plugins;  /* the one plugin of this spawner, if it loaded */
+    bool spare_wanted;
+    struct spare spare;
     char request[SPAWNER_MAX_MESSAGE];
 };
 
@@ -139,22 +165,41 @@ static void reply_spawn_failure(struct spawner *spawner, uint64_t key, int error
     send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
 }
 
-static void spawn_worker(struct spawner *spawner, size_t length)
+/* SPAWNED for pid, with the read ends of its pipes, which the host now owns. */
+static void reply_spawned(struct spawner *spawner, uint64_t key, pid_t pid, int output_fd,
+                          int report_fd)
+{
+    struct spawner_spawned reply = {.key = key, .pid = pid, .error = 0};
+    uint32_t type = SPAWNER_SPAWNED;
+    char message[sizeof type + sizeof reply];
+    memcpy(message, &type, sizeof type);
+    memcpy(message + sizeof type, &reply, sizeof reply);
+    int fds[2] = {output_fd, report_fd};
+    send_or_die(spawner->socket_fd, message, sizeof message, fds, 2);
+    close(output_fd);
+    close(report_fd);
+}
+
+/* Unpacks a SPAWN record in place: the NUL-separated strings stay where
+ * they are and job points into them. Returns the plugin's name, or NULL if
+ * the record is malformed. */
+static const char *decode_spawn(char *record, size_t length, struct worker_job *job, char **argv,
+                                size_t argv_capacity, uint64_t *key)
 {
     struct spawn_header header;
-    memcpy(&header, spawner->request, sizeof header);
-    /* Unpack the NUL-separated strings in place; the worker gets its own
-     * copy of this buffer through fork, so nothing is allocated. */
+    if (length < sizeof header)
+        return NULL;
+    memcpy(&header, record, sizeof header);
+    *key = header.key;
     enum { FIXED_STRINGS = 4 };
     char *strings[FIXED_STRINGS];
-    char *cursor = spawner->request + sizeof header, *end = spawner->request + length;
-    static char *argv[SPAWN_MAX_ARGS + 1];
-    if (header.argc >= sizeof argv / sizeof argv[0])
-        return reply_spawn_failure(spawner, header.key, 0, "malformed spawn request");
+    char *cursor = record + sizeof header, *end = record + length;
+    if (header.argc >= argv_capacity)
+        return NULL;
     for (uint32_t i = 0; i < FIXED_STRINGS + header.argc; i++) {
         char *terminator = cursor < end ? memchr(cursor, '\0', (size_t)(end - cursor)) : NULL;
         if (!terminator)
-            return reply_spawn_failure(spawner, header.key, 0, "malformed spawn request");
+            return NULL;
         if (i < FIXED_STRINGS)
             strings[i] = cursor;
         else
@@ -162,54 +207,170 @@ static void spawn_worker(struct spawner *spawner, size_t length)
         cursor = terminator + 1;
     }
     argv[header.argc] = NULL;
-    const struct loaded_plugin *plugin = plugin_set_find(&spawner->plugins, strings[3]);
-    if (!plugin)
-        return reply_spawn_failure(spawner, header.key, 0, "plugin is not loaded");
-
-    int output[2], report[2];
-    if (pipe2(output, O_CLOEXEC) < 0)
-        return reply_spawn_failure(spawner, header.key, errno, "pipe");
-    if (pipe2(report, O_CLOEXEC) < 0) {
-        int error = errno;
-        close(output[0]);
-        close(output[1]);
-        return reply_spawn_failure(spawner, header.key, error, "pipe");
-    }
-    struct worker_job job = {
+    *job = (struct worker_job){
         .supervisor = strings[0],
         .child_id = strings[1],
         .name = strings[2][0] ? strings[2] : NULL,
         .argv = argv,
         .argc = (int)header.argc,
-        .supervisor_pid = getppid(), /* the host: the spawner dies with it */
     };
+    return strings[3];
+}
+
+/* Runs in the spare: prepared, it waits for one job record (at most
+ * PIPE_BUF bytes, so it arrives in one read) and becomes that worker. */
+static _Noreturn void spare_main(const struct dynsup_plugin *plugin, int output_fd, int report_fd,
+                                 int job_fd, pid_t parent, pid_t host_pid)
+{
+    worker_prepare(output_fd, report_fd, job_fd, parent, host_pid);
+    char record[PIPE_BUF];
+    ssize_t length;
+    while ((length = read(WORKER_KEPT_FD, record, sizeof record)) < 0 && errno == EINTR &&
+           !worker_stop_requested())
+        ;
+    if (length <= 0)
+        _exit(0); /* the spawner let it go, or a SIGTERM came first */
+    close(WORKER_KEPT_FD);
+    char *argv[PIPE_BUF + 1];
+    struct worker_job job;
+    uint64_t key;
+    if (!decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
+        _exit(127); /* cannot happen: the spawner decoded it first */
+    job.supervisor_pid = host_pid;
+    worker_become(&job, plugin);
+}
+
+/* Forks a worker: a spare when job is NULL. Returns its pid with the read
+ * ends of its pipes (and the write end of its job pipe for a spare), or -1
+ * with errno and the failed step in *what. */
+static pid_t fork_worker(struct spawner *spawner, const struct worker_job *job,
+                         const struct dynsup_plugin *plugin, int *output_fd, int *report_fd,
+                         int *job_fd, const char **what)
+{
+    int output[2] = {-1, -1}, report[2] = {-1, -1}, jobs[2] = {-1, -1};
+    if (pipe2(output, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 ||
+        (!job && pipe2(jobs, O_CLOEXEC) < 0)) {
+        int error = errno;
+        for (int i = 0; i < 2; i++) {
+            if (output[i] >= 0)
+                close(output[i]);
+            if (report[i] >= 0)
+                close(report[i]);
+        }
+        *what = "pipe";
+        errno = error;
+        return -1;
+    }
     /* Signals stay blocked across fork so that no handler of ours runs in
      * the child before it has reset them. */
     sigset_t all, previous;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &previous);
     pid_t spawner_pid = getpid();
+    /* A spare carries its name from birth: whoever lists the spawner's
+     * children (ps, the tests) never takes it for a worker. */
+    if (!job)
+        prctl(PR_SET_NAME, SPARE_NAME);
     pid_t pid = fork();
-    if (pid == 0)
-        worker_main(&job, plugin->plugin, output[1], report[1], spawner_pid);
+    if (!job && pid != 0)
+        prctl(PR_SET_NAME, SPAWNER_NAME);
+    if (pid == 0) {
+        if (job)
+            worker_main(job, plugin, output[1], report[1], spawner_pid);
+        spare_main(plugin, output[1], report[1], jobs[0], spawner_pid, spawner->host_pid);
+    }
     int fork_error = errno;
     sigprocmask(SIG_SETMASK, &previous, NULL);
     close(output[1]);
     close(report[1]);
+    if (!job)
+        close(jobs[0]);
     if (pid < 0) {
         close(output[0]);
         close(report[0]);
-        return reply_spawn_failure(spawner, header.key, fork_error, "fork");
+        if (!job)
+            close(jobs[1]);
+        *what = "fork";
+        errno = fork_error;
+        return -1;
     }
-    struct spawner_spawned reply = {.key = header.key, .pid = pid, .error = 0};
-    uint32_t type = SPAWNER_SPAWNED;
-    char message[sizeof type + sizeof reply];
-    memcpy(message, &type, sizeof type);
-    memcpy(message + sizeof type, &reply, sizeof reply);
-    int fds[2] = {output[0], report[0]};
-    send_or_die(spawner->socket_fd, message, sizeof message, fds, 2);
-    close(output[0]);
-    close(report[0]);
+    *output_fd = output[0];
+    *report_fd = report[0];
+    if (!job)
+        *job_fd = jobs[1];
+    return pid;
+}
+
+static void make_spare(struct spawner *spawner)
+{
+    const char *what;
+    struct spare *spare = &spawner->spare;
+    pid_t pid = fork_worker(spawner, NULL, spawner->plugins.items[0].plugin, &spare->output_fd,
+                            &spare->report_fd, &spare->job_fd, &what);
+    spare->pid = pid > 0 ? pid : 0; /* no spare: the next start forks, and tries again after */
+}
+
+/* Lets the spare go: it exits when its job pipe closes; `reaped` when it
+ * is already gone. */
+static void drop_spare(struct spawner *spawner, bool reaped)
+{
+    struct spare *spare = &spawner->spare;
+    if (!spare->pid)
+        return;
+    close(spare->job_fd);
+    close(spare->output_fd);
+    close(spare->report_fd);
+    if (!reaped) {
+        kill(spare->pid, SIGKILL);
+        waitpid(spare->pid, NULL, 0);
+    }
+    spare->pid = 0;
+}
+
+/* Hands the job to the spare. Returns false (the spare dropped) if it
+ * could not take it. */
+static bool hand_to_spare(struct spawner *spawner, uint64_t key, size_t length)
+{
+    struct spare *spare = &spawner->spare;
+    ssize_t written;
+    while ((written = write(spare->job_fd, spawner->request, length)) < 0 && errno == EINTR)
+        ;
+    if (written != (ssize_t)length) {
+        drop_spare(spawner, false);
+        return false;
+    }
+    close(spare->job_fd);
+    pid_t pid = spare->pid;
+    spare->pid = 0;
+    reply_spawned(spawner, key, pid, spare->output_fd, spare->report_fd);
+    return true;
+}
+
+static void spawn_worker(struct spawner *spawner, size_t length)
+{
+    /* The worker gets its own copy of these through fork, so nothing is
+     * allocated. */
+    static char *argv[SPAWN_MAX_ARGS + 1];
+    struct worker_job job;
+    uint64_t key = 0;
+    const char *plugin_name = decode_spawn(spawner->request, length, &job, argv,
+                                           sizeof argv / sizeof argv[0], &key);
+    if (!plugin_name)
+        return reply_spawn_failure(spawner, key, 0, "malformed spawn request");
+    const struct loaded_plugin *plugin = plugin_set_find(&spawner->plugins, plugin_name);
+    if (!plugin)
+        return reply_spawn_failure(spawner, key, 0, "plugin is not loaded");
+    spawner->spare_wanted = true;
+    /* A record over PIPE_BUF could arrive in pieces: such a start forks. */
+    if (spawner->spare.pid && length <= PIPE_BUF && hand_to_spare(spawner, key, length))
+        return;
+    job.supervisor_pid = spawner->host_pid; /* the spawner dies with it */
+    int output_fd, report_fd;
+    const char *what;
+    pid_t pid = fork_worker(spawner, &job, plugin->plugin, &output_fd, &report_fd, NULL, &what);
+    if (pid < 0)
+        return reply_spawn_failure(spawner, key, errno, what);
+    reply_spawned(spawner, key, pid, output_fd, report_fd);
 }
 
 static void read_host_messages(struct spawner *spawner)
@@ -217,14 +378,14 @@ static void read_host_messages(struct spawner *spawner)
     for (;;) {
         ssize_t length = recv(spawner->socket_fd, spawner->request, sizeof spawner->request,
                               MSG_DONTWAIT);
-        if (length == 0)
+        if (length == 0 || (length < 0 && errno != EINTR && errno != EAGAIN)) {
+            drop_spare(spawner, false); /* gone before the spawner, not after */
             _exit(0); /* the host closed its end: it is stopping or gone */
+        }
         if (length < 0) {
-            if (errno == EINTR)
-                continue;
             if (errno == EAGAIN)
                 return;
-            _exit(0);
+            continue;
         }
         uint32_t type = 0;
         if ((size_t)length >= sizeof(struct spawn_header))
@@ -244,6 +405,14 @@ static void reap_children(struct spawner *spawner)
     int wait_status;
     pid_t pid;
     while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
+        if (pid == spawner->spare.pid) {
+            /* Not a worker: the host never heard of it. The next start
+             * makes a new one, so a spare that keeps dying cannot make the
+             * spawner fork in a loop. */
+            drop_spare(spawner, true);
+            spawner->spare_wanted = false;
+            continue;
+        }
         struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
         uint32_t type = SPAWNER_EXITED;
         char message[sizeof type + sizeof exited];
@@ -283,7 +452,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != host_pid)
         _exit(0);
-    prctl(PR_SET_NAME, "dynsup-spawner");
+    prctl(PR_SET_NAME, SPAWNER_NAME);
     /* Own session: a Ctrl-C in the host's terminal must reach the host
      * (which then stops the workers in order), not every worker at once. */
     setsid();
@@ -308,6 +477,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
 
     static struct spawner spawner;
     spawner.socket_fd = SPAWNER_SOCKET_FD;
+    spawner.host_pid = host_pid;
     plugin_set_init(&spawner.plugins);
     struct error_list errors;
     error_list_init(&errors);
@@ -316,6 +486,11 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
         error_list_add(&errors, "%s: cannot enter the config's folder: %s", work_dir, strerror(errno));
     send_load_report(&spawner, &errors);
     error_list_free(&errors);
+    /* Set once here, inherited by every worker: stdout on a pipe is fully
+     * buffered by default, and line buffering makes a worker's printf
+     * lines reach the log as they happen. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    worker_note_inherited_signals();
 
     /* SIGCHLD stays blocked for good and arrives through the signalfd;
      * spawn_worker's child starts from an empty mask (worker_main). */
@@ -340,6 +515,8 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
             reap_children(&spawner);
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
+        if (spawner.spare_wanted && !spawner.spare.pid)
+            make_spare(&spawner);
     }
 }
 

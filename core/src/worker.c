@@ -11,6 +11,9 @@
  *    around fork; a plugin must start from defaults.
  * 4. init, then its answer on the report pipe (closed right after, so the
  *    host holds one descriptor per running worker), then run.
+ *
+ * Steps 1-3 (worker_prepare) may run ahead of the request, in a spare
+ * (spawner.c); step 4 (worker_become) runs once the job is known.
  */
 #include "worker.h"
 
@@ -113,15 +116,33 @@ static void close_all_from(int first)
         close(fd);
 }
 
+/* Signals whose disposition the spawner changed (its ignored ones, and
+ * whatever a plugin's constructor set while loading): the only ones a
+ * worker must put back. Resetting all 64 cost a worker 64 syscalls. */
+static int inherited_signals[NSIG];
+static int inherited_signal_count;
+
+void worker_note_inherited_signals(void)
+{
+    inherited_signal_count = 0;
+    for (int signal_number = 1; signal_number < NSIG; signal_number++) {
+        struct sigaction current;
+        if (signal_number == SIGKILL || signal_number == SIGSTOP ||
+            sigaction(signal_number, NULL, &current) != 0) /* EINVAL: reserved by libc */
+            continue;
+        if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
+            inherited_signals[inherited_signal_count++] = signal_number;
+    }
+}
+
 static void reset_signals(void)
 {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = SIG_DFL;
     sigemptyset(&action.sa_mask);
-    for (int signal_number = 1; signal_number < NSIG; signal_number++)
-        if (signal_number != SIGKILL && signal_number != SIGSTOP)
-            sigaction(signal_number, &action, NULL); /* EINVAL for libc-reserved ones: fine */
+    for (int i = 0; i < inherited_signal_count; i++)
+        sigaction(inherited_signals[i], &action, NULL);
     /* No SA_RESTART: a stop request must interrupt sleep(), read(), poll(). */
     action.sa_sigaction = on_stop_signal;
     action.sa_flags = SA_SIGINFO;
@@ -143,31 +164,30 @@ static void report_init(enum init_result result, const char *detail)
     close(REPORT_FD);
 }
 
-_Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
-                           int output_fd, int report_fd, pid_t parent)
+void worker_prepare(int output_fd, int report_fd, int keep_fd, pid_t parent, pid_t supervisor)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    supervisor_pid = job->supervisor_pid;
+    supervisor_pid = supervisor;
 
-    /* output_fd and report_fd are >= 4: 0-2 are stdio and 3 is the
-     * spawner's socket, which the dup2 below replaces. */
+    /* output_fd, report_fd and keep_fd are >= 4: 0-2 are stdio and 3 is
+     * the spawner's socket, which the dup2 below replaces. */
     if (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0 ||
-        dup2(report_fd, REPORT_FD) < 0)
+        dup2(report_fd, REPORT_FD) < 0 || (keep_fd >= 0 && dup2(keep_fd, WORKER_KEPT_FD) < 0))
         _exit(127);
-    close_all_from(REPORT_FD + 1);
+    close_all_from(keep_fd >= 0 ? WORKER_KEPT_FD + 1 : REPORT_FD + 1);
     reset_signals();
+}
 
+_Noreturn void worker_become(const struct worker_job *job, const struct dynsup_plugin *plugin)
+{
     /* A plain copy, not snprintf: every code page a fresh worker runs
      * for the first time is a page fault, and printf's are many. */
     char comm[16] = {0};
     for (size_t i = 0; i + 1 < sizeof comm && job->child_id[i]; i++)
         comm[i] = job->child_id[i];
     prctl(PR_SET_NAME, comm);
-    /* stdout on a pipe is fully buffered by default; line buffering makes
-     * a worker's printf lines reach the log as they happen. */
-    setvbuf(stdout, NULL, _IOLBF, 0);
 
     struct dynsup_worker worker = {
         .abi_version = DYNSUP_PLUGIN_ABI_VERSION,
@@ -205,4 +225,16 @@ _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plu
      * sanitizer leak checks) are not the worker's business. A non-zero
      * return whose low byte is 0 must still read as abnormal. */
     worker_exit(status == 0 ? 0 : (status & 0xff) ? (status & 0xff) : 1);
+}
+
+_Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
+                           int output_fd, int report_fd, pid_t parent)
+{
+    worker_prepare(output_fd, report_fd, -1, parent, job->supervisor_pid);
+    worker_become(job, plugin);
+}
+
+int worker_stop_requested(void)
+{
+    return stop_requested;
 }

@@ -18,11 +18,29 @@ struct worker_job {
     pid_t supervisor_pid; /* the host: only its SIGTERM is a stop request (see worker.c) */
 };
 
-/* Never returns. Makes the process a clean worker (only fds 0/1/2 open,
- * stdout and stderr on output_fd, default signals but SIGTERM, killed when
- * `parent` dies), runs init, reports its answer on report_fd, then run,
- * whose return value becomes the exit status. */
+/* The spawner's descriptor a prepared worker keeps (the spare's job pipe). */
+#define WORKER_KEPT_FD 4
+
+/* Spawner side, once after loading its plugin: notes which signals it
+ * changed from the default, the ones worker_prepare must put back. */
+void worker_note_inherited_signals(void);
+
+/* In the forked child: makes the process a clean worker-to-be (fds 0/1/2
+ * only, plus keep_fd moved to WORKER_KEPT_FD when >= 0; stdout and stderr
+ * on output_fd, the report pipe on 3; default signals but SIGTERM, which
+ * only `supervisor` may send as a stop request; killed when `parent`
+ * dies). Exits at once if `parent` is already gone. */
+void worker_prepare(int output_fd, int report_fd, int keep_fd, pid_t parent, pid_t supervisor);
+
+/* Never returns: runs init, reports its answer on the report pipe, then
+ * run, whose return value becomes the exit status. */
+_Noreturn void worker_become(const struct worker_job *job, const struct dynsup_plugin *plugin);
+
+/* Both of the above, for a worker forked on request. */
 _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
                            int output_fd, int report_fd, pid_t parent);
+
+/* Whether a SIGTERM came (a spare waiting for its job exits on one). */
+int worker_stop_requested(void);
 
 #endif

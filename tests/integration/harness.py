@@ -305,9 +305,14 @@ def children_of_all(parents):
     return [pid for parent in parents for pid in children_of(parent)]
 
 
+SPARE = "dynsup-spare"
+
+
 def worker_pids(host):
-    """Live worker processes (children of the spawners), from /proc."""
-    return sorted(pid for pid in children_of_all(spawners_of(host)) if alive(pid))
+    """Live worker processes (children of the spawners, but their spares:
+    a spare is named so from birth), from /proc."""
+    return sorted(pid for pid in children_of_all(spawners_of(host))
+                  if alive(pid) and comm_of(pid) != SPARE)
 
 
 def wait_workers(host, count, timeout=DEADLINE):

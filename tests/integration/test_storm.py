@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 
-from harness import (DEADLINE, HOST_WRAPPER, TIME_SCALE, Host, alive, children_of_all, comm_of, open_fds,
+from harness import (DEADLINE, HOST_WRAPPER, SPARE, TIME_SCALE, Host, alive, children_of_all, comm_of, open_fds,
                      parent_of, processes_of, run_tests, spawners_of, vm_rss_kib, wait_for,
                      zombie_children_of)
 
@@ -381,7 +381,7 @@ def settle(host):
 
     def agreed():
         processes = live_workers(spawners)
-        if len(processes) != len([p for p in children_of_all(spawners) if alive(p)]):
+        if len(processes) != len([p for p in children_of_all(spawners) if alive(p) and comm_of(p) != SPARE]):
             return False  # a fresh fork without its name yet
         listed = {}
         for supervisor in SUPERVISORS:
@@ -424,7 +424,8 @@ def measure(host):
     spawners = spawners_of(host)
 
     def stable():
-        overhead = len(open_fds(host.pid)) - len([pid for pid in children_of_all(spawners) if alive(pid)])
+        overhead = len(open_fds(host.pid)) - len([pid for pid in children_of_all(spawners)
+                                                  if alive(pid) and comm_of(pid) != SPARE])
         settled = figures.get("overhead") == overhead
         figures["overhead"] = overhead
         return settled
