@@ -183,7 +183,7 @@ static void reply_spawned(struct spawner *spawner, uint64_t key, pid_t pid, int 
 /* Unpacks a SPAWN record in place: the NUL-separated strings stay where
  * they are and job points into them. Returns the plugin's name, or NULL if
  * the record is malformed. */
-static const char *decode_spawn(char *record, size_t length, struct worker_job *job, char **argv,
+WORKER_PATH static const char *decode_spawn(char *record, size_t length, struct worker_job *job, char **argv,
                                 size_t argv_capacity, uint64_t *key)
 {
     struct spawn_header header;
@@ -219,7 +219,7 @@ static const char *decode_spawn(char *record, size_t length, struct worker_job *
 
 /* Runs in the spare: prepared, it waits for one job record (at most
  * PIPE_BUF bytes, so it arrives in one read) and becomes that worker. */
-static _Noreturn void spare_main(const struct dynsup_plugin *plugin, int output_fd, int report_fd,
+WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin, int output_fd, int report_fd,
                                  int job_fd, pid_t parent, pid_t host_pid)
 {
     worker_prepare(output_fd, report_fd, job_fd, parent, host_pid);
@@ -243,7 +243,7 @@ static _Noreturn void spare_main(const struct dynsup_plugin *plugin, int output_
 /* Forks a worker: a spare when job is NULL. Returns its pid with the read
  * ends of its pipes (and the write end of its job pipe for a spare), or -1
  * with errno and the failed step in *what. */
-static pid_t fork_worker(struct spawner *spawner, const struct worker_job *job,
+WORKER_PATH static pid_t fork_worker(struct spawner *spawner, const struct worker_job *job,
                          const struct dynsup_plugin *plugin, int *output_fd, int *report_fd,
                          int *job_fd, const char **what)
 {

@@ -41,7 +41,7 @@ static pid_t supervisor_pid;
 static int initialising;
 static char init_error[sizeof(((struct worker_report *)0)->detail)];
 
-static void on_stop_signal(int signal_number, siginfo_t *info, void *context)
+WORKER_PATH static void on_stop_signal(int signal_number, siginfo_t *info, void *context)
 {
     (void)signal_number;
     (void)context;
@@ -52,7 +52,7 @@ static void on_stop_signal(int signal_number, siginfo_t *info, void *context)
 
 /* Ends the process with `status`, or by SIGTERM when an outsider asked it
  * to stop (see stopped_by_outsider). */
-static _Noreturn void worker_exit(int status)
+WORKER_PATH static _Noreturn void worker_exit(int status)
 {
     fflush(NULL);
     if (stopped_by_outsider) {
@@ -66,7 +66,7 @@ static _Noreturn void worker_exit(int status)
     _exit(status);
 }
 
-static int worker_should_stop(const dynsup_worker *w)
+WORKER_PATH static int worker_should_stop(const dynsup_worker *w)
 {
     (void)w;
     return stop_requested;
@@ -104,7 +104,7 @@ static const struct dynsup_worker_api worker_api = {
     .vlog = worker_vlog,
 };
 
-static void close_all_from(int first)
+WORKER_PATH static void close_all_from(int first)
 {
     if (syscall(SYS_close_range, (unsigned)first, ~0u, 0) == 0)
         return;
@@ -135,7 +135,7 @@ void worker_note_inherited_signals(void)
     }
 }
 
-static void reset_signals(void)
+WORKER_PATH static void reset_signals(void)
 {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -152,7 +152,7 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void report_init(enum init_result result, const char *detail)
+WORKER_PATH static void report_init(enum init_result result, const char *detail)
 {
     struct worker_report report;
     memset(&report, 0, sizeof report);
