@@ -458,11 +458,18 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     setsid();
     /* Signals meant for the host reach the spawner too (systemctl kill,
      * pkill -f dynsup-host): none of them may end it and with it every
-     * worker. The event signals (SIGUSR1/2, SIGHUP) included. Workers
-     * start from defaults again (worker.c). SIGCHLD stays as it is. */
-    static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2, SIGQUIT, SIGALRM};
-    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
-        signal(ignored[i], SIG_IGN);
+     * worker. The event signals (SIGUSR1/2, SIGHUP) included. Blocked for
+     * good rather than ignored: a blocked signal only waits (and is never
+     * inherited), and the dispositions stay the defaults a worker needs,
+     * so a worker resets no disposition at all, only its mask. SIGCHLD is
+     * read from a signalfd. */
+    static const int blocked[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1,
+                                  SIGUSR2, SIGQUIT, SIGALRM, SIGCHLD};
+    sigset_t blocked_set;
+    sigemptyset(&blocked_set);
+    for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++)
+        sigaddset(&blocked_set, blocked[i]);
+    sigprocmask(SIG_BLOCK, &blocked_set, NULL);
 
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0 && null_fd != STDIN_FILENO) {
@@ -490,14 +497,12 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
      * buffered by default, and line buffering makes a worker's printf
      * lines reach the log as they happen. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    worker_note_inherited_signals();
+    worker_set_up_signals();
 
-    /* SIGCHLD stays blocked for good and arrives through the signalfd;
-     * spawn_worker's child starts from an empty mask (worker_main). */
+    /* A worker starts from an empty mask (worker_prepare). */
     sigset_t child_exits;
     sigemptyset(&child_exits);
     sigaddset(&child_exits, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &child_exits, NULL);
     spawner.child_exit_fd = signalfd(-1, &child_exits, SFD_NONBLOCK | SFD_CLOEXEC);
     if (spawner.child_exit_fd < 0)
         _exit(1);

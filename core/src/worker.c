@@ -7,8 +7,9 @@
  * 2. Descriptors: the process was forked, not exec'ed, so close-on-exec
  *    flags mean nothing here. Everything but stdin, the output pipe (as
  *    stdout and stderr) and the report pipe is closed explicitly.
- * 3. Signals: the spawner ignores some signals and had all of them blocked
- *    around fork; a plugin must start from defaults.
+ * 3. Signals: the spawner blocks the ones meant for the host and had all
+ *    of them blocked around fork; a plugin must start from defaults (and
+ *    the SIGTERM handler, installed in the spawner and inherited).
  * 4. init, then its answer on the report pipe (closed right after, so the
  *    host holds one descriptor per running worker), then run.
  *
@@ -116,40 +117,50 @@ WORKER_PATH static void close_all_from(int first)
         close(fd);
 }
 
-/* Signals whose disposition the spawner changed (its ignored ones, and
- * whatever a plugin's constructor set while loading): the only ones a
- * worker must put back. Resetting all 64 cost a worker 64 syscalls. */
+/* What a worker's signals are set from (worker_set_up_signals): the
+ * signals a plugin's constructor gave a handler while loading, to put back
+ * to default, and the empty mask. */
 static int inherited_signals[NSIG];
 static int inherited_signal_count;
+static sigset_t no_signals;
 
-void worker_note_inherited_signals(void)
+void worker_set_up_signals(void)
 {
+    /* The SIGTERM handler is installed here, in the spawner, where
+     * SIGTERM stays blocked: every worker inherits it and sets no
+     * disposition itself. No SA_RESTART: a stop request must interrupt
+     * sleep(), read(), poll(). */
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_stop_signal;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, NULL);
+
     inherited_signal_count = 0;
     for (int signal_number = 1; signal_number < NSIG; signal_number++) {
         struct sigaction current;
-        if (signal_number == SIGKILL || signal_number == SIGSTOP ||
+        if (signal_number == SIGKILL || signal_number == SIGSTOP || signal_number == SIGTERM ||
             sigaction(signal_number, NULL, &current) != 0) /* EINVAL: reserved by libc */
             continue;
         if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL)
             inherited_signals[inherited_signal_count++] = signal_number;
     }
+    sigemptyset(&no_signals);
 }
 
+/* Usually no syscall but the mask: see worker_set_up_signals. */
 WORKER_PATH static void reset_signals(void)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    for (int i = 0; i < inherited_signal_count; i++)
-        sigaction(inherited_signals[i], &action, NULL);
-    /* No SA_RESTART: a stop request must interrupt sleep(), read(), poll(). */
-    action.sa_sigaction = on_stop_signal;
-    action.sa_flags = SA_SIGINFO;
-    sigaction(SIGTERM, &action, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (inherited_signal_count > 0) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = SIG_DFL;
+        sigemptyset(&action.sa_mask);
+        for (int i = 0; i < inherited_signal_count; i++)
+            sigaction(inherited_signals[i], &action, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &no_signals, NULL);
 }
 
 WORKER_PATH static void report_init(enum init_result result, const char *detail)

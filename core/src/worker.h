@@ -28,9 +28,11 @@ struct worker_job {
 /* The spawner's descriptor a prepared worker keeps (the spare's job pipe). */
 #define WORKER_KEPT_FD 4
 
-/* Spawner side, once after loading its plugin: notes which signals it
- * changed from the default, the ones worker_prepare must put back. */
-void worker_note_inherited_signals(void);
+/* Spawner side, once after loading its plugin, with SIGTERM blocked:
+ * installs the workers' SIGTERM handler (inherited through fork) and notes
+ * the signals a plugin's constructor changed, which worker_prepare puts
+ * back to default. */
+void worker_set_up_signals(void);
 
 /* In the forked child: makes the process a clean worker-to-be (fds 0/1/2
  * only, plus keep_fd moved to WORKER_KEPT_FD when >= 0; stdout and stderr
