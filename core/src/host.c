@@ -93,19 +93,42 @@ void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply
 
 static void begin_exit(struct host *host, int status);
 
-void host_defer_spawn_failure(struct host *host, child_key key, const char *detail)
+static struct deferred_start *defer_start(struct host *host, child_key key)
 {
     if (host->deferred_count == host->deferred_capacity) {
         size_t capacity = host->deferred_capacity ? host->deferred_capacity * 2 : 8;
         void *grown = realloc(host->deferred, capacity * sizeof *host->deferred);
         if (!grown)
-            return;
+            return NULL;
         host->deferred = grown;
         host->deferred_capacity = capacity;
     }
-    struct deferred_failure *failure = &host->deferred[host->deferred_count++];
-    failure->key = key;
-    snprintf(failure->detail, sizeof failure->detail, "%s", detail);
+    struct deferred_start *start = &host->deferred[host->deferred_count++];
+    memset(start, 0, sizeof *start);
+    start->key = key;
+    return start;
+}
+
+void host_defer_spawn_failure(struct host *host, child_key key, const char *detail)
+{
+    struct deferred_start *failure = defer_start(host, key);
+    if (failure)
+        snprintf(failure->detail, sizeof failure->detail, "%s", detail);
+}
+
+void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
+                            int report_fd)
+{
+    struct deferred_start *start = defer_start(host, key);
+    if (!start) { /* the job is written: the worker runs, but unknown to the tree */
+        kill(pid, SIGKILL);
+        close(output_fd);
+        close(report_fd);
+        return;
+    }
+    start->pid = pid;
+    start->fds[0] = output_fd;
+    start->fds[1] = report_fd;
 }
 
 static void apply_one(struct host *host, const struct action *action)
@@ -154,8 +177,13 @@ void host_apply(struct host *host, struct action_list *actions)
     /* Fed back only now: a tree call while walking its own action list
      * could free what later actions point to. */
     while (host->deferred_count > 0) {
-        struct deferred_failure failure = host->deferred[--host->deferred_count];
-        tree_spawn_failed(host->tree, failure.key, failure.detail, host_now(host), actions);
+        struct deferred_start start = host->deferred[--host->deferred_count];
+        if (start.pid > 0) {
+            struct spawner_spawned spawned = {.key = start.key, .pid = start.pid};
+            host_worker_spawned_into(host, &spawned, start.fds, 2, 0, actions);
+        } else {
+            tree_spawn_failed(host->tree, start.key, start.detail, host_now(host), actions);
+        }
         for (size_t i = 0; i < actions->count; i++)
             apply_one(host, &actions->items[i]);
         action_list_clear(actions);

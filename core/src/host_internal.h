@@ -36,6 +36,10 @@ struct spawner_link {
     uv_poll_t watcher;
     bool watching, writable_wanted;
     struct outgoing_message *outgoing_head, *outgoing_tail;
+    /* The spare the spawner handed over (spawner.c), pid 0 if none; its
+     * three pipe ends are the host's until a start takes it. */
+    struct spare_worker { pid_t pid; int job_fd, output_fd, report_fd; } spare;
+    bool spare_requested;  /* SPARE_WANTED sent, SPARE not back yet */
 };
 
 struct host {
@@ -62,8 +66,14 @@ struct host {
     struct hashmap workers_by_pid;   /* pid -> struct worker_io */
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 
-    /* spawn failures found while carrying out actions, fed back after */
-    struct deferred_failure { child_key key; char detail[128]; } *deferred;
+    /* start outcomes found while carrying out actions, fed back after: a
+     * failure (pid 0, detail), or a spare that took the job (pid, fds) */
+    struct deferred_start {
+        child_key key;
+        pid_t pid;
+        int fds[2];
+        char detail[128];
+    } *deferred;
     size_t deferred_count, deferred_capacity;
 };
 
@@ -79,6 +89,10 @@ void host_spawner_lost(struct host *host, const char *how);
 /* A spawn that failed while actions were being carried out; fed back to
  * the tree by host_apply once the current list is done. */
 void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
+/* Likewise for a spare that took the job: pid with its output and report
+ * pipes (now owned by the host's worker I/O). */
+void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
+                            int report_fd);
 
 /* host_spawners.c */
 /* Forks one spawner per plugin file of plugin_dir; fills host->plugins.
@@ -101,6 +115,10 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
 /* host_workers.c */
 void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
                          int fd_count, int message_flags);
+/* The same, with the tree's actions appended to `out` (not carried out). */
+void host_worker_spawned_into(struct host *host, const struct spawner_spawned *spawned,
+                              const int *fds, int fd_count, int message_flags,
+                              struct action_list *out);
 void host_worker_exited(struct host *host, const struct spawner_exited *exited);
 void host_workers_close(struct host *host);
 

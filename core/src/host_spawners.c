@@ -1,7 +1,9 @@
 /*
  * The host's links to its spawners, one per plugin file (spawner.h says
- * why): forking them at boot, queueing SPAWN requests to the right one,
- * reading SPAWNED and EXITED back, and noticing a spawner's death.
+ * why): forking them at boot, starting workers (by writing the job to the
+ * plugin's spare when it has one, else by queueing a SPAWN to its
+ * spawner), reading SPAWNED, SPARE and EXITED back, and noticing a
+ * spawner's death.
  *
  * The host never blocks on a spawner: requests wait in a per-link queue
  * while its socket is full. A spawner that dies takes its workers with it,
@@ -10,6 +12,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +123,15 @@ static void flush_outgoing(struct spawner_link *link)
                 return;
             }
             /* This one request cannot go (ENOBUFS, EMSGSIZE...): fail it
-             * rather than block every later start behind it. */
+             * rather than block every later start behind it. Key 0 (no
+             * child's) is a SPARE_WANTED: the next start asks again. */
             char detail[128];
             snprintf(detail, sizeof detail, "cannot send the start to the spawner: %s",
                      strerror(errno));
-            host_defer_spawn_failure(host, message->key, detail);
+            if (message->key)
+                host_defer_spawn_failure(host, message->key, detail);
+            else
+                link->spare_requested = false;
         }
         link->outgoing_head = message->next;
         if (!link->outgoing_head)
@@ -143,6 +150,68 @@ static struct spawner_link *link_of_plugin(struct host *host, const char *plugin
     return NULL;
 }
 
+static int queue_message(struct spawner_link *link, child_key key, const void *data, size_t length)
+{
+    struct outgoing_message *message = malloc(sizeof *message + length);
+    if (!message)
+        return -1;
+    message->next = NULL;
+    message->key = key;
+    message->length = length;
+    memcpy(message->data, data, length);
+    bool was_empty = link->outgoing_head == NULL;
+    if (link->outgoing_tail)
+        link->outgoing_tail->next = message;
+    else
+        link->outgoing_head = message;
+    link->outgoing_tail = message;
+    if (was_empty)
+        flush_outgoing(link);
+    return 0;
+}
+
+/* Closes our ends of the spare's pipes: a spare that never got a job then
+ * reads EOF and exits (its exit is reaped and ignored: read_spawner). */
+static void drop_spare(struct spawner_link *link)
+{
+    if (!link->spare.pid)
+        return;
+    close(link->spare.job_fd);
+    close(link->spare.output_fd);
+    close(link->spare.report_fd);
+    link->spare.pid = 0;
+}
+
+/* One spare at a time, asked for when a start finds none (the plugin's
+ * first start, or its spare was taken or died): a spare that keeps dying
+ * costs one fork per start at most, never a loop. */
+static void want_spare(struct spawner_link *link)
+{
+    if (link->spare.pid || link->spare_requested || link->host->exiting)
+        return;
+    uint32_t type = SPAWNER_SPARE_WANTED;
+    if (queue_message(link, 0, &type, sizeof type) == 0)
+        link->spare_requested = true;
+}
+
+/* Writes the job to the spare, which becomes the worker. Returns false
+ * (the spare dropped) if it could not take it. */
+static bool hand_to_spare(struct spawner_link *link, child_key key, const char *job, size_t length)
+{
+    ssize_t written;
+    while ((written = write(link->spare.job_fd, job, length)) < 0 && errno == EINTR)
+        ;
+    if (written != (ssize_t)length) { /* EPIPE: it died before we heard of it */
+        drop_spare(link);
+        return false;
+    }
+    close(link->spare.job_fd);
+    host_defer_spare_start(link->host, key, link->spare.pid, link->spare.output_fd,
+                           link->spare.report_fd);
+    link->spare.pid = 0;
+    return true;
+}
+
 int host_send_spawn(struct host *host, const struct action *spawn, const char **why)
 {
     static char buffer[SPAWNER_MAX_MESSAGE];
@@ -159,23 +228,13 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "the worker's arguments are too large";
         return -1;
     }
-    struct outgoing_message *message = malloc(sizeof *message + (size_t)length);
-    if (!message) {
+    bool handed = link->spare.pid && (size_t)length <= SPARE_JOB_MAX &&
+                  hand_to_spare(link, spawn->key, buffer, (size_t)length);
+    if (!handed && queue_message(link, spawn->key, buffer, (size_t)length) != 0) {
         *why = "out of memory in the host";
         return -1;
     }
-    message->next = NULL;
-    message->key = spawn->key;
-    message->length = (size_t)length;
-    memcpy(message->data, buffer, (size_t)length);
-    bool was_empty = link->outgoing_head == NULL;
-    if (link->outgoing_tail)
-        link->outgoing_tail->next = message;
-    else
-        link->outgoing_head = message;
-    link->outgoing_tail = message;
-    if (was_empty)
-        flush_outgoing(link);
+    want_spare(link);
     return 0;
 }
 
@@ -224,12 +283,28 @@ static void read_spawner(struct spawner_link *link)
             host_worker_spawned(host, &spawned, fds, fd_count, message.msg_flags);
             continue;
         }
+        if (type == SPAWNER_SPARE && (size_t)length == sizeof type + sizeof(struct spawner_spare)) {
+            struct spawner_spare spare;
+            memcpy(&spare, data + sizeof type, sizeof spare);
+            link->spare_requested = false;
+            if (spare.pid > 0 && fd_count == 3 && !link->spare.pid) {
+                link->spare = (struct spare_worker){.pid = spare.pid, .job_fd = fds[0],
+                                                   .output_fd = fds[1], .report_fd = fds[2]};
+                continue;
+            }
+            for (int i = 0; i < fd_count; i++)
+                close(fds[i]);
+            continue;
+        }
         for (int i = 0; i < fd_count; i++)
             close(fds[i]);
         if (type == SPAWNER_EXITED && (size_t)length == sizeof type + sizeof(struct spawner_exited)) {
             struct spawner_exited exited;
             memcpy(&exited, data + sizeof type, sizeof exited);
-            host_worker_exited(host, &exited);
+            if (exited.pid == link->spare.pid) /* a spare without a job: no worker of ours */
+                drop_spare(link);
+            else
+                host_worker_exited(host, &exited);
         }
     }
 }
@@ -284,6 +359,7 @@ void host_spawners_close(struct host *host)
             free(message);
         }
         link->outgoing_tail = NULL;
+        drop_spare(link);
         if (link->watching) {
             link->watching = false;
             uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);

@@ -217,6 +217,15 @@ void host_worker_spawned(struct host *host, const struct spawner_spawned *spawne
 {
     struct action_list actions;
     action_list_init(&actions);
+    host_worker_spawned_into(host, spawned, fds, fd_count, message_flags, &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
+void host_worker_spawned_into(struct host *host, const struct spawner_spawned *spawned,
+                              const int *fds, int fd_count, int message_flags,
+                              struct action_list *out)
+{
     struct worker_io *io = NULL;
     bool out_of_descriptors = (message_flags & MSG_CTRUNC) != 0;
     if (spawned->pid > 0 && fd_count == 2)
@@ -248,7 +257,7 @@ void host_worker_spawned(struct host *host, const struct spawner_spawned *spawne
         }
         uv_read_start((uv_stream_t *)&io->output, on_alloc, on_output);
         hashmap_put_number(&host->workers_by_pid, (uint64_t)io->pid, io);
-        tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), &actions);
+        tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), out);
     } else {
         for (int i = 0; i < fd_count; i++)
             close(fds[i]);
@@ -259,10 +268,8 @@ void host_worker_spawned(struct host *host, const struct spawner_spawned *spawne
                                           : "out of memory in the host");
         if (spawned->pid > 0)
             kill(spawned->pid, SIGKILL);
-        tree_spawn_failed(host->tree, spawned->key, detail, host_now(host), &actions);
+        tree_spawn_failed(host->tree, spawned->key, detail, host_now(host), out);
     }
-    host_apply(host, &actions);
-    action_list_free(&actions);
 }
 
 void host_worker_exited(struct host *host, const struct spawner_exited *exited)

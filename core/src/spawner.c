@@ -93,31 +93,22 @@ ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const 
 /* ---------------------------------------------------------------- spawner process */
 
 /*
- * The spare. Forking and preparing a worker is most of a start's latency
- * (a fresh process pays a page fault for each page it touches, 20-50 us
- * each on the VMs we measured), so the spawner keeps one worker forked and
- * prepared ahead (worker_prepare: descriptors, signals, parent-death
- * signal), blocked on its job pipe; a SPAWN hands it the job and the start
- * skips the fork. Made after the first start of the plugin (a plugin never
- * started costs no process) and again after each hand-off, once no request
- * is waiting. A spare is the spawner's child but no worker: the host never
- * hears of it; if it dies (a stray signal), it is reaped silently and
- * replaced.
+ * Spares. Forking and preparing a worker is most of a start's latency (a
+ * fresh process pays a page fault for each page it touches, 20-50 us each
+ * on the VMs we measured), so on the host's SPARE_WANTED the spawner forks
+ * a worker ahead, prepared (worker_prepare: descriptors, signals,
+ * parent-death signal) and blocked on a job pipe, and hands the host that
+ * pipe's write end with the worker's two read ends (SPARE). The host then
+ * writes a start's job straight to the spare: the start skips both the fork
+ * and the hop through the spawner. The spawner keeps no state about
+ * spares: it reaps them and reports their exits like any child's, and the
+ * host tells a spare that never got a job from a worker.
  */
-struct spare {
-    pid_t pid;            /* 0: none */
-    int job_fd;           /* write end of its job pipe */
-    int output_fd;        /* read ends, for the host once it is a worker */
-    int report_fd;
-};
-
 struct spawner {
     int socket_fd;
     int child_exit_fd;   /* signalfd of SIGCHLD (blocked in the spawner) */
     pid_t host_pid;
     struct plugin_set plugins;  /* the one plugin of this spawner, if it loaded */
-    bool spare_wanted;
-    struct spare spare;
     char request[SPAWNER_MAX_MESSAGE];
 };
 
@@ -128,7 +119,7 @@ static void send_or_die(int fd, const void *data, size_t length, const int *fds,
     struct iovec io = {.iov_base = (void *)data, .iov_len = length};
     union {
         struct cmsghdr align;
-        char bytes[CMSG_SPACE(2 * sizeof(int))];
+        char bytes[CMSG_SPACE(3 * sizeof(int))];
     } control;
     struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1};
     if (fd_count > 0) {
@@ -218,12 +209,14 @@ WORKER_PATH static const char *decode_spawn(char *record, size_t length, struct 
 }
 
 /* Runs in the spare: prepared, it waits for one job record (at most
- * PIPE_BUF bytes, so it arrives in one read) and becomes that worker. */
+ * SPARE_JOB_MAX bytes, written by the host in one write, so it arrives in
+ * one read) and becomes that worker. */
 WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin, int output_fd, int report_fd,
                                  int job_fd, pid_t parent, pid_t host_pid)
 {
     worker_prepare(output_fd, report_fd, job_fd, parent, host_pid);
-    char record[PIPE_BUF];
+    _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
+    char record[SPARE_JOB_MAX];
     ssize_t length;
     while ((length = read(WORKER_KEPT_FD, record, sizeof record)) < 0 && errno == EINTR &&
            !worker_stop_requested())
@@ -231,7 +224,7 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     if (length <= 0)
         _exit(0); /* the spawner let it go, or a SIGTERM came first */
     close(WORKER_KEPT_FD);
-    char *argv[PIPE_BUF + 1];
+    char *argv[SPARE_JOB_MAX + 1];
     struct worker_job job;
     uint64_t key;
     if (!decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
@@ -301,49 +294,25 @@ WORKER_PATH static pid_t fork_worker(struct spawner *spawner, const struct worke
     return pid;
 }
 
-static void make_spare(struct spawner *spawner)
+/* Forks a spare and hands it to the host (SPARE; pid 0 if it failed). */
+static void send_spare(struct spawner *spawner)
 {
-    const char *what;
-    struct spare *spare = &spawner->spare;
-    pid_t pid = fork_worker(spawner, NULL, spawner->plugins.items[0].plugin, &spare->output_fd,
-                            &spare->report_fd, &spare->job_fd, &what);
-    spare->pid = pid > 0 ? pid : 0; /* no spare: the next start forks, and tries again after */
-}
-
-/* Lets the spare go: it exits when its job pipe closes; `reaped` when it
- * is already gone. */
-static void drop_spare(struct spawner *spawner, bool reaped)
-{
-    struct spare *spare = &spawner->spare;
-    if (!spare->pid)
-        return;
-    close(spare->job_fd);
-    close(spare->output_fd);
-    close(spare->report_fd);
-    if (!reaped) {
-        kill(spare->pid, SIGKILL);
-        waitpid(spare->pid, NULL, 0);
-    }
-    spare->pid = 0;
-}
-
-/* Hands the job to the spare. Returns false (the spare dropped) if it
- * could not take it. */
-static bool hand_to_spare(struct spawner *spawner, uint64_t key, size_t length)
-{
-    struct spare *spare = &spawner->spare;
-    ssize_t written;
-    while ((written = write(spare->job_fd, spawner->request, length)) < 0 && errno == EINTR)
-        ;
-    if (written != (ssize_t)length) {
-        drop_spare(spawner, false);
-        return false;
-    }
-    close(spare->job_fd);
-    pid_t pid = spare->pid;
-    spare->pid = 0;
-    reply_spawned(spawner, key, pid, spare->output_fd, spare->report_fd);
-    return true;
+    struct spawner_spare reply = {0};
+    int fds[3] = {-1, -1, -1};
+    const char *what = NULL;
+    pid_t pid = spawner->plugins.count == 0
+                    ? -1
+                    : fork_worker(spawner, NULL, spawner->plugins.items[0].plugin, &fds[1],
+                                  &fds[2], &fds[0], &what);
+    reply.pid = pid > 0 ? pid : 0;
+    reply.error = pid > 0 ? 0 : errno;
+    uint32_t type = SPAWNER_SPARE;
+    char message[sizeof type + sizeof reply];
+    memcpy(message, &type, sizeof type);
+    memcpy(message + sizeof type, &reply, sizeof reply);
+    send_or_die(spawner->socket_fd, message, sizeof message, fds, pid > 0 ? 3 : 0);
+    for (int i = 0; pid > 0 && i < 3; i++)
+        close(fds[i]);
 }
 
 static void spawn_worker(struct spawner *spawner, size_t length)
@@ -360,10 +329,6 @@ static void spawn_worker(struct spawner *spawner, size_t length)
     const struct loaded_plugin *plugin = plugin_set_find(&spawner->plugins, plugin_name);
     if (!plugin)
         return reply_spawn_failure(spawner, key, 0, "plugin is not loaded");
-    spawner->spare_wanted = true;
-    /* A record over PIPE_BUF could arrive in pieces: such a start forks. */
-    if (spawner->spare.pid && length <= PIPE_BUF && hand_to_spare(spawner, key, length))
-        return;
     job.supervisor_pid = spawner->host_pid; /* the spawner dies with it */
     int output_fd, report_fd;
     const char *what;
@@ -378,20 +343,20 @@ static void read_host_messages(struct spawner *spawner)
     for (;;) {
         ssize_t length = recv(spawner->socket_fd, spawner->request, sizeof spawner->request,
                               MSG_DONTWAIT);
-        if (length == 0 || (length < 0 && errno != EINTR && errno != EAGAIN)) {
-            drop_spare(spawner, false); /* gone before the spawner, not after */
+        if (length == 0 || (length < 0 && errno != EINTR && errno != EAGAIN))
             _exit(0); /* the host closed its end: it is stopping or gone */
-        }
         if (length < 0) {
             if (errno == EAGAIN)
                 return;
             continue;
         }
         uint32_t type = 0;
-        if ((size_t)length >= sizeof(struct spawn_header))
+        if ((size_t)length >= sizeof type)
             memcpy(&type, spawner->request, sizeof type);
-        if (type == SPAWNER_SPAWN)
+        if (type == SPAWNER_SPAWN && (size_t)length >= sizeof(struct spawn_header))
             spawn_worker(spawner, (size_t)length);
+        else if (type == SPAWNER_SPARE_WANTED)
+            send_spare(spawner);
     }
 }
 
@@ -405,14 +370,6 @@ static void reap_children(struct spawner *spawner)
     int wait_status;
     pid_t pid;
     while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
-        if (pid == spawner->spare.pid) {
-            /* Not a worker: the host never heard of it. The next start
-             * makes a new one, so a spare that keeps dying cannot make the
-             * spawner fork in a loop. */
-            drop_spare(spawner, true);
-            spawner->spare_wanted = false;
-            continue;
-        }
         struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
         uint32_t type = SPAWNER_EXITED;
         char message[sizeof type + sizeof exited];
@@ -520,8 +477,6 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
             reap_children(&spawner);
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
-        if (spawner.spare_wanted && !spawner.spare.pid)
-            make_spare(&spawner);
     }
 }
 

@@ -21,6 +21,9 @@
  * it can ever send EXITED for it, the host never sees an exit of a pid it
  * does not know yet.
  *
+ * Spares (spawner.c): workers forked and prepared ahead, to which the host
+ * writes a start's job itself.
+ *
  * Death: a spawner gets SIGKILL when the host dies (PR_SET_PDEATHSIG),
  * and each worker gets SIGKILL when its spawner dies, so a killed host
  * leaves no worker behind; a spawner that dies makes the host exit.
@@ -38,8 +41,16 @@ enum spawner_message_type {
     SPAWNER_LOADED = 1,  /* spawner → host, once: text report of plugin loading */
     SPAWNER_SPAWN,       /* host → spawner: fork a worker */
     SPAWNER_SPAWNED,     /* spawner → host: result; on success carries 2 fds (output, report) */
-    SPAWNER_EXITED,      /* spawner → host: a worker was reaped */
+    SPAWNER_EXITED,      /* spawner → host: a worker (or a spare) was reaped */
+    SPAWNER_SPARE_WANTED,/* host → spawner: fork a spare (no payload) */
+    SPAWNER_SPARE,       /* spawner → host: the spare; on success carries 3 fds
+                            (job pipe write end, output, report) */
 };
+
+/* A spare takes one job record of at most SPARE_JOB_MAX bytes, written
+ * whole to its job pipe (one write of at most PIPE_BUF bytes is atomic);
+ * a larger start goes through the spawner. */
+#define SPARE_JOB_MAX 4096
 
 /* Largest record either side sends; a SPAWN request over it is refused by
  * the host before sending (the protocol's line limit keeps real ones far
@@ -51,6 +62,11 @@ struct spawner_spawned {
     int32_t pid;         /* > 0 on success */
     int32_t error;       /* errno of the failed step, 0 on success */
     char detail[200];    /* what failed, on failure */
+};
+
+struct spawner_spare {
+    int32_t pid;         /* > 0 on success */
+    int32_t error;       /* errno of the failed step, 0 on success */
 };
 
 struct spawner_exited {
