@@ -1,6 +1,7 @@
-"""The spare worker (README "Architecture"): after a plugin's first start its
-spawner keeps one prepared worker, named dynsup-spare, that the next start
-becomes; the host never hears of a spare that did not become a worker."""
+"""The spare worker (README "Architecture"): after a plugin's first start the
+host keeps one prepared worker of that plugin, named dynsup-spare and forked
+by the plugin's spawner, and the next start becomes it (the host writes the
+job to it); a spare that never got a job is no worker of the tree."""
 
 import os
 import signal

@@ -54,7 +54,7 @@ ROWS = [
     ("live_start_s", "time to start them all (s)", "", "-", None),
     ("host_bytes_per_worker", "host RSS growth per worker (bytes)", "", "<= 1024",
      lambda d, b, r: d is not None and d <= 1024),
-    ("spawner_rss_mb", "spawner RSS with them live (MiB)", "", "-", None),
+    ("spawner_rss_mb", "spawners' RSS with them live (MiB)", "", "-", None),
     ("which_children_ms", "which_children at N live (ms)", "", "-", None),
     ("count_children_us", "count_children at N live vs 0 (us)", "", "O(1): <= 2x",
      lambda d, b, r: r is not None and r <= 2.0),
@@ -62,12 +62,13 @@ ROWS = [
      lambda d, b, r: r is not None and r <= 1.25),
     ("idle_host_wakeups", "idle: host wake-ups/s (100 workers)", "", "0",
      lambda d, b, r: d is not None and d == 0),
-    ("idle_spawner_wakeups", "idle: spawner wake-ups/s", "", "0",
+    ("idle_spawner_wakeups", "idle: spawners' wake-ups/s", "", "0",
      lambda d, b, r: d is not None and d == 0),
     ("auth_ms", "auth_loader 1 MB fetch+save (ms)", "", "<= 1.5x curl -o",
      lambda d, b, r: r is not None and r <= 1.5),
     # Explanation, not targets: the baseline loop run from a process that
-    # dlopened the same plugins as dynsup's spawner (libcurl and its TLS).
+    # dlopened both plugins (libcurl and its TLS), as one spawner for all
+    # plugins would be.
     ("start_rate/start_rate_loaded", "start throughput vs baseline holding the plugins", "",
      "(info)", None),
     ("restart_p50_ms/restart_p50_ms_loaded", "restart p50 vs baseline holding the plugins", "",
