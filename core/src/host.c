@@ -93,16 +93,23 @@ void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply
 
 static void begin_exit(struct host *host, int status);
 
+int host_reserve_deferred(struct host *host)
+{
+    if (host->deferred_count < host->deferred_capacity)
+        return 0;
+    size_t capacity = host->deferred_capacity ? host->deferred_capacity * 2 : 8;
+    void *grown = realloc(host->deferred, capacity * sizeof *host->deferred);
+    if (!grown)
+        return -1;
+    host->deferred = grown;
+    host->deferred_capacity = capacity;
+    return 0;
+}
+
 static struct deferred_start *defer_start(struct host *host, child_key key)
 {
-    if (host->deferred_count == host->deferred_capacity) {
-        size_t capacity = host->deferred_capacity ? host->deferred_capacity * 2 : 8;
-        void *grown = realloc(host->deferred, capacity * sizeof *host->deferred);
-        if (!grown)
-            return NULL;
-        host->deferred = grown;
-        host->deferred_capacity = capacity;
-    }
+    if (host_reserve_deferred(host) != 0)
+        return NULL;
     struct deferred_start *start = &host->deferred[host->deferred_count++];
     memset(start, 0, sizeof *start);
     start->key = key;
@@ -119,13 +126,7 @@ void host_defer_spawn_failure(struct host *host, child_key key, const char *deta
 void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
                             int report_fd)
 {
-    struct deferred_start *start = defer_start(host, key);
-    if (!start) { /* the job is written: the worker runs, but unknown to the tree */
-        kill(pid, SIGKILL);
-        close(output_fd);
-        close(report_fd);
-        return;
-    }
+    struct deferred_start *start = defer_start(host, key); /* reserved: cannot fail */
     start->pid = pid;
     start->fds[0] = output_fd;
     start->fds[1] = report_fd;
@@ -178,7 +179,12 @@ void host_apply(struct host *host, struct action_list *actions)
      * could free what later actions point to. */
     while (host->deferred_count > 0) {
         struct deferred_start start = host->deferred[--host->deferred_count];
-        if (start.pid > 0) {
+        if (start.pid > 0 && host->exiting) {
+            /* the workers' pipes are closed already: this one goes too */
+            kill(start.pid, SIGKILL);
+            close(start.fds[0]);
+            close(start.fds[1]);
+        } else if (start.pid > 0) {
             struct spawner_spawned spawned = {.key = start.key, .pid = start.pid};
             host_worker_spawned_into(host, &spawned, start.fds, 2, 0, actions);
         } else {

@@ -89,8 +89,11 @@ void host_spawner_lost(struct host *host, const char *how);
 /* A spawn that failed while actions were being carried out; fed back to
  * the tree by host_apply once the current list is done. */
 void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
+/* Makes room for one more deferred start; -1 if out of memory. */
+int host_reserve_deferred(struct host *host);
 /* Likewise for a spare that took the job: pid with its output and report
- * pipes (now owned by the host's worker I/O). */
+ * pipes (now owned by the host's worker I/O). Call host_reserve_deferred
+ * first, before the job is written: this one cannot fail then. */
 void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
                             int report_fd);
 

@@ -43,8 +43,14 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, const char *
         struct spawner_link *link = &host->spawners[host->spawner_count];
         size_t loaded_before = host->plugins.count;
         if (spawner_launch(plugin_dir, names[i], work_dir, &link->pid, &link->fd, &host->plugins,
-                           errors) != 0 ||
-            host->plugins.count != loaded_before + 1) {
+                           errors) != 0) {
+            result = -1;
+            continue;
+        }
+        if (host->plugins.count != loaded_before + 1) { /* a load report without its plugin */
+            error_list_add(errors, "%s/%s: the spawner reported no plugin", plugin_dir, names[i]);
+            close(link->fd);
+            waitpid(link->pid, NULL, 0);
             result = -1;
             continue;
         }
@@ -228,7 +234,10 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "the worker's arguments are too large";
         return -1;
     }
+    /* Room for the start's outcome first: once the job is written the
+     * worker runs, and the tree must hear of it. */
     bool handed = link->spare.pid && (size_t)length <= SPARE_JOB_MAX &&
+                  host_reserve_deferred(host) == 0 &&
                   hand_to_spare(link, spawn->key, buffer, (size_t)length);
     if (!handed && queue_message(link, spawn->key, buffer, (size_t)length) != 0) {
         *why = "out of memory in the host";

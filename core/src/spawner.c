@@ -215,15 +215,29 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
                                  int job_fd, pid_t parent, pid_t host_pid)
 {
     worker_prepare(output_fd, report_fd, job_fd, parent, host_pid);
+    /* SIGTERM (from anyone: the host never signals a spare) stays blocked
+     * but while waiting, so that one landing before the wait cannot be
+     * missed and then stop the job that comes next: the spare ends by it
+     * instead, and a start that raced with it reads "killed by signal". */
+    sigset_t term, none;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &term, NULL);
+    struct pollfd job_ready = {.fd = WORKER_KEPT_FD, .events = POLLIN};
+    while (!worker_stop_requested() && ppoll(&job_ready, 1, NULL, &none) < 0 && errno == EINTR)
+        ;
+    if (worker_stop_requested())
+        worker_end_by_stop();
     _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
     char record[SPARE_JOB_MAX];
     ssize_t length;
-    while ((length = read(WORKER_KEPT_FD, record, sizeof record)) < 0 && errno == EINTR &&
-           !worker_stop_requested())
+    while ((length = read(WORKER_KEPT_FD, record, sizeof record)) < 0 && errno == EINTR)
         ;
     if (length <= 0)
-        _exit(0); /* the spawner let it go, or a SIGTERM came first */
+        _exit(0); /* the host let it go */
     close(WORKER_KEPT_FD);
+    sigprocmask(SIG_SETMASK, &none, NULL); /* a worker now: a SIGTERM is a stop request */
     char *argv[SPARE_JOB_MAX + 1];
     struct worker_job job;
     uint64_t key;
@@ -427,6 +441,9 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++)
         sigaddset(&blocked_set, blocked[i]);
     sigprocmask(SIG_BLOCK, &blocked_set, NULL);
+    /* The host ignores SIGPIPE; blocked here, it may be the default again,
+     * which spares every worker a sigaction. */
+    signal(SIGPIPE, SIG_DFL);
 
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0 && null_fd != STDIN_FILENO) {

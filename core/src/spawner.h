@@ -19,7 +19,8 @@
  * every message is one record, so no framing is needed, and descriptors
  * travel with SCM_RIGHTS. Because a spawner sends SPAWNED for a pid before
  * it can ever send EXITED for it, the host never sees an exit of a pid it
- * does not know yet.
+ * does not know yet from that spawner (across spawners only the kernel's
+ * pid counter keeps pids apart: README "Known limits").
  *
  * Spares (spawner.c): workers forked and prepared ahead, to which the host
  * writes a start's job itself.

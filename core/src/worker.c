@@ -51,19 +51,24 @@ WORKER_PATH static void on_stop_signal(int signal_number, siginfo_t *info, void 
     stop_requested = 1;
 }
 
+_Noreturn void worker_end_by_stop(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &only, NULL);
+    raise(SIGTERM);
+    _exit(128 + SIGTERM); /* not reached */
+}
+
 /* Ends the process with `status`, or by SIGTERM when an outsider asked it
  * to stop (see stopped_by_outsider). */
 WORKER_PATH static _Noreturn void worker_exit(int status)
 {
     fflush(NULL);
-    if (stopped_by_outsider) {
-        signal(SIGTERM, SIG_DFL);
-        sigset_t only;
-        sigemptyset(&only);
-        sigaddset(&only, SIGTERM);
-        sigprocmask(SIG_UNBLOCK, &only, NULL);
-        raise(SIGTERM);
-    }
+    if (stopped_by_outsider)
+        worker_end_by_stop();
     _exit(status);
 }
 
@@ -149,7 +154,8 @@ void worker_set_up_signals(void)
     sigemptyset(&no_signals);
 }
 
-/* Usually no syscall but the mask: see worker_set_up_signals. */
+/* Usually no syscall but the mask (plugins rarely install handlers while
+ * loading): see worker_set_up_signals. */
 WORKER_PATH static void reset_signals(void)
 {
     if (inherited_signal_count > 0) {

@@ -49,7 +49,10 @@ WORKER_PATH _Noreturn void worker_become(const struct worker_job *job, const str
 WORKER_PATH _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
                            int output_fd, int report_fd, pid_t parent);
 
-/* Whether a SIGTERM came (a spare waiting for its job exits on one). */
+/* Whether a SIGTERM came (a spare waiting for its job ends by one). */
 WORKER_PATH int worker_stop_requested(void);
+
+/* Ends the process by SIGTERM (a spare asked to stop before its job). */
+_Noreturn void worker_end_by_stop(void);
 
 #endif

@@ -67,7 +67,7 @@ static size_t receive_body(char *data, size_t size, size_t count, void *user)
         if (state->capacity == 0 &&
             curl_easy_getinfo(state->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) ==
                 CURLE_OK &&
-            announced > 0 && (curl_off_t)needed <= announced &&
+            announced > 0 && (curl_off_t)needed <= announced + 1 &&
             (uint64_t)announced <= state->max_bytes)
             capacity = (size_t)announced + 1;
         char *grown = realloc(state->body, capacity);

@@ -5,9 +5,10 @@ job to it); a spare that never got a job is no worker of the tree."""
 
 import os
 import signal
+import time
 
 from harness import (SPARE, Host, alive, children_of, comm_of, gone, parent_of, read_probe,
-                     run_tests, spawners_of, wait_for, worker_pids)
+                     run_tests, spawners_of, wait_for)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -62,7 +63,8 @@ def test_the_next_start_becomes_the_spare_and_is_a_clean_worker():
         first = host.start_child("work", "probe", args=["--out=" + host.path("first.out")])
         assert first["result"] == "ok", first
         spare = spare_of(host, first["pid"])
-        assert spare not in worker_pids(host)
+        # No child of the tree: which_children lists the worker alone.
+        assert [c["pid"] for c in host.which_children("work")] == [first["pid"]]
         out = host.path("second.out")
         second = host.start_child("work", "probe", args=["--out=" + out, "req one"])
         assert second["pid"] == spare, (second, spare)
@@ -80,21 +82,52 @@ def test_the_next_start_becomes_the_spare_and_is_a_clean_worker():
         assert spare_of(host, first["pid"], other_than=spare) != spare
 
 
+def spares_of(spawner):
+    return [pid for pid in children_of(spawner) if comm_of(pid) == SPARE]
+
+
 def test_a_killed_spare_is_replaced_without_the_host_noticing():
     with Host(SUPERVISOR, CHILDREN).start() as host:
         first = host.start_child("work", "sleeper")
+        spawner = parent_of(first["pid"])
         spare = spare_of(host, first["pid"])
         os.kill(spare, signal.SIGKILL)
-        wait_for(lambda: gone(spare), what="the killed spare reaped")
+        # Reaped, not only dead: no longer a child of its spawner.
+        wait_for(lambda: spare not in children_of(spawner), what="the killed spare reaped")
         counts = host.count_children("work")
         assert counts["active"] == 1 and counts["workers"] == 1, counts
         assert "pid=%d" % spare not in host.log(), host.log()
         assert "died" not in host.log(), host.log()
         # No spare until the next start (a spare that keeps dying must not
-        # make its spawner fork in a loop), then a new one.
+        # make its spawner fork in a loop): checked for a while.
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            assert not spares_of(spawner), spares_of(spawner)
+            time.sleep(0.05)
         second = host.start_child("work", "sleeper")
         assert second["result"] == "ok" and alive(second["pid"]), second
-        assert spare_of(host, first["pid"]) not in (spare, second["pid"])
+        assert second["pid"] != spare
+        wait_for(lambda: len(spares_of(spawner)) == 1, what="a new spare after the next start")
+
+
+def test_a_spare_told_to_stop_ends_by_sigterm_and_the_next_start_runs():
+    """systemctl kill or pkill reach spares too: a SIGTERM ends a waiting
+    spare (by that signal), and must not stop the worker of the next start."""
+    with Host(SUPERVISOR, CHILDREN).start() as host:
+        first = host.start_child("work", "sleeper")
+        spawner = parent_of(first["pid"])
+        spare = spare_of(host, first["pid"])
+        os.kill(spare, signal.SIGTERM)
+        wait_for(lambda: spare not in children_of(spawner), what="the stopped spare reaped")
+        assert alive(first["pid"])
+        second = host.start_child("work", "sleeper")
+        assert second["result"] == "ok", second
+        third = host.start_child("work", "sleeper")  # from the spare made after the second
+        assert third["result"] == "ok", third
+        time.sleep(0.3)  # a stop request would end them within milliseconds
+        assert alive(second["pid"]) and alive(third["pid"])
+        counts = host.count_children("work")
+        assert counts["active"] == 3, counts
 
 
 def test_a_job_over_pipe_buf_forks_and_leaves_the_spare_waiting():
