@@ -1,6 +1,7 @@
 /*
  * Both ends of the spawner: spawner_launch (host side, at boot) and the
- * spawner process itself (load plugins, fork workers, reap them).
+ * spawner process itself (load plugins, fork workers, reap them). The
+ * messages' formats are in spawner_protocol.c.
  *
  * The spawner's loop is a plain poll() over its only two inputs: the
  * socket to the host and SIGCHLD, read from a signalfd. Not libuv, on
@@ -41,54 +42,6 @@
 #define LOAD_TIMEOUT_MS 30000
 /* More words than any request can carry (the request line is capped). */
 #define SPAWN_MAX_ARGS 8192
-
-struct spawn_header {
-    uint32_t type;
-    uint32_t argc;
-    uint64_t key;
-};
-
-void plugin_list_free(struct plugin_list *list)
-{
-    for (size_t i = 0; i < list->count; i++) {
-        free(list->items[i].name);
-        free(list->items[i].version);
-        free(list->items[i].file);
-    }
-    free(list->items);
-    list->items = NULL;
-    list->count = 0;
-}
-
-static int append_string(char *buffer, size_t capacity, size_t *used, const char *text)
-{
-    size_t length = strlen(text) + 1;
-    if (*used + length > capacity)
-        return -1;
-    memcpy(buffer + *used, text, length);
-    *used += length;
-    return 0;
-}
-
-ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
-                             const char *child_id, const char *name, const char *plugin,
-                             char *const *argv, int argc)
-{
-    struct spawn_header header = {.type = SPAWNER_SPAWN, .argc = (uint32_t)argc, .key = key};
-    if (capacity < sizeof header)
-        return -1;
-    memcpy(buffer, &header, sizeof header);
-    size_t used = sizeof header;
-    if (append_string(buffer, capacity, &used, supervisor) < 0 ||
-        append_string(buffer, capacity, &used, child_id) < 0 ||
-        append_string(buffer, capacity, &used, name ? name : "") < 0 ||
-        append_string(buffer, capacity, &used, plugin) < 0)
-        return -1;
-    for (int i = 0; i < argc; i++)
-        if (append_string(buffer, capacity, &used, argv[i]) < 0)
-            return -1;
-    return (ssize_t)used;
-}
 
 /* ---------------------------------------------------------------- spawner process */
 
@@ -171,43 +124,6 @@ static void reply_spawned(struct spawner *spawner, uint64_t key, pid_t pid, int 
     close(report_fd);
 }
 
-/* Unpacks a SPAWN record in place: the NUL-separated strings stay where
- * they are and job points into them. Returns the plugin's name, or NULL if
- * the record is malformed. */
-WORKER_PATH static const char *decode_spawn(char *record, size_t length, struct worker_job *job, char **argv,
-                                size_t argv_capacity, uint64_t *key)
-{
-    struct spawn_header header;
-    if (length < sizeof header)
-        return NULL;
-    memcpy(&header, record, sizeof header);
-    *key = header.key;
-    enum { FIXED_STRINGS = 4 };
-    char *strings[FIXED_STRINGS];
-    char *cursor = record + sizeof header, *end = record + length;
-    if (header.argc >= argv_capacity)
-        return NULL;
-    for (uint32_t i = 0; i < FIXED_STRINGS + header.argc; i++) {
-        char *terminator = cursor < end ? memchr(cursor, '\0', (size_t)(end - cursor)) : NULL;
-        if (!terminator)
-            return NULL;
-        if (i < FIXED_STRINGS)
-            strings[i] = cursor;
-        else
-            argv[i - FIXED_STRINGS] = cursor;
-        cursor = terminator + 1;
-    }
-    argv[header.argc] = NULL;
-    *job = (struct worker_job){
-        .supervisor = strings[0],
-        .child_id = strings[1],
-        .name = strings[2][0] ? strings[2] : NULL,
-        .argv = argv,
-        .argc = (int)header.argc,
-    };
-    return strings[3];
-}
-
 /* Runs in the spare: prepared, it waits for one job record (at most
  * SPARE_JOB_MAX bytes, written by the host in one write, so it arrives in
  * one read) and becomes that worker. */
@@ -241,7 +157,7 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     char *argv[SPARE_JOB_MAX + 1];
     struct worker_job job;
     uint64_t key;
-    if (!decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
+    if (!spawner_decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
         _exit(127); /* cannot happen: the spawner decoded it first */
     job.supervisor_pid = host_pid;
     worker_become(&job, plugin);
@@ -336,7 +252,7 @@ static void spawn_worker(struct spawner *spawner, size_t length)
     static char *argv[SPAWN_MAX_ARGS + 1];
     struct worker_job job;
     uint64_t key = 0;
-    const char *plugin_name = decode_spawn(spawner->request, length, &job, argv,
+    const char *plugin_name = spawner_decode_spawn(spawner->request, length, &job, argv,
                                            sizeof argv / sizeof argv[0], &key);
     if (!plugin_name)
         return reply_spawn_failure(spawner, key, 0, "malformed spawn request");
@@ -499,46 +415,6 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
 
 /* ---------------------------------------------------------------- host side */
 
-static int parse_load_report(char *text, size_t length, struct plugin_list *plugins,
-                             struct error_list *errors)
-{
-    int failed = 0;
-    text[length] = '\0';
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "error\t", 6) == 0) {
-            error_list_add(errors, "%s", line + 6);
-            failed = 1;
-            continue;
-        }
-        char *fields[4] = {0};
-        char *field_save = NULL;
-        int count = 0;
-        for (char *field = strtok_r(line, "\t", &field_save); field && count < 4;
-             field = strtok_r(NULL, "\t", &field_save))
-            fields[count++] = field;
-        if (count != 4 || strcmp(fields[0], "plugin") != 0)
-            continue;
-        struct plugin_entry *grown =
-            realloc(plugins->items, (plugins->count + 1) * sizeof *plugins->items);
-        if (!grown)
-            return -1;
-        plugins->items = grown;
-        plugins->items[plugins->count++] = (struct plugin_entry){
-            .name = strdup(fields[1]), .version = strdup(fields[2]), .file = strdup(fields[3])};
-    }
-    return failed ? -1 : 0;
-}
-
-void describe_wait_status(int wait_status, char *text, size_t size)
-{
-    if (WIFSIGNALED(wait_status))
-        snprintf(text, size, "killed by signal %d (%s)", WTERMSIG(wait_status),
-                 strsignal(WTERMSIG(wait_status)));
-    else
-        snprintf(text, size, "exit status %d", WEXITSTATUS(wait_status));
-}
-
 int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
                    pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
                    struct error_list *errors)
@@ -598,7 +474,7 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
         close(pair[0]);
         return -1;
     }
-    int result = parse_load_report(report + sizeof type, (size_t)length - sizeof type, plugins,
+    int result = spawner_parse_load_report(report + sizeof type, (size_t)length - sizeof type, plugins,
                                    errors);
     free(report);
     if (result < 0) {

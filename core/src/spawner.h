@@ -106,6 +106,31 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
                    pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
                    struct error_list *errors);
 
+/* ---- message formats (spawner_protocol.c) */
+
+/* A SPAWN record: this header, then NUL-separated strings (supervisor,
+ * child id, name or "", plugin, then argc arguments). */
+struct spawn_header {
+    uint32_t type;
+    uint32_t argc;
+    uint64_t key;
+};
+
+/* Unpacks a SPAWN record in place: the strings stay where they are and
+ * job points into them, argv[] (capacity argv_capacity) too. Returns the
+ * plugin's name, or NULL if the record is malformed. Also runs in a
+ * fresh worker (a spare's job): hot, as worker.h's WORKER_PATH says why. */
+struct worker_job;
+__attribute__((hot)) const char *spawner_decode_spawn(char *record, size_t length,
+                                                      struct worker_job *job, char **argv,
+                                                      size_t argv_capacity, uint64_t *key);
+
+/* Reads the spawner's load report (text of "plugin\tNAME\tVERSION\tFILE"
+ * and "error\tMESSAGE" lines, NUL-terminated in place at length): plugins
+ * appended, errors added. Returns 0, or -1 if any error line came. */
+int spawner_parse_load_report(char *text, size_t length, struct plugin_list *plugins,
+                              struct error_list *errors);
+
 /* Encodes a SPAWN request into buffer (capacity SPAWNER_MAX_MESSAGE).
  * Returns its length, or -1 if it does not fit. */
 ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
