@@ -123,13 +123,26 @@ void host_defer_spawn_failure(struct host *host, child_key key, const char *deta
         snprintf(failure->detail, sizeof failure->detail, "%s", detail);
 }
 
-void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
-                            int report_fd)
+void host_defer_spare_start(struct host *host, child_key key, size_t spawner_index, pid_t pid,
+                            int output_fd, int report_fd)
 {
     struct deferred_start *start = defer_start(host, key); /* reserved: cannot fail */
+    start->spawner_index = spawner_index;
     start->pid = pid;
     start->fds[0] = output_fd;
     start->fds[1] = report_fd;
+}
+
+/* To the worker's process group (SPEC section 9): what the worker forked
+ * stops with it. The spawner made the group before the host heard of the
+ * pid; the pid alone is the fallback should it not exist. */
+static int signal_worker(pid_t pid, int signal_number)
+{
+    if (kill(-pid, signal_number) == 0)
+        return 0;
+    if (kill(pid, signal_number) == 0 || errno == ESRCH)
+        return 0;
+    return -1;
 }
 
 static void apply_one(struct host *host, const struct action *action)
@@ -144,9 +157,12 @@ static void apply_one(struct host *host, const struct action *action)
     case ACTION_SIGNAL:
         /* Once exiting, the spawner (and with it every worker) is going or
          * gone: a pid we would signal may already belong to someone else. */
-        if (action->pid > 0 && !host->exiting && kill(action->pid, action->signal) < 0 && errno != ESRCH)
+        if (action->pid > 0 && !host->exiting && signal_worker(action->pid, action->signal) < 0)
             log_event(DYNSUP_LOG_WARNING, action->supervisor, NULL, action->pid,
                       "cannot send signal %d: %s", action->signal, strerror(errno));
+        /* Its exit must now come at once: make sure its spawner answers. */
+        if (action->signal == SIGKILL && !host->exiting)
+            host_liveness_watch(host, uv_hrtime() / 1000000u + 4 * SPAWNER_ANSWER_DEADLINE_MS);
         break;
     case ACTION_TIMER_START:
         start_shutdown_timer(host, action->key, action->timeout_ms);
@@ -186,7 +202,7 @@ void host_apply(struct host *host, struct action_list *actions)
             close(start.fds[1]);
         } else if (start.pid > 0) {
             struct spawner_spawned spawned = {.key = start.key, .pid = start.pid};
-            host_worker_spawned_into(host, &spawned, start.fds, 2, 0, actions);
+            host_worker_spawned_into(host, start.spawner_index, &spawned, start.fds, 2, 0, actions);
         } else {
             tree_spawn_failed(host->tree, start.key, start.detail, host_now(host), actions);
         }
@@ -206,6 +222,7 @@ void host_begin_stop(struct host *host, const char *why)
     }
     host->stopping = true;
     log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
+    host_liveness_watch(host, UINT64_MAX);
     struct action_list actions;
     action_list_init(&actions);
     tree_stop(host->tree, host_now(host), &actions);
@@ -224,11 +241,9 @@ static void begin_exit(struct host *host, int status)
         return;
     host->exiting = true;
     host->exit_status = status;
-    for (size_t i = 0; i < 2; i++)
-        uv_close((uv_handle_t *)&host->stop_signals[i], NULL);
+    host_signals_close(host);
+    host_liveness_close(host);
     uv_close((uv_handle_t *)&host->child_signal, NULL);
-    for (size_t i = 0; i < host->event_signal_count; i++)
-        uv_close((uv_handle_t *)&host->event_signals[i], NULL);
     for (size_t i = 0; i < host->event_timer_count; i++)
         uv_close((uv_handle_t *)&host->event_timers[i], NULL);
     /* Shutdown timers left when the exit is abnormal (the spawner died):
@@ -250,19 +265,32 @@ static void begin_exit(struct host *host, int status)
     host_workers_close(host);
 }
 
-static void on_stop_signal(uv_signal_t *handle, int signal_number)
+void host_spawner_lost(struct host *host, struct spawner_link *link, const char *how)
 {
-    struct host *host = handle->data;
-    host_begin_stop(host, signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-}
-
-void host_spawner_lost(struct host *host, const char *how)
-{
-    if (host->exiting)
+    if (host->exiting || link->lost)
         return;
+    link->lost = true;
+    if (!host->stopping) {
+        /* The tree could go on (its workers are exits by SIGKILL), but a
+         * plugin that can no longer be started would turn each of them
+         * into a failed restart: until a lost plugin process is
+         * relaunched, the host exits and its own supervisor restarts it. */
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "the spawner died (%s; it forked plugin %s's workers); its workers died with "
+                  "it; exiting", how, link->plugin);
+        begin_exit(host, 1);
+        return;
+    }
     log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-              "the spawner died (%s); its workers died with it; exiting", how);
-    begin_exit(host, 1);
+              "the plugin process of %s is gone (%s); its %zu workers died with it", link->plugin,
+              how, link->worker_count);
+    host_spawner_disconnect(link);
+    host_spawner_fail_pending(link, "the plugin process is gone");
+    host_workers_lost(host, (size_t)(link - host->spawners));
+    struct action_list actions; /* empty: feeds back the failed starts */
+    action_list_init(&actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
 }
 
 /* Only the spawners are the host's children: workers are theirs. */
@@ -274,14 +302,6 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
 
 /* ---------------------------------------------------------------- events */
 
-static void on_event_signal(uv_signal_t *handle, int signal_number)
-{
-    struct host *host = handle->data;
-    for (size_t i = 0; i < host->config.event_count; i++)
-        if (host->config.events[i].signal == signal_number)
-            host_fire_event(host, &host->config.events[i], 0, "signal");
-}
-
 static void on_event_timer(uv_timer_t *handle)
 {
     struct host *host = handle->loop->data;
@@ -292,23 +312,11 @@ static void on_event_timer(uv_timer_t *handle)
 static int start_events(struct host *host)
 {
     const struct config *config = &host->config;
-    host->event_signals = calloc(config->event_count + 1, sizeof *host->event_signals);
     host->event_timers = calloc(config->event_count + 1, sizeof *host->event_timers);
-    if (!host->event_signals || !host->event_timers)
+    if (!host->event_timers)
         return -1;
     for (size_t i = 0; i < config->event_count; i++) {
         const struct event_spec *event = &config->events[i];
-        if (event->signal) {
-            bool seen = false;
-            for (size_t j = 0; j < i; j++)
-                seen = seen || config->events[j].signal == event->signal;
-            if (!seen) {
-                uv_signal_t *handle = &host->event_signals[host->event_signal_count++];
-                uv_signal_init(&host->loop, handle);
-                handle->data = host;
-                uv_signal_start(handle, on_event_signal, event->signal);
-            }
-        }
         if (event->interval_s) {
             uv_timer_t *timer = &host->event_timers[host->event_timer_count++];
             uv_timer_init(&host->loop, timer);
@@ -492,7 +500,8 @@ int host_run(const char *config_path)
 {
     static struct host host; /* the loop keeps pointers into it until the end */
     memset(&host, 0, sizeof host);
-    signal(SIGPIPE, SIG_IGN);
+    host.signal_fd = -1;
+    host_signals_block();
     if (load_everything(&host, config_path, true) < 0) {
         free(host.spawners);
         plugin_list_free(&host.plugins);
@@ -522,7 +531,7 @@ int host_run(const char *config_path)
         host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
-        start_events(&host) < 0) {
+        start_events(&host) < 0 || host_signals_start(&host) < 0) {
         print_errors(&errors);
         if (errors.count == 0)
             fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
@@ -532,12 +541,6 @@ int host_run(const char *config_path)
     }
     error_list_free(&errors);
 
-    const int stop_signal_numbers[2] = {SIGTERM, SIGINT};
-    for (size_t i = 0; i < 2; i++) {
-        uv_signal_init(&host.loop, &host.stop_signals[i]);
-        host.stop_signals[i].data = &host;
-        uv_signal_start(&host.stop_signals[i], on_stop_signal, stop_signal_numbers[i]);
-    }
     uv_signal_init(&host.loop, &host.child_signal);
     host.child_signal.data = &host;
     uv_signal_start(&host.child_signal, on_child_signal, SIGCHLD);
@@ -556,7 +559,6 @@ int host_run(const char *config_path)
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);
     hashmap_free(&host.timers_by_key);
-    free(host.event_signals);
     free(host.event_timers);
     free(host.deferred);
     free(host.spawners);

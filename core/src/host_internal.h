@@ -40,6 +40,15 @@ struct spawner_link {
      * three pipe ends are the host's until a start takes it. */
     struct spare_worker { pid_t pid; int job_fd, output_fd, report_fd; } spare;
     bool spare_requested;  /* SPARE_WANTED sent, SPARE not back yet */
+    /* Starts sent whose SPAWNED has not come back, in the order sent (a
+     * spawner answers in order): failed if the spawner is lost. */
+    child_key *in_flight;
+    size_t in_flight_head, in_flight_count, in_flight_capacity;
+    size_t worker_count;   /* workers of this spawner the host knows */
+    /* Liveness (host_liveness.c) */
+    uint64_t last_heard_ms, ping_sent_ms;
+    bool ping_outstanding;
+    bool lost;             /* declared dead: its workers were reported gone */
 };
 
 struct host {
@@ -55,21 +64,34 @@ struct host {
     struct spawner_link *spawners;   /* one per plugin, in host->plugins' order */
     size_t spawner_count;
 
-    uv_signal_t stop_signals[2];   /* SIGTERM, SIGINT */
+    /* host_signals.c */
+#define HOST_STOP_SIGNALS 3
+#define HOST_EVENT_SIGNALS 3
+    uv_signal_t stop_signals[HOST_STOP_SIGNALS];   /* SIGTERM, SIGINT, SIGQUIT */
+    uv_signal_t event_signals[HOST_EVENT_SIGNALS]; /* SIGHUP, SIGUSR1, SIGUSR2 */
+    int signal_fd;                 /* every other signal, logged (signalfd) */
+    uv_poll_t signal_watcher;
+    bool signals_started;
     uv_signal_t child_signal;      /* SIGCHLD: the spawners only */
-    uv_signal_t *event_signals;    /* one per event with a signal */
-    size_t event_signal_count;
+    /* host_liveness.c: pings spawners while an answer from them is
+     * awaited (stopping, or after a SIGKILL to a worker) */
+    uv_timer_t liveness_timer;
+    bool liveness_started, liveness_running;
+    uint64_t liveness_until_ms;    /* UINT64_MAX while stopping */
     uv_timer_t *event_timers;      /* one per event with an interval */
     size_t event_timer_count;
 
     struct control_server *control;
-    struct hashmap workers_by_pid;   /* pid -> struct worker_io */
+    /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
+     * not enough, see tree_worker_exited */
+    struct hashmap workers_by_pid;
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 
     /* start outcomes found while carrying out actions, fed back after: a
      * failure (pid 0, detail), or a spare that took the job (pid, fds) */
     struct deferred_start {
         child_key key;
+        size_t spawner_index;
         pid_t pid;
         int fds[2];
         char detail[128];
@@ -85,7 +107,7 @@ void host_begin_stop(struct host *host, const char *why);
 /* Logs the answer to a start nobody waits for (autostart, signal, interval). */
 void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply);
 /* The spawner is gone (or its socket is): every worker went with it. */
-void host_spawner_lost(struct host *host, const char *how);
+void host_spawner_lost(struct host *host, struct spawner_link *link, const char *how);
 /* A spawn that failed while actions were being carried out; fed back to
  * the tree by host_apply once the current list is done. */
 void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
@@ -94,8 +116,25 @@ int host_reserve_deferred(struct host *host);
 /* Likewise for a spare that took the job: pid with its output and report
  * pipes (now owned by the host's worker I/O). Call host_reserve_deferred
  * first, before the job is written: this one cannot fail then. */
-void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
-                            int report_fd);
+void host_defer_spare_start(struct host *host, child_key key, size_t spawner_index, pid_t pid,
+                            int output_fd, int report_fd);
+
+/* host_liveness.c: a spawner that stops answering (SIGSTOP, a debugger,
+ * a plugin's fork handler that blocks) is declared lost after
+ * SPAWNER_ANSWER_DEADLINE_MS, so that no stop waits for it for ever. */
+#define SPAWNER_ANSWER_DEADLINE_MS 2000
+/* Keep checking the spawners until `until_ms` (monotonic ms; UINT64_MAX:
+ * until the host exits). */
+void host_liveness_watch(struct host *host, uint64_t until_ms);
+void host_liveness_heard(struct spawner_link *link, bool pong);
+void host_liveness_close(struct host *host);
+
+/* host_signals.c */
+/* Before anything forks or starts a thread: blocks the signals that are
+ * read from the signalfd (so a kill() of them only waits), ignores SIGPIPE. */
+void host_signals_block(void);
+int host_signals_start(struct host *host);
+void host_signals_close(struct host *host);
 
 /* host_spawners.c */
 /* Forks one spawner per plugin file of plugin_dir; fills host->plugins.
@@ -107,6 +146,11 @@ int host_spawners_watch(struct host *host);
 /* Closes every link (EOF tells each spawner to exit); with `wait`, reaps
  * them; with `kill`, SIGKILLs them first. */
 void host_spawners_stop(struct host *host, bool kill_them, bool wait);
+/* Fails every start queued for the spawner or sent and not answered. */
+void host_spawner_fail_pending(struct spawner_link *link, const char *detail);
+/* Stops reading the spawner and closes the host's end (EOF tells it to
+ * exit); its spare is let go. */
+void host_spawner_disconnect(struct spawner_link *link);
 /* Closes the watchers and sockets from the loop (host exit). */
 void host_spawners_close(struct host *host);
 /* Reaps spawners that died: any death is host_spawner_lost. */
@@ -115,14 +159,23 @@ void host_spawners_reap(struct host *host);
  * `why` if the request cannot go. */
 int host_send_spawn(struct host *host, const struct action *spawn, const char **why);
 
-/* host_workers.c */
-void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
-                         int fd_count, int message_flags);
+/* host_workers.c: workers are known by the spawner that forked them and
+ * their pid (worker_key). */
+static inline uint64_t worker_key(size_t spawner_index, pid_t pid)
+{
+    return ((uint64_t)spawner_index << 32) | (uint32_t)pid;
+}
+void host_worker_spawned(struct host *host, size_t spawner_index,
+                         const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                         int message_flags);
 /* The same, with the tree's actions appended to `out` (not carried out). */
-void host_worker_spawned_into(struct host *host, const struct spawner_spawned *spawned,
-                              const int *fds, int fd_count, int message_flags,
-                              struct action_list *out);
-void host_worker_exited(struct host *host, const struct spawner_exited *exited);
+void host_worker_spawned_into(struct host *host, size_t spawner_index,
+                              const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                              int message_flags, struct action_list *out);
+void host_worker_exited(struct host *host, size_t spawner_index,
+                        const struct spawner_exited *exited);
+/* Every worker of the spawner is gone with it: each is an exit by SIGKILL. */
+void host_workers_lost(struct host *host, size_t spawner_index);
 void host_workers_close(struct host *host);
 
 /* host_requests.c */

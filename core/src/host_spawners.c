@@ -18,9 +18,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host_internal.h"
+#include "log.h"
 #include "plugin_loader.h"
 
 /* ---------------------------------------------------------------- boot */
@@ -76,11 +78,26 @@ void host_spawners_stop(struct host *host, bool kill_them, bool wait)
             link->fd = -1;
         }
     }
-    for (size_t i = 0; wait && i < host->spawner_count; i++)
-        if (host->spawners[i].pid > 0) {
-            waitpid(host->spawners[i].pid, NULL, 0);
-            host->spawners[i].pid = 0;
+    /* EOF makes a spawner exit at once; one that is stopped or stuck
+     * would never read it, so the wait has a deadline too. */
+    uint64_t deadline = uv_hrtime() / 1000000u + SPAWNER_ANSWER_DEADLINE_MS;
+    for (size_t i = 0; wait && i < host->spawner_count; i++) {
+        struct spawner_link *link = &host->spawners[i];
+        while (link->pid > 0 && waitpid(link->pid, NULL, WNOHANG) == 0) {
+            if (uv_hrtime() / 1000000u > deadline) {
+                log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
+                          "plugin process of %s (pid %d) did not exit within %d ms of the host's "
+                          "stop; killing it", link->plugin ? link->plugin : "?", (int)link->pid,
+                          SPAWNER_ANSWER_DEADLINE_MS);
+                kill(link->pid, SIGKILL);
+                waitpid(link->pid, NULL, 0);
+                break;
+            }
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000000};
+            nanosleep(&pause, NULL);
         }
+        link->pid = 0;
+    }
 }
 
 void host_spawners_reap(struct host *host)
@@ -95,7 +112,7 @@ void host_spawners_reap(struct host *host)
         describe_wait_status(wait_status, how, sizeof how);
         size_t length = strlen(how);
         snprintf(how + length, sizeof how - length, "; it forked plugin %s's workers", link->plugin);
-        host_spawner_lost(host, how);
+        host_spawner_lost(host, link, how);
     }
 }
 
@@ -109,6 +126,52 @@ static void want_writable(struct spawner_link *link, bool wanted)
         return;
     link->writable_wanted = wanted;
     uv_poll_start(&link->watcher, UV_READABLE | (wanted ? UV_WRITABLE : 0), on_spawner_event);
+}
+
+/* Out of memory here only loses the ability to fail this start should
+ * the spawner die before answering. */
+static void remember_in_flight(struct spawner_link *link, child_key key)
+{
+    if (link->in_flight_head > 0 && link->in_flight_head == link->in_flight_count) {
+        link->in_flight_head = link->in_flight_count = 0;
+    }
+    if (link->in_flight_count == link->in_flight_capacity) {
+        size_t capacity = link->in_flight_capacity ? link->in_flight_capacity * 2 : 16;
+        child_key *grown = realloc(link->in_flight, capacity * sizeof *grown);
+        if (!grown)
+            return;
+        link->in_flight = grown;
+        link->in_flight_capacity = capacity;
+    }
+    link->in_flight[link->in_flight_count++] = key;
+}
+
+static void forget_in_flight(struct spawner_link *link, child_key key)
+{
+    for (size_t i = link->in_flight_head; i < link->in_flight_count; i++)
+        if (link->in_flight[i] == key) {
+            link->in_flight[i] = link->in_flight[link->in_flight_head++];
+            break;
+        }
+    if (link->in_flight_head == link->in_flight_count)
+        link->in_flight_head = link->in_flight_count = 0;
+}
+
+void host_spawner_fail_pending(struct spawner_link *link, const char *detail)
+{
+    struct host *host = link->host;
+    for (size_t i = link->in_flight_head; i < link->in_flight_count; i++)
+        host_defer_spawn_failure(host, link->in_flight[i], detail);
+    link->in_flight_head = link->in_flight_count = 0;
+    while (link->outgoing_head) {
+        struct outgoing_message *message = link->outgoing_head;
+        link->outgoing_head = message->next;
+        if (message->key)
+            host_defer_spawn_failure(host, message->key, detail);
+        free(message);
+    }
+    link->outgoing_tail = NULL;
+    link->spare_requested = false;
 }
 
 static void flush_outgoing(struct spawner_link *link)
@@ -125,7 +188,7 @@ static void flush_outgoing(struct spawner_link *link)
                 return;
             }
             if (errno == EPIPE || errno == ECONNRESET) {
-                host_spawner_lost(host, "its socket closed");
+                host_spawner_lost(host, link, "its socket closed");
                 return;
             }
             /* This one request cannot go (ENOBUFS, EMSGSIZE...): fail it
@@ -139,6 +202,8 @@ static void flush_outgoing(struct spawner_link *link)
             else
                 link->spare_requested = false;
         }
+        else if (message->key)
+            remember_in_flight(link, message->key);
         link->outgoing_head = message->next;
         if (!link->outgoing_head)
             link->outgoing_tail = NULL;
@@ -212,8 +277,8 @@ static bool hand_to_spare(struct spawner_link *link, child_key key, const char *
         return false;
     }
     close(link->spare.job_fd);
-    host_defer_spare_start(link->host, key, link->spare.pid, link->spare.output_fd,
-                           link->spare.report_fd);
+    host_defer_spare_start(link->host, key, (size_t)(link - link->host->spawners), link->spare.pid,
+                           link->spare.output_fd, link->spare.report_fd);
     link->spare.pid = 0;
     return true;
 }
@@ -273,6 +338,10 @@ static void read_spawner(struct spawner_link *link)
         }
         if (length < 0)
             return;
+        uint32_t kind = 0;
+        if ((size_t)length >= sizeof kind)
+            memcpy(&kind, data, sizeof kind);
+        host_liveness_heard(link, kind == SPAWNER_PONG);
         int fds[4];
         int fd_count = 0;
         for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header;
@@ -289,7 +358,9 @@ static void read_spawner(struct spawner_link *link)
         if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
             struct spawner_spawned spawned;
             memcpy(&spawned, data + sizeof type, sizeof spawned);
-            host_worker_spawned(host, &spawned, fds, fd_count, message.msg_flags);
+            forget_in_flight(link, spawned.key);
+            host_worker_spawned(host, (size_t)(link - host->spawners), &spawned, fds, fd_count,
+                                message.msg_flags);
             continue;
         }
         if (type == SPAWNER_SPARE && (size_t)length == sizeof type + sizeof(struct spawner_spare)) {
@@ -313,7 +384,7 @@ static void read_spawner(struct spawner_link *link)
             if (exited.pid == link->spare.pid) /* a spare without a job: no worker of ours */
                 drop_spare(link);
             else
-                host_worker_exited(host, &exited);
+                host_worker_exited(host, (size_t)(link - host->spawners), &exited);
         }
     }
 }
@@ -358,6 +429,15 @@ static void on_spawner_watcher_closed(uv_handle_t *handle)
     link->fd = -1;
 }
 
+void host_spawner_disconnect(struct spawner_link *link)
+{
+    drop_spare(link);
+    if (link->watching) {
+        link->watching = false;
+        uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
+    }
+}
+
 void host_spawners_close(struct host *host)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
@@ -368,10 +448,9 @@ void host_spawners_close(struct host *host)
             free(message);
         }
         link->outgoing_tail = NULL;
-        drop_spare(link);
-        if (link->watching) {
-            link->watching = false;
-            uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
-        }
+        free(link->in_flight);
+        link->in_flight = NULL;
+        link->in_flight_head = link->in_flight_count = link->in_flight_capacity = 0;
+        host_spawner_disconnect(link);
     }
 }

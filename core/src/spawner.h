@@ -46,6 +46,8 @@ enum spawner_message_type {
     SPAWNER_SPARE_WANTED,/* host → spawner: fork a spare (no payload) */
     SPAWNER_SPARE,       /* spawner → host: the spare; on success carries 3 fds
                             (job pipe write end, output, report) */
+    SPAWNER_PING,        /* host → spawner: are you there? (no payload) */
+    SPAWNER_PONG,        /* spawner → host: the answer (no payload) */
 };
 
 /* A spare takes one job record of at most SPARE_JOB_MAX bytes, written

@@ -379,13 +379,32 @@ static void exited_while_running(struct tree *tree, struct child *child, bool no
         remove_child(tree, child);
 }
 
+static void child_exited(struct tree *tree, struct child *child, struct child_exit how,
+                         ds_time_ms now, struct action_list *out);
+
 void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_time_ms now,
                        struct action_list *out)
 {
     free_removed_children(tree);
     struct child *child = pid > 0 ? hashmap_get_number(&tree->children_by_pid, (uint64_t)pid) : NULL;
-    if (child == NULL)
-        return;
+    if (child != NULL)
+        child_exited(tree, child, how, now, out);
+}
+
+void tree_worker_exited(struct tree *tree, child_key key, pid_t pid, struct child_exit how,
+                        ds_time_ms now, struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    /* Another process of this child by now (the exit of one whose init
+     * failed, say), or the child is gone: nothing of the tree's ended. */
+    if (child != NULL && pid > 0 && child->process_pid == pid)
+        child_exited(tree, child, how, now, out);
+}
+
+static void child_exited(struct tree *tree, struct child *child, struct child_exit how,
+                         ds_time_ms now, struct action_list *out)
+{
     struct supervisor *sup = child->supervisor;
     char how_text[64];
     describe_exit(how, how_text, sizeof how_text);

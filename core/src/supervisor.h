@@ -202,6 +202,13 @@ void tree_init_reported(struct tree *tree, child_key key, enum init_result resul
 /* waitpid reaped pid. Unknown pids are ignored. */
 void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_time_ms now,
                        struct action_list *out);
+/* The process `pid` of the child `key` was reaped. Known by key, not by
+ * pid: pids are only unique among live processes, and two plugin
+ * processes' reports are not ordered with each other, so the pid of an
+ * exit read late may already be another child's. Ignored unless pid is
+ * the child's current process. */
+void tree_worker_exited(struct tree *tree, child_key key, pid_t pid, struct child_exit how,
+                        ds_time_ms now, struct action_list *out);
 
 /* terminate_child: replies ok once the child is gone, or not_found at once. */
 void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,

@@ -1,0 +1,153 @@
+/*
+ * Is each spawner still there? A spawner that is stopped (SIGSTOP, a
+ * debugger) or stuck (a plugin's pthread_atfork handler that blocks in
+ * fork) reaps nothing and reports nothing: its workers' exits never reach
+ * the tree, and a stop would wait for them for ever while the log blamed
+ * the workers. So while the host awaits answers (stopping, or after it
+ * sent a SIGKILL) it pings every spawner that has workers or starts in
+ * flight; one that has said nothing for SPAWNER_ANSWER_DEADLINE_MS since
+ * the ping is killed and declared lost (host_spawner_lost), with a log
+ * line saying what state /proc shows it in. Any message from a spawner
+ * counts as an answer: a spawner busy with a burst of forks is alive.
+ *
+ * Idle, the timer does not run: no wake-ups.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host_internal.h"
+#include "log.h"
+
+#define LIVENESS_TICK_MS 250
+
+static uint64_t monotonic_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+/* "stopped (SIGSTOP or a debugger)", "sleeping in pipe_write", ... */
+static void describe_process_state(pid_t pid, char *text, size_t size)
+{
+    char path[64], stat[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "re");
+    if (!file) {
+        snprintf(text, size, "gone");
+        return;
+    }
+    size_t length = fread(stat, 1, sizeof stat - 1, file);
+    fclose(file);
+    stat[length] = '\0';
+    const char *after_name = strrchr(stat, ')');
+    char state = after_name && after_name[1] == ' ' ? after_name[2] : '?';
+    char wait_channel[64] = "";
+    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+    file = fopen(path, "re");
+    if (file) {
+        size_t got = fread(wait_channel, 1, sizeof wait_channel - 1, file);
+        wait_channel[got] = '\0';
+        fclose(file);
+    }
+    switch (state) {
+    case 'T':
+    case 't':
+        snprintf(text, size, "it is stopped (SIGSTOP or a debugger)");
+        break;
+    case 'Z':
+        snprintf(text, size, "it has exited");
+        break;
+    default:
+        snprintf(text, size, "it is stuck (state %c%s%s): a plugin's fork handler or constructor "
+                 "blocks it", state, wait_channel[0] && strcmp(wait_channel, "0") ? ", waiting in " : "",
+                 wait_channel[0] && strcmp(wait_channel, "0") ? wait_channel : "");
+        break;
+    }
+}
+
+static bool awaits_answers(const struct spawner_link *link)
+{
+    return link->pid > 0 && !link->lost && (link->worker_count > 0 || link->in_flight_count > 0);
+}
+
+static void ping(struct spawner_link *link, uint64_t now)
+{
+    uint32_t type = SPAWNER_PING;
+    /* A full socket means the spawner is not reading: the deadline runs
+     * from now either way. */
+    send(link->fd, &type, sizeof type, MSG_DONTWAIT | MSG_NOSIGNAL);
+    link->ping_outstanding = true;
+    link->ping_sent_ms = now;
+}
+
+static void on_liveness_tick(uv_timer_t *timer)
+{
+    struct host *host = timer->data;
+    uint64_t now = monotonic_ms();
+    bool any = false;
+    for (size_t i = 0; i < host->spawner_count && !host->exiting; i++) {
+        struct spawner_link *link = &host->spawners[i];
+        if (!awaits_answers(link)) {
+            link->ping_outstanding = false;
+            continue;
+        }
+        any = true;
+        if (!link->ping_outstanding) {
+            ping(link, now);
+            continue;
+        }
+        uint64_t since = link->ping_sent_ms > link->last_heard_ms ? link->ping_sent_ms
+                                                                  : link->last_heard_ms;
+        if (now - since < SPAWNER_ANSWER_DEADLINE_MS)
+            continue;
+        char state[160];
+        describe_process_state(link->pid, state, sizeof state);
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
+                  "plugin process of %s (pid %d) did not answer within %d ms: %s; its %zu workers' "
+                  "exits cannot be reported; killing it",
+                  link->plugin, (int)link->pid, SPAWNER_ANSWER_DEADLINE_MS, state, link->worker_count);
+        kill(link->pid, SIGKILL); /* its workers die with it (PR_SET_PDEATHSIG) */
+        char how[200];
+        snprintf(how, sizeof how, "killed by the host after %d ms without an answer",
+                 SPAWNER_ANSWER_DEADLINE_MS);
+        host_spawner_lost(host, link, how);
+    }
+    if (host->exiting || (!any && now > host->liveness_until_ms)) {
+        uv_timer_stop(timer);
+        host->liveness_running = false;
+    }
+}
+
+void host_liveness_watch(struct host *host, uint64_t until_ms)
+{
+    if (host->exiting)
+        return;
+    if (until_ms > host->liveness_until_ms || !host->liveness_running)
+        host->liveness_until_ms = until_ms;
+    if (host->liveness_running)
+        return;
+    if (!host->liveness_started) {
+        uv_timer_init(&host->loop, &host->liveness_timer);
+        host->liveness_timer.data = host;
+        host->liveness_started = true;
+    }
+    host->liveness_running = true;
+    uv_timer_start(&host->liveness_timer, on_liveness_tick, LIVENESS_TICK_MS, LIVENESS_TICK_MS);
+}
+
+void host_liveness_heard(struct spawner_link *link, bool pong)
+{
+    link->last_heard_ms = monotonic_ms();
+    if (pong)
+        link->ping_outstanding = false;
+}
+
+void host_liveness_close(struct host *host)
+{
+    if (host->liveness_started) {
+        host->liveness_started = false;
+        host->liveness_running = false;
+        uv_close((uv_handle_t *)&host->liveness_timer, NULL);
+    }
+}
