@@ -8,13 +8,14 @@ The misbehaving plugin is tests/plugins/rogue.c.
 """
 
 import os
+import random
 import re
 import signal
 import tempfile
+import time
 
 from harness import (DEADLINE, Host, alive, comm_of, gone, parent_of, process_state, processes_of,
-                     run_tests,
-                     wait_for, wait_workers)
+                     run_tests, wait_for, wait_workers, zombie_children_of)
 
 SUPERVISORS = """
 [supervisor:rogue]
@@ -233,6 +234,66 @@ def test_a_plugin_process_stuck_in_fork_cannot_hang_the_stop():
         os.environ.pop("DYNSUP_TEST_ROGUE_BLOCK_FORK", None)
         if os.path.exists(marker):
             os.unlink(marker)
+
+
+def descendants_by_worker(host):
+    """{worker pid: [descendant pids]} from the log's "pid=W ... descendant D" lines."""
+    found = {}
+    for worker, descendant in re.findall(r"pid=(\d+) descendant (\d+)", host.log()):
+        found.setdefault(int(worker), []).append(int(descendant))
+    return found
+
+
+STORM_MODES = [["fork"], ["system"], ["popen"], ["daemon"], ["fork"], ["system"],
+               ["kill-group", str(int(signal.SIGTERM))]]
+
+
+def test_a_storm_of_forking_workers_leaves_no_descendant_behind():
+    """Forking plugins and plugins signalling their own group, killed,
+    terminated and restarted at random: after every worker's end its
+    descendants are gone, nothing is re-parented to PID 1, no zombie is
+    left, and the host's stop leaves nothing."""
+    rng = random.Random(9)
+    with new_host() as host:
+        running = []
+        for mode in STORM_MODES * 2:
+            answer = host.start_child("rogue", "rogue", args=mode)
+            assert answer["result"] == "ok", answer
+            running.append((answer["pid"], mode))
+        ended = []
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            pid, mode = running.pop(rng.randrange(len(running)))
+            if rng.random() < 0.5:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                host.terminate_child("rogue", pid)
+            ended.append(pid)
+            answer = host.start_child("rogue", "rogue", args=mode)
+            assert answer["result"] == "ok", answer
+            running.append((answer["pid"], mode))
+            time.sleep(0.05)  # pacing of the storm, not a wait for a result
+
+        def ended_workers_left_nothing():
+            by_worker = descendants_by_worker(host)
+            return all(gone(pid) for worker in ended for pid in by_worker.get(worker, []))
+
+        wait_for(ended_workers_left_nothing, what="the descendants of every ended worker gone")
+        by_worker = descendants_by_worker(host)
+        for worker, pids in by_worker.items():
+            for pid in pids:
+                assert not alive(pid) or parent_of(pid) != 1, "re-parented to PID 1: %d" % pid
+        spawners = {parent_of(pid) for pid, _ in running if alive(pid)}
+        wait_for(lambda: not [z for s in spawners for z in zombie_children_of(s)],
+                 what="no zombie among the plugin processes' children")
+        everything = [pid for pids in by_worker.values() for pid in pids]
+        print("storm: %d workers ended, %d descendants seen" % (len(ended), len(everything)))
+        assert host.stop() == 0
+        assert_all_gone(everything, "every descendant gone after the host's stop")
+        wait_for(lambda: not processes_of(host), what="no process of this host left")
 
 
 if __name__ == "__main__":
