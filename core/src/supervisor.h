@@ -227,6 +227,25 @@ void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out);
 /* A request the shell no longer can answer (its client went away) is
  * forgotten: later REPLY actions for it may still come; the shell drops them. */
 
+/* ---- reconfiguration (a reload) ---- */
+
+/* New max_children and intensity for an existing supervisor; its children
+ * are untouched (a lowered max_children only refuses new starts). Returns
+ * -1 if there is no such supervisor. */
+int tree_update_supervisor(struct tree *tree, const struct supervisor_config *config);
+/* Stops every child of the supervisor in parallel, each by its shutdown,
+ * as a host stop would, then removes the supervisor (new starts answer
+ * shutting_down meanwhile). */
+void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_ms now,
+                            struct action_list *out);
+void tree_set_root_intensity(struct tree *tree, uint32_t max_restarts, uint32_t max_seconds);
+/* Something the root restarted that is not a supervisor (a plugin process
+ * relaunched): counts toward the root's intensity. Returns true if it may
+ * go on; false once the intensity is exceeded, the host then stopping
+ * with exit status 1 (actions in out). */
+bool tree_root_restart(struct tree *tree, const char *what, ds_time_ms now,
+                       struct action_list *out);
+
 /* ---- queries (read-only) ---- */
 
 bool tree_has_supervisor(const struct tree *tree, const char *supervisor);
