@@ -165,10 +165,13 @@ static void take_answer(struct worker_io *io, const char *data, size_t length)
     action_list_free(&actions);
 }
 
-/* Whether pid is a process that has not exited (not a zombie either). */
+/* Whether pid lives and is not on its way out. A process closes its
+ * descriptors while it exits, before it becomes a zombie: the kernel's
+ * PF_EXITING flag (0x4 in /proc/PID/stat's flags field) tells those apart
+ * from a live process that closed its end itself. */
 static bool still_running(pid_t pid)
 {
-    char path[64], text[512];
+    char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *file = fopen(path, "re");
     if (!file)
@@ -177,7 +180,15 @@ static bool still_running(pid_t pid)
     fclose(file);
     text[length] = '\0';
     const char *after_name = strrchr(text, ')');
-    return after_name && after_name[1] == ' ' && after_name[2] != 'Z' && after_name[2] != 'X';
+    if (!after_name || after_name[1] != ' ' || after_name[2] == 'Z' || after_name[2] == 'X')
+        return false;
+    char state;
+    int parent, group, session, terminal, terminal_group;
+    unsigned long flags;
+    if (sscanf(after_name + 2, "%c %d %d %d %d %d %lu", &state, &parent, &group, &session,
+               &terminal, &terminal_group, &flags) != 7)
+        return false;
+    return (flags & 0x4ul) == 0;
 }
 
 /* The report pipe ended without an answer. A worker that died during init
