@@ -53,6 +53,12 @@ void cli_print_error(const json_t *answer, const char *command_name, FILE *out, 
     const char *detail = text_field(answer, "detail", NULL);
     if (detail)
         fprintf(err, "dynsup-host %s: %s\n", command_name, detail);
+    /* invalid_config: every error, each as `check` prints it */
+    size_t index;
+    const json_t *error;
+    json_array_foreach(json_object_get(answer, "errors"), index, error)
+        if (json_is_string(error))
+            fprintf(err, "%s\n", json_string_value(error));
 }
 
 void cli_print_counts(const json_t *answer, FILE *out)

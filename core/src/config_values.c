@@ -143,10 +143,12 @@ const char *config_parse_event_signal(const char *text, int *signal_number)
     static const struct {
         const char *name;
         int number;
-    } allowed[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+    } allowed[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
     /* The host's own signals: firing an event on them would steal the
      * clean-stop or child-reaping path. */
     static const char *const reserved[] = {"TERM", "INT", "KILL", "CHLD", "STOP", "PIPE", "QUIT"};
+    if (strcasecmp(text, "SIGHUP") == 0 || strcasecmp(text, "HUP") == 0)
+        return "SIGHUP is the host's reload signal (dynsup-host reload); expected SIGUSR1 or SIGUSR2";
 
     const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
@@ -157,9 +159,9 @@ const char *config_parse_event_signal(const char *text, int *signal_number)
     }
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
         if (strcasecmp(name, reserved[i]) == 0)
-            return "this signal is used by the host itself; expected SIGUSR1, SIGUSR2 or SIGHUP";
+            return "this signal is used by the host itself; expected SIGUSR1 or SIGUSR2";
     }
-    return "expected SIGUSR1, SIGUSR2 or SIGHUP";
+    return "expected SIGUSR1 or SIGUSR2";
 }
 
 /* ---- paths -------------------------------------------------------------- */

@@ -661,3 +661,38 @@ unsigned control_server_connection_count(const struct control_server *server)
 {
     return server->connection_count;
 }
+
+int control_server_set_access(struct control_server *server, const struct control_access *access,
+                              struct error_list *errors)
+{
+    int count = access ? access->allow_uid_count : 0;
+    uid_t *uids = calloc((size_t)count + 1, sizeof *uids);
+    if (!uids) {
+        error_list_add(errors, "control socket %s: out of memory", server->path);
+        return -1;
+    }
+    if (count > 0)
+        memcpy(uids, access->allow_uids, (size_t)count * sizeof *uids);
+    /* The file's mode follows, as at bind: 0660 with the group, 0666 for
+     * allow_users (SO_PEERCRED is the boundary), else 0600. Narrowed
+     * before the rule changes, widened after, so no moment is wider than
+     * either rule. */
+    bool group = access && access->has_allow_group;
+    mode_t mode = count > 0 ? 0666 : group ? 0660 : 0600;
+    if ((group && chown(server->path, (uid_t)-1, access->allow_gid) != 0) ||
+        chmod(server->path, mode) != 0) {
+        error_list_add(errors, "control socket %s: cannot change its access (mode %04o): %s",
+                       server->path, (unsigned)mode, strerror(errno));
+        free(uids);
+        return -1;
+    }
+    free(server->allow_uids);
+    server->allow_uids = uids;
+    server->access = (struct control_access){
+        .allow_uids = uids,
+        .allow_uid_count = count,
+        .has_allow_group = group,
+        .allow_gid = group ? access->allow_gid : 0,
+    };
+    return 0;
+}

@@ -37,6 +37,11 @@ static void on_handle_closed_free(uv_handle_t *handle)
     free(handle->data);
 }
 
+static void on_handle_closed_free_self(uv_handle_t *handle)
+{
+    free(handle);
+}
+
 /* ---------------------------------------------------------------- actions */
 
 static void on_shutdown_timer(uv_timer_t *timer)
@@ -92,6 +97,7 @@ void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply
 }
 
 static void begin_exit(struct host *host, int status);
+static void close_event_timers(struct host *host);
 
 int host_reserve_deferred(struct host *host)
 {
@@ -244,8 +250,7 @@ static void begin_exit(struct host *host, int status)
     host_signals_close(host);
     host_liveness_close(host);
     uv_close((uv_handle_t *)&host->child_signal, NULL);
-    for (size_t i = 0; i < host->event_timer_count; i++)
-        uv_close((uv_handle_t *)&host->event_timers[i], NULL);
+    close_event_timers(host);
     /* Shutdown timers left when the exit is abnormal (the spawner died):
      * they would hold the loop open and then SIGKILL reaped pids. */
     for (size_t i = 0; i < host->timers_by_key.capacity; i++) {
@@ -265,28 +270,58 @@ static void begin_exit(struct host *host, int status)
     host_workers_close(host);
 }
 
+/* A new generation of a lost plugin process's file, so that its
+ * workers' restarts have somewhere to run. Counts toward the root's
+ * intensity: a plugin whose process keeps dying ends in an escalation,
+ * not a loop. */
+static void relaunch(struct host *host, struct spawner_link *lost)
+{
+    struct action_list actions;
+    action_list_init(&actions);
+    char what[160];
+    snprintf(what, sizeof what, "the plugin process of %s died", lost->plugin);
+    bool may_go_on = tree_root_restart(host->tree, what, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+    if (!may_go_on)
+        return;
+    struct error_list errors;
+    error_list_init(&errors);
+    struct spawner_link *link =
+        host_spawner_load(host, host->config.plugin_dir, lost->file_name, &errors);
+    if (link && host_spawner_adopt(host, link, true) == 0) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, link->pid,
+                  "plugin %s relaunched: %s (generation %u) serves its restarts", link->plugin,
+                  link->version, link->generation);
+    } else {
+        if (link)
+            host_spawner_discard(link);
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "plugin %s cannot be relaunched; its children's restarts will fail:",
+                  lost->plugin);
+        for (size_t i = 0; i < errors.count; i++)
+            log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "  %s", errors.messages[i]);
+    }
+    error_list_free(&errors);
+}
+
+/* SPEC section 8: the host lives on. The plugin process's workers died
+ * with it (PR_SET_PDEATHSIG): each is an exit by SIGKILL, handled by its
+ * own restart policy, the restarts running in a relaunched process. */
 void host_spawner_lost(struct host *host, struct spawner_link *link, const char *how)
 {
     if (host->exiting || link->lost)
         return;
+    bool was_current = !link->retired;
     link->lost = true;
-    if (!host->stopping) {
-        /* The tree could go on (its workers are exits by SIGKILL), but a
-         * plugin that can no longer be started would turn each of them
-         * into a failed restart: until a lost plugin process is
-         * relaunched, the host exits and its own supervisor restarts it. */
-        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-                  "the spawner died (%s; it forked plugin %s's workers); its workers died with "
-                  "it; exiting", how, link->plugin);
-        begin_exit(host, 1);
-        return;
-    }
     log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-              "the plugin process of %s is gone (%s); its %zu workers died with it", link->plugin,
-              how, link->worker_count);
+              "the plugin process of %s (generation %u) is gone (%s); its %zu workers died with it",
+              link->plugin, link->generation, how, link->worker_count);
     host_spawner_disconnect(link);
-    host_spawner_fail_pending(link, "the plugin process is gone");
-    host_workers_lost(host, (size_t)(link - host->spawners));
+    if (was_current && !host->stopping)
+        relaunch(host, link);
+    host_spawner_fail_pending(link, "the plugin process died");
+    host_workers_lost(host, link->index);
     struct action_list actions; /* empty: feeds back the failed starts */
     action_list_init(&actions);
     host_apply(host, &actions);
@@ -309,6 +344,18 @@ static void on_event_timer(uv_timer_t *handle)
     host_fire_event(host, event, 0, "interval");
 }
 
+static void close_event_timers(struct host *host)
+{
+    for (size_t i = 0; i < host->event_timer_count; i++)
+        uv_close((uv_handle_t *)host->event_timers[i], on_handle_closed_free_self);
+    free(host->event_timers);
+    host->event_timers = NULL;
+    host->event_timer_count = 0;
+}
+
+/* Interval timers point at their event_spec in host->config: a reload
+ * makes them anew from the new config (signals are looked up when they
+ * come, so they follow by themselves). */
 static int start_events(struct host *host)
 {
     const struct config *config = &host->config;
@@ -318,7 +365,10 @@ static int start_events(struct host *host)
     for (size_t i = 0; i < config->event_count; i++) {
         const struct event_spec *event = &config->events[i];
         if (event->interval_s) {
-            uv_timer_t *timer = &host->event_timers[host->event_timer_count++];
+            uv_timer_t *timer = calloc(1, sizeof *timer);
+            if (!timer)
+                return -1;
+            host->event_timers[host->event_timer_count++] = timer;
             uv_timer_init(&host->loop, timer);
             timer->data = (void *)event;
             uint64_t period = (uint64_t)event->interval_s * 1000u;
@@ -326,6 +376,13 @@ static int start_events(struct host *host)
         }
     }
     return 0;
+}
+
+void host_events_restart(struct host *host)
+{
+    close_event_timers(host);
+    if (start_events(host) != 0)
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "out of memory starting the events' timers");
 }
 
 /* ---------------------------------------------------------------- boot */
@@ -359,19 +416,20 @@ static int load_everything(struct host *host, const char *config_path, bool keep
     struct error_list errors;
     error_list_init(&errors);
     int failed = config_load(config_path, &host->config, &errors) < 0;
-    if (host->config.plugin_dir) {
-        char *work_dir = strdup(config_path);
-        if (work_dir &&
-            host_spawners_launch(host, host->config.plugin_dir, dirname(work_dir), &errors) == 0) {
-            const char **names = calloc(host->plugins.count + 1, sizeof *names);
-            for (size_t i = 0; names && i < host->plugins.count; i++)
-                names[i] = host->plugins.items[i].name;
-            config_check_plugins(&host->config, names, host->plugins.count, &errors);
+    char *copy = strdup(config_path);
+    host->work_dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    spawner_set_config_path(config_path);
+    if (host->config.plugin_dir && host->work_dir) {
+        if (host_spawners_launch(host, host->config.plugin_dir, host->work_dir, &errors) == 0) {
+            const char **names = calloc(host->spawner_count + 1, sizeof *names);
+            for (size_t i = 0; names && i < host->spawner_count; i++)
+                names[i] = host->spawners[i]->name;
+            config_check_plugins(&host->config, names, host->spawner_count, &errors);
             free(names);
         }
         if (failed || errors.count > 0 || !keep_spawner)
             host_spawners_stop(host, false, true);
-        free(work_dir);
     }
     failed = failed || errors.count > 0;
     if (failed)
@@ -388,9 +446,9 @@ int host_check(const char *config_path)
     if (result == 0)
         printf("%s: ok (%zu supervisors, %zu child specs, %zu events, %zu plugins)\n", config_path,
                host.config.supervisor_count, host.config.child_count, host.config.event_count,
-               host.plugins.count);
-    free(host.spawners);
-    plugin_list_free(&host.plugins);
+               host.spawner_count);
+    host_spawners_free(&host);
+    free(host.work_dir);
     config_free(&host.config);
     return result == 0 ? 0 : 2;
 }
@@ -503,8 +561,8 @@ int host_run(const char *config_path)
     host.signal_fd = -1;
     host_signals_block();
     if (load_everything(&host, config_path, true) < 0) {
-        free(host.spawners);
-        plugin_list_free(&host.plugins);
+        host_spawners_free(&host);
+        free(host.work_dir);
         config_free(&host.config);
         return 2;
     }
@@ -548,7 +606,7 @@ int host_run(const char *config_path)
 
     log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
-              host.config.supervisor_count, host.plugins.count, host.config.socket_path);
+              host.config.supervisor_count, host.spawner_count, host.config.socket_path);
     autostart(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
@@ -559,10 +617,10 @@ int host_run(const char *config_path)
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);
     hashmap_free(&host.timers_by_key);
-    free(host.event_timers);
     free(host.deferred);
-    free(host.spawners);
-    plugin_list_free(&host.plugins);
+    host_spawners_free(&host);
+    free(host.work_dir);
+    host_reload_free(&host);
     config_free(&host.config);
     return host.exit_status;
 }

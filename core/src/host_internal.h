@@ -26,11 +26,27 @@ struct outgoing_message {
     char data[];
 };
 
-/* The host's end of one spawner (one per plugin file, see spawner.h). */
+/* What a plugin file was when a generation was loaded from it: a file
+ * that differs in any of these at a reload is a new generation. */
+struct plugin_identity {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    struct timespec modified, changed;
+};
+
+/* The host's end of one spawner: one generation of one plugin file (see
+ * spawner.h). Links are never moved (libuv holds their watcher) and keep
+ * their index in host->spawners for the host's life: workers are keyed by
+ * it. Ownership: the host owns the link and its strings. */
 struct spawner_link {
     struct host *host;
-    const char *plugin;  /* owned by host->plugins */
-    size_t plugin_index; /* in host->plugins */
+    size_t index;        /* in host->spawners */
+    const char *plugin;  /* = name */
+    char *name, *version, *file, *file_name;  /* plugin name, its version, path, file in plugin_dir */
+    unsigned generation; /* 1 for the first load of this plugin name, then 2, 3... */
+    struct plugin_identity identity;
+    bool retired;        /* a newer generation (or nothing) serves new starts */
     pid_t pid;           /* 0 once reaped */
     int fd;              /* -1 once closed */
     uv_poll_t watcher;
@@ -55,14 +71,14 @@ struct host {
     uv_loop_t loop;
     struct config config;
     struct tree *tree;
-    struct plugin_list plugins;
+    char *work_dir;                  /* the config's folder: where workers start */
     uint64_t started_at_ms;
     bool stopping;       /* tree_stop was called */
     bool exiting;        /* ACTION_EXIT came: closing handles */
     int exit_status;
 
-    struct spawner_link *spawners;   /* one per plugin, in host->plugins' order */
-    size_t spawner_count;
+    struct spawner_link **spawners;  /* every generation ever loaded, in load order */
+    size_t spawner_count, spawner_capacity;
 
     /* host_signals.c */
 #define HOST_STOP_SIGNALS 3
@@ -78,8 +94,13 @@ struct host {
     uv_timer_t liveness_timer;
     bool liveness_started, liveness_running;
     uint64_t liveness_until_ms;    /* UINT64_MAX while stopping */
-    uv_timer_t *event_timers;      /* one per event with an interval */
+    uv_timer_t **event_timers;     /* one per event with an interval (freed on close) */
     size_t event_timer_count;
+    /* host_reload.c: configs replaced by a reload, kept to the end
+     * (running workers' log tags point into them) */
+    struct config **retired_configs;
+    size_t retired_config_count;
+    uint64_t reload_count;
 
     struct control_server *control;
     /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
@@ -129,6 +150,19 @@ void host_liveness_watch(struct host *host, uint64_t until_ms);
 void host_liveness_heard(struct spawner_link *link, bool pong);
 void host_liveness_close(struct host *host);
 
+/* host_reload.c (SPEC section 8) */
+struct change_list;
+/* Validates the config, children_dir and plugin_dir as `check` does and
+ * applies the difference (unless dry_run). Returns 0 with the changes, or
+ * -1 with every error (nothing changed). */
+int host_reload(struct host *host, bool dry_run, struct change_list *changes,
+                struct error_list *errors);
+/* The same, its outcome logged (SIGHUP, watch). */
+void host_reload_and_log(struct host *host, const char *why);
+void host_reload_free(struct host *host);
+/* host.c: the events' interval timers, from host->config */
+void host_events_restart(struct host *host);
+
 /* host_signals.c */
 /* Before anything forks or starts a thread: blocks the signals that are
  * read from the signalfd (so a kill() of them only waits), ignores SIGPIPE. */
@@ -142,6 +176,24 @@ void host_signals_close(struct host *host);
  * stay, for host_spawners_stop). */
 int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
                          struct error_list *errors);
+/* Loads one plugin file in a new spawner: a link not yet in the host (see
+ * host_spawner_adopt), or NULL with every error. */
+struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
+                                       const char *file_name, struct error_list *errors);
+/* Makes a loaded link one of the host's (a new generation of its plugin:
+ * the current one, if any, is retired). Watches it when `watch`. */
+int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch);
+/* Ends a link that was never adopted (a refused reload). */
+void host_spawner_discard(struct spawner_link *link);
+/* The generation of `plugin` new starts and restarts use, or NULL. */
+struct spawner_link *host_current_generation(struct host *host, const char *plugin);
+/* No new start will use it: released (its spawner let go) as soon as it
+ * has no worker and no start in flight. */
+void host_spawner_retire(struct spawner_link *link);
+void host_spawner_release_if_idle(struct spawner_link *link);
+/* A file's identity now; -1 if it cannot be read. */
+int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out);
+bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b);
 int host_spawners_watch(struct host *host);
 /* Closes every link (EOF tells each spawner to exit); with `wait`, reaps
  * them; with `kill`, SIGKILLs them first. */
@@ -151,6 +203,8 @@ void host_spawner_fail_pending(struct spawner_link *link, const char *detail);
 /* Stops reading the spawner and closes the host's end (EOF tells it to
  * exit); its spare is let go. */
 void host_spawner_disconnect(struct spawner_link *link);
+/* Frees every link (after the loop ended). */
+void host_spawners_free(struct host *host);
 /* Closes the watchers and sockets from the loop (host exit). */
 void host_spawners_close(struct host *host);
 /* Reaps spawners that died: any death is host_spawner_lost. */

@@ -87,7 +87,7 @@ static void on_liveness_tick(uv_timer_t *timer)
     uint64_t now = monotonic_ms();
     bool any = false;
     for (size_t i = 0; i < host->spawner_count && !host->exiting; i++) {
-        struct spawner_link *link = &host->spawners[i];
+        struct spawner_link *link = host->spawners[i];
         if (!awaits_answers(link)) {
             link->ping_outstanding = false;
             continue;

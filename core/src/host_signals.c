@@ -79,6 +79,10 @@ static void on_stop_signal(uv_signal_t *handle, int signal_number)
 static void on_event_signal(uv_signal_t *handle, int signal_number)
 {
     struct host *host = handle->data;
+    if (signal_number == SIGHUP) { /* the reload signal (SPEC section 8) */
+        host_reload_and_log(host, "received signal 1 (SIGHUP)");
+        return;
+    }
     bool fired = false;
     for (size_t i = 0; i < host->config.event_count; i++)
         if (host->config.events[i].signal == signal_number) {

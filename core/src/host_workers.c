@@ -310,7 +310,7 @@ void host_worker_spawned_into(struct host *host, size_t spawner_index,
         }
         uv_read_start((uv_stream_t *)&io->output, on_alloc, on_output);
         hashmap_put_number(&host->workers_by_pid, worker_key(spawner_index, io->pid), io);
-        host->spawners[spawner_index].worker_count++;
+        host->spawners[spawner_index]->worker_count++;
         tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), out);
     } else {
         for (int i = 0; i < fd_count; i++)
@@ -328,7 +328,9 @@ void host_worker_spawned_into(struct host *host, size_t spawner_index,
 
 static void worker_gone(struct host *host, struct worker_io *io, int wait_status)
 {
-    host->spawners[io->spawner_index].worker_count--;
+    struct spawner_link *link = host->spawners[io->spawner_index];
+    link->worker_count--;
+    host_spawner_release_if_idle(link);
     child_key key = io->key;
     pid_t pid = io->pid;
     drain_worker(io);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "spawner.h"
 #include "host.h"
 
 static void print_daemon_usage(FILE *out, const char *command)
@@ -80,6 +81,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *command = argv[1];
+    /* A spawner, exec'ed by the host (spawner.c): not a command for people. */
+    if (strcmp(command, SPAWNER_EXEC_MARK) == 0)
+        return spawner_exec_main(argc, argv);
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
         cli_print_usage(stdout);
         return EXIT_OK;

@@ -8,8 +8,10 @@
  * purpose: libuv's first loop registers a pthread_atfork handler that
  * rebuilds its signal pipe in every forked child, four syscalls and half
  * a dozen page faults in each worker before it may start, for machinery a
- * worker never uses (the host forks the spawner before its own loop
- * exists, so the spawner inherits no such handler). It keeps no table of
+ * worker never uses; worse, in a child it closes the descriptor numbers
+ * its signal pipe had in the parent, whatever they are there. The spawner
+ * is exec'ed (spawner_exec_main), so it inherits no such handler even
+ * when the host launches it while its loop runs (a reload). It keeps no table of
  * workers at all: a worker's pipes go to the host and its exit status is
  * forwarded as is, so the spawner stays the same size with 10 or 10,000
  * children.
@@ -442,6 +444,25 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     }
 }
 
+static const char *spawner_config_path = "-";
+
+void spawner_set_config_path(const char *config_path)
+{
+    spawner_config_path = config_path;
+}
+
+int spawner_exec_main(int argc, char **argv)
+{
+    if (argc != 7)
+        return 2;
+    char *end;
+    long host_pid = strtol(argv[6], &end, 10);
+    if (*end != '\0' || host_pid <= 0)
+        return 2;
+    spawner_main(SPAWNER_SOCKET_FD, argv[3], argv[4], argv[5][0] ? argv[5] : NULL,
+                 (pid_t)host_pid);
+}
+
 /* ---------------------------------------------------------------- host side */
 
 int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
@@ -470,7 +491,19 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
     }
     if (pid == 0) {
         close(pair[0]);
-        spawner_main(pair[1], plugin_dir, file_name, work_dir, host_pid);
+        if (pair[1] != SPAWNER_SOCKET_FD) {
+            dup2(pair[1], SPAWNER_SOCKET_FD); /* without close-on-exec */
+            close(pair[1]);
+        } else {
+            fcntl(SPAWNER_SOCKET_FD, F_SETFD, 0);
+        }
+        char host_pid_text[24];
+        snprintf(host_pid_text, sizeof host_pid_text, "%d", (int)host_pid);
+        char *argv[] = {"dynsup-host", SPAWNER_EXEC_MARK, (char *)spawner_config_path,
+                        (char *)plugin_dir, (char *)file_name, (char *)(work_dir ? work_dir : ""),
+                        host_pid_text, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
     }
     close(pair[1]);
 

@@ -27,6 +27,7 @@ static const char *command_name(enum request_cmd cmd)
     case CMD_STATUS: return "status";
     case CMD_PLUGINS: return "plugins";
     case CMD_STOP: return "stop";
+    case CMD_RELOAD: return "reload";
     }
     fuzz_check(!"a parsed request has a known cmd");
     return NULL;
@@ -51,6 +52,8 @@ static char *build_request(const struct request *request)
     case CMD_PLUGINS:
     case CMD_STOP:
         return protocol_build_simple(cmd, NULL, NULL);
+    case CMD_RELOAD:
+        return protocol_build_reload(request->dry_run);
     }
     return NULL;
 }
@@ -68,6 +71,7 @@ static void check_same_request(const struct request *a, const struct request *b)
     fuzz_check(same_text(a->name, b->name));
     fuzz_check(same_text(a->event, b->event));
     fuzz_check(a->pid == b->pid);
+    fuzz_check(a->dry_run == b->dry_run);
     fuzz_check(a->argc == b->argc);
     fuzz_check((a->args == NULL) == (b->args == NULL));
     for (int i = 0; i < a->argc; i++)

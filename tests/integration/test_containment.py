@@ -136,7 +136,8 @@ def test_kill_zero_reaches_only_the_workers_own_group():
         wait_for(lambda: gone(killer), what="the worker that SIGKILLed its own group to end")
         assert host.process.poll() is None, "the host died: %s" % host.log()
         assert all(alive(pid) for pid in siblings + [calm] + list(spawners))
-        assert host.child_pids("rogue", "rogue") == siblings
+        wait_for(lambda: host.child_pids("rogue", "rogue") == siblings,
+                 what="the siblings alone listed: %r" % siblings)
         assert host.stop() == 0
 
 

@@ -65,13 +65,13 @@ static void test_good_values_of_every_kind_are_accepted(void **state)
     load_host(s, "[host]\nplugin_dir = p\nsocket = s\nmax_restarts = 0\nmax_seconds = 4294967295\n"
                  "[supervisor:s]\nmax_children = infinity\nmax_restarts = 0\nmax_seconds = 1\n"
                  "[event:e1]\nsupervisor = s\nchild = a\nsignal = usr2\ninterval = 1\n"
-                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGHUP\n");
+                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGUSR1\n");
     assert_loaded_cleanly(s);
     assert_int_equal(s->cfg.max_restarts, 0);
     assert_int_equal(s->cfg.max_seconds, UINT32_MAX);
     assert_int_equal(s->cfg.supervisors[0].max_restarts, 0);
     assert_int_equal(s->cfg.events[0].signal, SIGUSR2);
-    assert_int_equal(s->cfg.events[1].signal, SIGHUP);
+    assert_int_equal(s->cfg.events[1].signal, SIGUSR1);
     assert_int_equal(s->cfg.children[0].shutdown_ms, 1);
 }
 
@@ -123,15 +123,16 @@ static void test_signals_the_host_uses_itself_cannot_fire_events(void **state)
 {
     struct scratch *s = *state;
     static const char *const refused[] = {"SIGTERM", "SIGINT", "SIGKILL", "SIGCHLD", "TERM",
-                                          "SIGFOO",  "10",     "SIGUSR3"};
+                                          "SIGFOO",  "10",     "SIGUSR3", "SIGHUP"};
     write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\n");
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         char text[256], expected[256];
         snprintf(text, sizeof text,
                  HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\nsignal = %s\n", refused[i]);
         snprintf(expected, sizeof expected, "dynsup.ini:8: [event:e] signal: %s, found \"%s\"",
-                 i < 5 ? "this signal is used by the host itself; expected SIGUSR1, SIGUSR2 or SIGHUP"
-                       : "expected SIGUSR1, SIGUSR2 or SIGHUP",
+                 i < 5   ? "this signal is used by the host itself; expected SIGUSR1 or SIGUSR2"
+                 : i < 8 ? "expected SIGUSR1 or SIGUSR2"
+                         : "SIGHUP is the host's reload signal (dynsup-host reload); expected SIGUSR1 or SIGUSR2",
                  refused[i]);
         load_host(s, text);
         assert_error(s, expected);
