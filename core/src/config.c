@@ -110,7 +110,7 @@ static void *append_item(struct loader *ld, void **items, size_t *count, size_t 
 /* ---- [host] ---------------------------------------------------------- */
 
 static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
-                                        "allow_group", "max_restarts", "max_seconds", NULL};
+                                        "allow_group", "max_restarts", "max_seconds", "watch", NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
 static void read_allowed_peers(struct loader *ld, const struct section_reader *r)
@@ -153,6 +153,14 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);
+    char *watch = NULL;
+    section_read_string(r, "watch", &watch);
+    if (watch && strcmp(watch, "yes") == 0)
+        cfg->watch = true;
+    else if (watch && strcmp(watch, "no") != 0)
+        section_key_error(r, "watch", ini_layout_line(&r->file->layout, "host", "watch"),
+                          "expected yes or no, found \"%s\"", watch);
+    free(watch);
 }
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */

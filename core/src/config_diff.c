@@ -275,6 +275,9 @@ static void diff_host(const struct config *a, const struct config *b, struct cha
     compare_numbers(&restarts, "max_restarts", a->max_restarts, b->max_restarts);
     if (restarts.length)
         change_list_add(changes, CHANGE_HOST, CHANGE_CHANGED, "max_restarts", "%s", restarts.text);
+    if (a->watch != b->watch)
+        change_list_add(changes, CHANGE_HOST, CHANGE_CHANGED, "watch", "watch %s -> %s",
+                        a->watch ? "yes" : "no", b->watch ? "yes" : "no");
     struct detail seconds = {.length = 0};
     compare_numbers(&seconds, "max_seconds", a->max_seconds, b->max_seconds);
     if (seconds.length)

@@ -249,6 +249,7 @@ static void begin_exit(struct host *host, int status)
     host->exit_status = status;
     host_signals_close(host);
     host_liveness_close(host);
+    host_watch_stop(host);
     uv_close((uv_handle_t *)&host->child_signal, NULL);
     close_event_timers(host);
     /* Shutdown timers left when the exit is abnormal (the spawner died):
@@ -608,6 +609,7 @@ int host_run(const char *config_path)
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
               host.config.supervisor_count, host.spawner_count, host.config.socket_path);
     autostart(&host);
+    host_watch_update(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
     host_spawners_stop(&host, false, true);

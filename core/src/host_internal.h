@@ -67,6 +67,15 @@ struct spawner_link {
     bool lost;             /* declared dead: its workers were reported gone */
 };
 
+/* A folder watched for [host] watch = yes (host_watch.c). */
+struct watched_folder {
+    uv_fs_event_t handle;
+    struct host *host;
+    char *path;
+    char *only_name;      /* the one file name that counts, or NULL: ... */
+    const char *suffix;   /* ... every name with this suffix */
+};
+
 struct host {
     uv_loop_t loop;
     struct config config;
@@ -101,6 +110,12 @@ struct host {
     struct config **retired_configs;
     size_t retired_config_count;
     uint64_t reload_count;
+    struct {
+        struct watched_folder *folders[3];
+        size_t count;
+        uv_timer_t settle;     /* the burst is over: reload */
+        bool timer_started;
+    } watch;
 
     struct control_server *control;
     /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
@@ -160,6 +175,9 @@ int host_reload(struct host *host, bool dry_run, struct change_list *changes,
 /* The same, its outcome logged (SIGHUP, watch). */
 void host_reload_and_log(struct host *host, const char *why);
 void host_reload_free(struct host *host);
+/* host_watch.c: follows host->config.watch (boot, and after a reload) */
+void host_watch_update(struct host *host);
+void host_watch_stop(struct host *host);
 /* host.c: the events' interval timers, from host->config */
 void host_events_restart(struct host *host);
 

@@ -234,6 +234,7 @@ static void apply(struct host *host, struct reload_plan *plan)
         error_list_free(&errors);
     }
     host_events_restart(host);
+    host_watch_update(host);
     struct action_list actions;
     action_list_init(&actions);
     apply_supervisors(host, &old, &actions);

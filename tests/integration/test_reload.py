@@ -11,8 +11,10 @@ import re
 import shutil
 import signal
 import tempfile
+import time
 
-from harness import (BUILD_DIR, PLUGIN_DIR, Host, alive, gone, parent_of, run_tests, wait_for)
+from harness import (BUILD_DIR, PLUGIN_DIR, TIME_SCALE, Host, alive, gone, parent_of, run_tests,
+                     wait_for)
 
 VERSIONS = os.path.join(BUILD_DIR, "test-plugins", "versions")
 BAD_PLUGINS = os.path.join(BUILD_DIR, "test-plugins", "bad")
@@ -306,6 +308,83 @@ def test_a_plugin_process_that_keeps_dying_ends_in_a_root_escalation():
                 break
         assert host.process.wait(20) == 1
         assert "root restart intensity exceeded" in host.log()
+
+
+def watching_host(folder=None):
+    folder = folder or plugin_folder()
+    host = Host(SUPERVISORS, {"children.ini": CHILDREN}, host_keys="watch = yes", plugin_dir=folder)
+    host.plugin_folder = folder
+    return host.start()
+
+
+def test_watch_picks_up_a_dropped_child_spec_within_two_seconds():
+    with watching_host() as host:
+        host.wait_log("watch: reloading by itself")
+        started = time.monotonic()
+        with open(host.path("children.d", ".dropped.tmp"), "w") as spec:
+            spec.write("[child:dropped]\nplugin = sleeper\n")
+        os.replace(host.path("children.d", ".dropped.tmp"), host.path("children.d", "dropped.ini"))
+        wait_for(lambda: host.start_child("work", "dropped")["result"] == "ok",
+                 what="the dropped spec startable")
+        took = time.monotonic() - started
+        print("dropped child spec startable after %.3f s" % took)
+        assert took <= 2.0 * TIME_SCALE, "took %.3f s" % took
+        # the host's own log, next to the config, triggers nothing
+        reloads = host.log().count("a watched file changed: reloaded")
+        assert reloads == 1, host.log()
+        assert host.stop() == 0
+
+
+def test_watch_ignores_a_half_written_plugin_until_it_is_whole():
+    with watching_host() as host:
+        host.wait_log("watch: reloading by itself")
+        with open(os.path.join(PLUGIN_DIR, "hello.so"), "rb") as source:
+            whole = source.read()
+        target = os.path.join(host.plugin_folder, "hello.so")
+        with open(target, "wb") as half:
+            half.write(whole[:len(whole) // 2])
+        host.wait_log("a watched file changed: reload refused, nothing changed")
+        assert "hello" not in [p["name"] for p in host.request({"cmd": "plugins"})["plugins"]]
+        with open(target, "ab") as rest:
+            rest.write(whole[len(whole) // 2:])
+        wait_for(lambda: "hello" in [p["name"] for p in host.request({"cmd": "plugins"})["plugins"]],
+                 what="the whole plugin loaded")
+        assert host.process.poll() is None
+        assert host.stop() == 0
+
+
+def test_watch_follows_a_configmap_style_swap_of_a_data_symlink():
+    """Kubernetes mounts a ConfigMap as files that are symlinks into
+    ..data, itself a symlink to a timestamped folder swapped atomically."""
+    folder = plugin_folder()
+    root = tempfile.mkdtemp(prefix="dynsup-configmap-")
+    run = os.path.join(root, "run")
+    os.makedirs(run, mode=0o700)
+
+    def publish(version, children_text):
+        data = os.path.join(root, "..%d" % version)
+        os.makedirs(os.path.join(data, "children.d"))
+        with open(os.path.join(data, "dynsup.ini"), "w") as config:
+            config.write("[host]\nplugin_dir = %s\nchildren_dir = children.d\nsocket = %s\n"
+                         "watch = yes\n%s" % (folder, os.path.join(run, "dynsup.sock"), SUPERVISORS))
+        with open(os.path.join(data, "children.d", "children.ini"), "w") as children:
+            children.write(children_text)
+        os.symlink("..%d" % version, os.path.join(root, "..data_tmp"))
+        os.replace(os.path.join(root, "..data_tmp"), os.path.join(root, "..data"))
+
+    publish(1, CHILDREN)
+    os.symlink("..data/dynsup.ini", os.path.join(root, "dynsup.ini"))
+    os.symlink("..data/children.d", os.path.join(root, "children.d"))
+    host = Host()
+    host.dir, host.config, host.socket_path = root, os.path.join(root, "dynsup.ini"), os.path.join(run, "dynsup.sock")
+    host.log_path = os.path.join(tempfile.mkdtemp(prefix="dynsup-log-"), "host.log")
+    with host.start():
+        host.wait_log("watch: reloading by itself")
+        assert host.start_child("work", "configmapped")["error"] == "unknown_child"
+        publish(2, CHILDREN + "\n[child:configmapped]\nplugin = sleeper\n")
+        wait_for(lambda: host.start_child("work", "configmapped")["result"] == "ok",
+                 what="the spec from the swapped ConfigMap startable")
+        assert host.stop() == 0
 
 
 if __name__ == "__main__":
