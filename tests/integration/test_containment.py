@@ -9,12 +9,13 @@ The misbehaving plugin is tests/plugins/rogue.c.
 
 import os
 import random
+import shutil
 import re
 import signal
 import tempfile
 import time
 
-from harness import (DEADLINE, Host, alive, comm_of, gone, parent_of, process_state, processes_of,
+from harness import (BUILD_DIR, DEADLINE, PLUGIN_DIR, Host, alive, comm_of, gone, parent_of, process_state, processes_of,
                      run_tests, wait_for, wait_workers, zombie_children_of)
 
 SUPERVISORS = """
@@ -46,8 +47,15 @@ shutdown = 500
 FORKING_MODES = ["fork", "system", "popen", "daemon"]
 
 
+ROGUE = os.path.join(BUILD_DIR, "test-plugins", "runtime", "rogue.so")
+
+
 def new_host(**kwargs):
-    return Host(SUPERVISORS, CHILDREN, **kwargs).start()
+    """A host whose plugin folder holds sleeper and the rogue test plugin."""
+    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
+    shutil.copy(os.path.join(PLUGIN_DIR, "sleeper.so"), folder)
+    shutil.copy(ROGUE, folder)
+    return Host(SUPERVISORS, CHILDREN, plugin_dir=folder, **kwargs).start()
 
 
 def descendants(host):
