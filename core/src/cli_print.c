@@ -246,8 +246,17 @@ void cli_print_plugins(const json_t *answer, FILE *out)
         version_width = version_length > version_width ? version_length : version_width;
     }
     json_array_foreach(plugins, index, plugin) {
-        fprintf(out, "%-*s  %-*s  %s\n", name_width, text_field(plugin, "name", "?"),
+        fprintf(out, "%-*s  %-*s  %s", name_width, text_field(plugin, "name", "?"),
                 version_width, text_field(plugin, "version", "?"),
                 text_field(plugin, "file", "?"));
+        /* a generation (SPEC section 8): which one new starts use, and
+         * how many workers each still has */
+        const json_t *generation = json_object_get(plugin, "generation");
+        if (json_is_integer(generation))
+            fprintf(out, "  generation %lld, %lld workers%s",
+                    (long long)json_integer_value(generation),
+                    (long long)json_integer_value(json_object_get(plugin, "workers")),
+                    json_is_true(json_object_get(plugin, "current")) ? " (current)" : " (retiring)");
+        fputc('\n', out);
     }
 }
