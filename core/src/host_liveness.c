@@ -113,7 +113,8 @@ static void on_liveness_tick(uv_timer_t *timer)
                  SPAWNER_ANSWER_DEADLINE_MS);
         host_spawner_lost(host, link, how);
     }
-    if (host->exiting || (!any && now > host->liveness_until_ms)) {
+    /* Stopped once nothing is awaited: no wake-up of an idle host. */
+    if (host->exiting || !any || (!host->stopping && now > host->liveness_until_ms)) {
         uv_timer_stop(timer);
         host->liveness_running = false;
     }

@@ -198,7 +198,10 @@ void worker_set_up_descriptors(void)
     /* Below 64 descriptors there is no "far away": keep the old places. */
     if (limit.rlim_cur < 64)
         return;
-    rlim_t top = limit.rlim_cur > 1u << 20 ? 1u << 20 : limit.rlim_cur;
+    /* Not the limit itself when it is high: a descriptor at N makes the
+     * kernel grow the worker's table to N entries (8 MiB for 1,048,576).
+     * 1023 stays below FD_SETSIZE too, for plugins that use select(). */
+    rlim_t top = limit.rlim_cur > 1024 ? 1024 : limit.rlim_cur;
     report_fd = (int)top - 1;
     worker_job_fd = (int)top - 2;
 }

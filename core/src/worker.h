@@ -27,7 +27,7 @@ struct worker_job {
 
 /* The runtime's own descriptors in a worker (the report pipe during init,
  * a spare's job pipe while it waits) sit at the top of the descriptor
- * table, just under the RLIMIT_NOFILE soft limit, so that the plugin's
+ * table (1023, or just under a lower RLIMIT_NOFILE soft limit), so that the plugin's
  * first open() gets 3 and nothing of the runtime's is where a plugin
  * expects its own (SPEC section 9). Set by worker_set_up_descriptors. */
 extern int worker_job_fd;

@@ -47,9 +47,9 @@
  *   1  stdout, and
  *   2  stderr: one pipe to the host's log (one line, one log line)
  * and, during init only, one descriptor of the runtime's: the pipe that
- * carries init's answer to the host. It sits at the top of the descriptor
- * table (just under the RLIMIT_NOFILE soft limit, so your first open()
- * gets 3) and is closed before run is called. Do not close descriptors
+ * carries init's answer to the host. It sits far from the low numbers
+ * (1023, or just under a lower RLIMIT_NOFILE soft limit), so your first
+ * open() gets 3, and it is closed before run is called. Do not close descriptors
  * you did not open: a worker that closes the runtime's one during init
  * fails its start (`init_failed`) and is killed. Nothing of the host's
  * (its control socket, other workers' pipes) is ever open in a worker.
