@@ -87,13 +87,15 @@ const char *config_parse_uint32(const char *text, uint32_t *value)
 
 const char *config_parse_max_children(const char *text, uint32_t *value)
 {
-    static const char expected[] = "expected a positive number or infinity";
+    /* Any non-negative number, as in OTP: 0 is a supervisor that takes no
+     * child for now (every start answers max_children). */
+    static const char expected[] = "expected a number or infinity";
     if (strcmp(text, "infinity") == 0) {
         *value = DS_INFINITY;
         return NULL;
     }
     uint32_t number;
-    if (config_parse_uint32(text, &number) != NULL || number == 0)
+    if (config_parse_uint32(text, &number) != NULL)
         return expected;
     *value = number;
     return NULL;

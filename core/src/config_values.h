@@ -47,7 +47,7 @@ bool config_name_is_valid(const char *text);
 /* Decimal digits only, no sign or blanks, fitting in uint32_t. */
 const char *config_parse_uint32(const char *text, uint32_t *value);
 
-/* "infinity" (DS_INFINITY) or a number >= 1. */
+/* "infinity" (DS_INFINITY) or a number >= 0 (0: every start is refused). */
 const char *config_parse_max_children(const char *text, uint32_t *value);
 
 /* permanent | transient | temporary */

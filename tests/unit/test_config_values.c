@@ -58,6 +58,17 @@ static void test_backslash_continues_a_value_on_the_next_line(void **state)
     assert_error(s, "a.ini:5: [child:a] restart:"); /* lines still counted right */
 }
 
+/* OTP's max_children is any non-negative number: 0 is a supervisor that
+ * takes nothing for now (every start answers max_children). */
+static void test_max_children_zero_is_accepted(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\n");
+    load_host(s, HOST "[supervisor:s]\nmax_children = 0\n");
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.supervisors[0].max_children, 0);
+}
+
 static void test_good_values_of_every_kind_are_accepted(void **state)
 {
     struct scratch *s = *state;
@@ -92,8 +103,8 @@ static const char *const bad_host_files[][2] = {
     {HOST "allow_group = no_such_group_dynsup\n", "dynsup.ini:4: [host] allow_group: unknown group \"no_such_group_dynsup\""},
     {HOST "colour = blue\n", "dynsup.ini:4: [host] colour: unknown key (expected one of: plugin_dir, children_dir, socket,"},
     {HOST "[supervisor:s]\nstrategy = one_for_all\n", "dynsup.ini:5: [supervisor:s] strategy: unsupported strategy \"one_for_all\" (only one_for_one)"},
-    {HOST "[supervisor:s]\nmax_children = 0\n", "[supervisor:s] max_children: expected a positive number or infinity, found \"0\""},
-    {HOST "[supervisor:s]\nmax_children = lots\n", "[supervisor:s] max_children: expected a positive number or infinity, found \"lots\""},
+    {HOST "[supervisor:s]\nmax_children = lots\n", "[supervisor:s] max_children: expected a number or infinity, found \"lots\""},
+    {HOST "[supervisor:s]\nmax_children = -1\n", "[supervisor:s] max_children: expected a number or infinity, found \"-1\""},
     {HOST "[supervisor:s]\nmax_restarts = many\n", "[supervisor:s] max_restarts: expected a number (decimal digits only), found \"many\""},
     {HOST "[supervisor:s]\nmax_seconds = 0\n", "[supervisor:s] max_seconds: expected at least 1, found \"0\""},
     {HOST "[supervisor:s]\nextra_arguments = a 'open\n", "[supervisor:s] extra_arguments: unterminated single quote in \"a 'open\""},
@@ -172,6 +183,7 @@ int main(void)
         TEST(test_quoted_values_keep_semicolons_and_hashes),
         TEST(test_text_after_a_closing_quote_is_an_error_not_dropped),
         TEST(test_backslash_continues_a_value_on_the_next_line),
+        TEST(test_max_children_zero_is_accepted),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),
