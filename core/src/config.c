@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "config_values.h"
+#include "text_escape.h"
 
 /* ---- error list ------------------------------------------------------ */
 
@@ -47,9 +48,17 @@ void error_list_add(struct error_list *errors, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    int length = vasprintf(&errors->messages[errors->count], fmt, ap);
+    char *message;
+    int length = vasprintf(&message, fmt, ap);
     va_end(ap);
-    if (length >= 0)
+    if (length < 0)
+        return;
+    /* A file name or a client's text in a message is printed to a
+     * terminal and travels in line-based reports (the spawner's load
+     * report): a newline in it would cut the message short there. */
+    errors->messages[errors->count] = text_escape_string(message);
+    free(message);
+    if (errors->messages[errors->count] != NULL)
         errors->count++;
 }
 

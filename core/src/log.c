@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dynsup/plugin.h"
+#include "text_escape.h"
 
 static int log_threshold = DYNSUP_LOG_INFO;
 static int log_fd = STDERR_FILENO;
@@ -54,16 +55,14 @@ void log_eventv(int level, const char *supervisor, const char *child, pid_t pid,
                      child ? child : "-", pid_text);
     if (n > 0)
         used += (size_t)n < sizeof line - used ? (size_t)n : sizeof line - used - 1;
-    n = vsnprintf(line + used, sizeof line - used, fmt, ap);
+    /* Keep the one-line promise: control characters in a message (a file
+     * name, a client's text, a worker's line) must neither forge log lines
+     * nor drive the terminal, so they are escaped (text_escape.h). */
+    char message[sizeof line];
+    n = vsnprintf(message, sizeof message, fmt, ap);
     if (n > 0)
-        used += (size_t)n < sizeof line - used ? (size_t)n : sizeof line - used - 1;
-    /* Keep the one-line promise: control characters from worker output
-     * (a stray \r or \n inside a message) must not forge log lines. */
-    for (size_t i = 0; i < used; i++)
-        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-            line[i] = ' ';
-    if (used >= sizeof line - 1)
-        used = sizeof line - 2;
+        used += text_escape(line + used, sizeof line - 1 - used, message,
+                            (size_t)n < sizeof message ? (size_t)n : sizeof message - 1);
     line[used++] = '\n';
     ssize_t ignored = write(log_fd, line, used);
     (void)ignored;
