@@ -99,18 +99,27 @@ struct ini_layout {
     size_t syntax_errors;  /* lines that are neither comment, section nor key */
 };
 
-/* Returns -1 if the file cannot be read (reported), else 0 with every
+/* Scans `text` (`length` bytes, the contents of `file`) with every
  * malformed, misplaced or repeated name reported. */
-int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems);
+void ini_layout_scan(const char *file, const char *text, size_t length, struct ini_layout *layout,
+                     struct config_problems *problems);
 const struct ini_key *ini_section_key(const struct ini_section *section, const char *key);
 /* Line of `key` in section `section`, else of the section, else 0. */
 int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key);
 void ini_layout_free(struct ini_layout *layout);
 
 /*
- * One config file, read both ways. Ownership: owns base_dir, the layout
- * and the dictionary; ini_file_close releases them.
+ * One config file, read both ways (config_file.c). Ownership: owns
+ * base_dir, the layout and the dictionary; ini_file_close releases them.
+ *
+ * What a config file may be: a regular file (or a symlink to one) of at
+ * most CONFIG_FILE_MAX_BYTES, no line longer than CONFIG_LINE_MAX_BYTES
+ * (iniparser itself then refuses lines over 1024 bytes, in its words).
+ * Anything else (a FIFO, a device, a folder, a bigger file) is refused
+ * without being read, and without blocking.
  */
+#define CONFIG_FILE_MAX_BYTES (1024 * 1024)
+#define CONFIG_LINE_MAX_BYTES 4096
 typedef struct _dictionary_ dictionary;
 struct ini_file {
     const char *path;          /* borrowed */
@@ -119,8 +128,8 @@ struct ini_file {
     dictionary *dict;          /* NULL if iniparser refused the file */
 };
 
-/* Returns -1 if the file cannot be read at all (reported). Either way the
- * file must be closed. */
+/* Returns -1 if the file cannot be read at all or is not a config file
+ * (reported). Either way the file must be closed. */
 int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems);
 void ini_file_close(struct ini_file *file);
 
