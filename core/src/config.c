@@ -159,6 +159,8 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     section_read_path(r, "plugin_dir", &cfg->plugin_dir);
     section_read_path(r, "children_dir", &cfg->children_dir);
     section_read_path(r, "socket", &cfg->socket_path);
+    if (cfg->socket_path != NULL)
+        config_check_socket_place(r, "socket", cfg->socket_path);
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);

@@ -167,6 +167,10 @@ void section_read_number(const struct section_reader *r, const char *key, uint32
  * (empty when the key is absent or bad) unless memory ran out. Returns the
  * key's line. */
 int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count);
+/* The control socket at `path` (config_socket.c): reports what `run`
+ * would refuse (a path too long for a unix socket, a non-socket in its
+ * place, a folder that is not one or that others may write). */
+void config_check_socket_place(const struct section_reader *r, const char *key, const char *path);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

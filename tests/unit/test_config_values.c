@@ -69,6 +69,38 @@ static void test_max_children_zero_is_accepted(void **state)
     assert_int_equal(s->cfg.supervisors[0].max_children, 0);
 }
 
+/* What `run` would refuse about the control socket's place, `check`
+ * (config_load) refuses too (issue 9 item 6). */
+static void test_socket_place_that_run_would_refuse_is_a_config_error(void **state)
+{
+    struct scratch *s = *state;
+    char text[512];
+    snprintf(text, sizeof text, "[host]\nplugin_dir = p\nsocket = run/%0120d.sock\n", 7);
+    load_host(s, text);
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket ");
+    assert_error(s, "is too long for a unix socket (at most 107 bytes)");
+
+    mkdir(scratch_path(s, "open"), 0700);
+    chmod(scratch_path(s, "open"), 0777);
+    load_host(s, "[host]\nplugin_dir = p\nsocket = open/s.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket folder ");
+    assert_error(s, "open: refused: writable by group and others (mode 0777); control socket folders "
+                    "must be writable only by their owner");
+
+    write_file(s, "file.sock", "not a socket");
+    load_host(s, "[host]\nplugin_dir = p\nsocket = file.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket: ");
+    assert_error(s, "file.sock exists and is not a socket; not replacing it");
+
+    write_file(s, "plain", "a file");
+    load_host(s, "[host]\nplugin_dir = p\nsocket = plain/s.sock\n");
+    assert_error(s, "plain: not a folder");
+
+    /* a missing folder is fine: run creates it */
+    load_host(s, "[host]\nplugin_dir = p\nsocket = run/deeper/s.sock\n");
+    assert_loaded_cleanly(s);
+}
+
 static void test_good_values_of_every_kind_are_accepted(void **state)
 {
     struct scratch *s = *state;
@@ -184,6 +216,7 @@ int main(void)
         TEST(test_text_after_a_closing_quote_is_an_error_not_dropped),
         TEST(test_backslash_continues_a_value_on_the_next_line),
         TEST(test_max_children_zero_is_accepted),
+        TEST(test_socket_place_that_run_would_refuse_is_a_config_error),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),
