@@ -147,6 +147,8 @@ static void read_allowed_peers(struct loader *ld, const struct section_reader *r
                               "unknown group \"%s\"", cfg->allow_group);
         else
             cfg->allow_gid = group->gr_gid;
+        if (group != NULL)
+            config_check_socket_group(r, "allow_group", cfg->allow_gid, cfg->allow_group);
     }
 }
 

@@ -8,19 +8,79 @@
  *
  * `run` checks again when it binds (control_socket.c, host.c): the folder
  * may be created or changed after the config was read, and a stale socket
- * there is only replaced at that moment. A missing folder is fine here:
- * `run` creates it (mode 0700).
+ * there is only replaced at that moment. A missing folder is fine here
+ * when `run` can create it (mode 0700), and allow_group when `run` can
+ * hand the socket to that group.
  */
 #include "config_values.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "file_trust.h"
+
+/* `run` creates a missing folder as `mkdir -p` would: the first missing
+ * one must go into a folder the host may write. */
+static void check_folder_can_be_created(const struct section_reader *r, const char *key, int line,
+                                        const char *folder)
+{
+    char *missing = strdup(folder); /* the first missing folder on the way */
+    char *existing = strdup(folder);
+    if (missing == NULL || existing == NULL) {
+        section_key_error(r, key, line, "out of memory");
+    } else {
+        struct stat info;
+        for (;;) {
+            char *slash = strrchr(existing, '/');
+            if (slash == NULL) {
+                strcpy(existing, ".");
+            } else if (slash == existing) {
+                existing[1] = '\0';
+            } else {
+                *slash = '\0';
+            }
+            if (stat(existing, &info) == 0 || errno != ENOENT ||
+                strcmp(existing, ".") == 0 || strcmp(existing, "/") == 0)
+                break;
+            strcpy(missing, existing);
+        }
+        if (access(existing, W_OK | X_OK) != 0) {
+            if (strcmp(missing, folder) == 0)
+                section_key_error(r, key, line, "control socket folder %s: cannot create: %s", folder,
+                                  strerror(errno));
+            else
+                section_key_error(r, key, line, "control socket folder %s: cannot create %s: %s",
+                                  folder, missing, strerror(errno));
+        }
+    }
+    free(missing);
+    free(existing);
+}
+
+void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
+                               const char *name)
+{
+    if (geteuid() == 0 || getegid() == group)
+        return;
+    int count = getgroups(0, NULL);
+    gid_t *groups = count > 0 ? calloc((size_t)count, sizeof *groups) : NULL;
+    bool member = false;
+    if (groups != NULL && (count = getgroups(count, groups)) > 0)
+        for (int i = 0; i < count && !member; i++)
+            member = groups[i] == group;
+    free(groups);
+    if (!member)
+        section_key_error(r, key, ini_layout_line(&r->file->layout, r->section->name, key),
+                          "the host's user (uid %u) is not in group %s, so `run` could not give "
+                          "the control socket to it; run the host as root or as a member",
+                          (unsigned)geteuid(), name);
+}
 
 void config_check_socket_place(const struct section_reader *r, const char *key, const char *path)
 {
@@ -48,6 +108,8 @@ void config_check_socket_place(const struct section_reader *r, const char *key, 
     if (stat(folder, &info) != 0) {
         if (errno != ENOENT)
             section_key_error(r, key, line, "control socket folder %s: %s", folder, strerror(errno));
+        else
+            check_folder_can_be_created(r, key, line, folder);
     } else if (!S_ISDIR(info.st_mode)) {
         section_key_error(r, key, line, "control socket folder %s: not a folder", folder);
     } else if (trust_refusal(&info, "control socket folders", reason, sizeof reason)) {

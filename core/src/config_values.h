@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"     /* struct error_list */
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
@@ -171,6 +172,10 @@ int section_read_words(const struct section_reader *r, const char *key, char ***
  * would refuse (a path too long for a unix socket, a non-socket in its
  * place, a folder that is not one or that others may write). */
 void config_check_socket_place(const struct section_reader *r, const char *key, const char *path);
+/* allow_group: `run` hands the socket to that group with chown(2), which a
+ * host that is not root may do only for a group of its own. */
+void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
+                               const char *name);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

@@ -4,14 +4,17 @@
  * reported as "FILE:LINE: [SECTION] KEY: what was expected, found ...".
  */
 #include <ftw.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -96,9 +99,58 @@ static void test_socket_place_that_run_would_refuse_is_a_config_error(void **sta
     load_host(s, "[host]\nplugin_dir = p\nsocket = plain/s.sock\n");
     assert_error(s, "plain: not a folder");
 
-    /* a missing folder is fine: run creates it */
+    /* a missing folder is fine: run creates it... */
     load_host(s, "[host]\nplugin_dir = p\nsocket = run/deeper/s.sock\n");
     assert_loaded_cleanly(s);
+    /* ...unless what should hold it is a file */
+    load_host(s, "[host]\nplugin_dir = p\nsocket = plain/deeper/s.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket folder ");
+    assert_error(s, "plain/deeper: Not a directory");
+}
+
+/* Two things run refuses only when the host is not root: handing the
+ * socket to allow_group with chown(2), allowed only for a group the host
+ * belongs to, and creating a missing socket folder where it may not write.
+ * Loaded as uid/gid 65534 (nobody), in a forked child when the test runs
+ * as root. */
+static bool has_error(const struct error_list *errors, const char *first, const char *second)
+{
+    for (size_t i = 0; i < errors->count; i++)
+        if (strstr(errors->messages[i], first) && strstr(errors->messages[i], second))
+            return true;
+    return false;
+}
+
+static void test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "dynsup.ini", "[host]\nplugin_dir = p\nsocket = newdir/s.sock\nallow_group = root\n");
+    chmod(scratch_path(s, "children.d"), 0755);
+    chmod(s->dir, 0755);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        if (getegid() == 0 || access(s->dir, W_OK) == 0)
+            _exit(0); /* nothing to prove for this user */
+        struct config cfg;
+        struct error_list errors;
+        error_list_init(&errors);
+        int status = config_load(scratch_path(s, "dynsup.ini"), &cfg, &errors);
+        bool found = has_error(&errors, "dynsup.ini:4: [host] allow_group: ", "is not in group root") &&
+                     has_error(&errors, "dynsup.ini:3: [host] socket: control socket folder ",
+                               "newdir: cannot create: Permission denied");
+        for (size_t i = 0; !found && i < errors.count; i++)
+            fprintf(stderr, "  error: %s\n", errors.messages[i]);
+        config_free(&cfg);
+        error_list_free(&errors);
+        _exit(status == -1 && found ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_good_values_of_every_kind_are_accepted(void **state)
@@ -217,6 +269,7 @@ int main(void)
         TEST(test_backslash_continues_a_value_on_the_next_line),
         TEST(test_max_children_zero_is_accepted),
         TEST(test_socket_place_that_run_would_refuse_is_a_config_error),
+        TEST(test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),
