@@ -14,7 +14,9 @@
  * Why not O_NONBLOCK on stderr itself: the flag belongs to the open file
  * description, which the host shares with whoever started it (the shell
  * or terminal would then see EAGAIN on its own reads and writes) and with
- * its spawners. Instead the host writes through a description of its own:
+ * its spawners (forked before the loop; they write nothing there once
+ * their plugin is loaded, and workers write to their own output pipe,
+ * dup'ed onto 1 and 2, never to the host's stderr). Instead the host writes through a description of its own:
  * a pipe, FIFO or terminal is opened again (/proc/self/fd/2) with
  * O_NONBLOCK; a socket (systemd's journal stream) is written with
  * send(MSG_DONTWAIT), which is non-blocking for that call only; a regular

@@ -4,18 +4,16 @@ so: once the pipe is full, control requests, starts and restarts still go
 on promptly, and when reading resumes the backlog comes out followed by a
 line counting the lines that had to be dropped meanwhile."""
 
+import array
 import fcntl
-import json
 import os
 import signal
 import subprocess
 import termios
 import threading
 import time
-import array
 
-from harness import (DEADLINE, HOST_BINARY, HOST_WRAPPER, TIME_SCALE, Host, alive, run_tests, wait_for,
-                     worker_pids)
+from harness import DEADLINE, HOST_BINARY, HOST_WRAPPER, TIME_SCALE, Host, alive, run_tests, wait_for
 
 SUPERVISORS = """
 [supervisor:work]
