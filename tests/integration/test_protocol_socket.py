@@ -199,7 +199,7 @@ def test_pipelined_big_answers_never_read_keep_host_memory_and_latency_bounded()
             assert host.request({"cmd": "count_children", "supervisor": "work"})["result"] == "ok"
             worst = max(worst, time.monotonic() - started)
         growth_mib = (vm_rss_kib(host.pid) - rss_before) / 1024
-        assert worst < 0.5 * TIME_SCALE, "a request took %.2fs while a client did not read" % worst
+        assert worst < 1.0 * TIME_SCALE, "a request took %.2fs while a client did not read" % worst
         assert growth_mib < 32, "host RSS grew by %.0f MiB for one client that does not read" % growth_mib
         # the hog is still owed its answers, in order, once it reads
         hog.setblocking(True)
