@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "config_values.h"
+#include "text_escape.h"
 
 /* ---- error list ------------------------------------------------------ */
 
@@ -47,9 +48,17 @@ void error_list_add(struct error_list *errors, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    int length = vasprintf(&errors->messages[errors->count], fmt, ap);
+    char *message;
+    int length = vasprintf(&message, fmt, ap);
     va_end(ap);
-    if (length >= 0)
+    if (length < 0)
+        return;
+    /* A file name or a client's text in a message is printed to a
+     * terminal and travels in line-based reports (the spawner's load
+     * report): a newline in it would cut the message short there. */
+    errors->messages[errors->count] = text_escape_string(message);
+    free(message);
+    if (errors->messages[errors->count] != NULL)
         errors->count++;
 }
 
@@ -138,6 +147,8 @@ static void read_allowed_peers(struct loader *ld, const struct section_reader *r
                               "unknown group \"%s\"", cfg->allow_group);
         else
             cfg->allow_gid = group->gr_gid;
+        if (group != NULL)
+            config_check_socket_group(r, "allow_group", cfg->allow_gid, cfg->allow_group);
     }
 }
 
@@ -150,6 +161,8 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     section_read_path(r, "plugin_dir", &cfg->plugin_dir);
     section_read_path(r, "children_dir", &cfg->children_dir);
     section_read_path(r, "socket", &cfg->socket_path);
+    if (cfg->socket_path != NULL)
+        config_check_socket_place(r, "socket", cfg->socket_path);
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "host_internal.h"
+#include "host_log.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "protocol.h"
@@ -575,6 +576,7 @@ int host_run(const char *config_path)
     hashmap_init(&host.timers_by_key);
     uv_loop_init(&host.loop);
     host.loop.data = &host;
+    host_log_start(&host.loop); /* from here on a stalled log reader cannot stall the host */
 
     struct error_list errors;
     error_list_init(&errors);
@@ -615,6 +617,7 @@ int host_run(const char *config_path)
     host_spawners_stop(&host, false, true);
     log_event(host.exit_status ? DYNSUP_LOG_ERROR : DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host stopped (exit status %d)", host.exit_status);
+    host_log_finish(&host.loop);
     uv_loop_close(&host.loop);
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);

@@ -19,6 +19,7 @@
 #include "dynsup/plugin.h"
 #include "host_internal.h"
 #include "log.h"
+#include "text_escape.h"
 
 /* A line longer than this is logged in pieces. Well below log.c's 4096
  * byte line, which also holds the prefix (time, level, supervisor, child,
@@ -72,7 +73,11 @@ static void log_output_line(struct worker_io *io, const char *line, size_t lengt
         line += 3;
         length -= 3;
     }
-    log_event(level, io->supervisor, io->child_id, io->pid, "%.*s", (int)length, line);
+    /* Escaped here, with its length: a NUL is part of the line, and what
+     * follows it must reach the log too. */
+    char escaped[OUTPUT_LINE_MAX * TEXT_ESCAPE_MAX_GROWTH + 1];
+    text_escape(escaped, sizeof escaped, line, length);
+    log_event(level, io->supervisor, io->child_id, io->pid, "%s", escaped);
 }
 
 static void flush_partial_output(struct worker_io *io)
