@@ -63,6 +63,7 @@ struct spawner_link {
     size_t worker_count;   /* workers of this spawner the host knows */
     /* Liveness (host_liveness.c) */
     uint64_t last_heard_ms, ping_sent_ms;
+    unsigned long long ping_cpu; /* its CPU time (ticks) when pinged */
     bool ping_outstanding;
     bool lost;             /* declared dead: its workers were reported gone */
 };

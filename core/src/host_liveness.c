@@ -21,49 +21,73 @@
 #include "log.h"
 
 #define LIVENESS_TICK_MS 250
+/* CPU time (clock ticks, 10 ms each) a silent spawner may use over a
+ * deadline and still count as asleep rather than working. */
+#define LIVENESS_IDLE_TICKS 5
 
 static uint64_t monotonic_ms(void)
 {
     return uv_hrtime() / 1000000u;
 }
 
-/* "stopped (SIGSTOP or a debugger)", "sleeping in pipe_write", ... */
-static void describe_process_state(pid_t pid, char *text, size_t size)
+struct process_sample {
+    char state;                /* /proc's letter; 0 if the process is gone */
+    unsigned long long cpu;    /* utime + stime, in clock ticks */
+    char wait_channel[64];
+};
+
+static void sample_process(pid_t pid, struct process_sample *sample)
 {
-    char path[64], stat[512] = "";
+    memset(sample, 0, sizeof *sample);
+    char path[64], stat[1024] = "";
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *file = fopen(path, "re");
-    if (!file) {
-        snprintf(text, size, "gone");
+    if (!file)
         return;
-    }
     size_t length = fread(stat, 1, sizeof stat - 1, file);
     fclose(file);
     stat[length] = '\0';
     const char *after_name = strrchr(stat, ')');
-    char state = after_name && after_name[1] == ' ' ? after_name[2] : '?';
-    char wait_channel[64] = "";
+    if (!after_name || after_name[1] != ' ')
+        return;
+    unsigned long long user = 0, system = 0;
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (sscanf(after_name + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &sample->state, &user, &system) < 1)
+        return;
+    sample->cpu = user + system;
     snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
     file = fopen(path, "re");
     if (file) {
-        size_t got = fread(wait_channel, 1, sizeof wait_channel - 1, file);
-        wait_channel[got] = '\0';
+        size_t got = fread(sample->wait_channel, 1, sizeof sample->wait_channel - 1, file);
+        sample->wait_channel[got] = '\0';
         fclose(file);
+        if (strcmp(sample->wait_channel, "0") == 0)
+            sample->wait_channel[0] = '\0';
     }
-    switch (state) {
-    case 'T':
-    case 't':
+}
+
+/* Silent past the deadline, and not working either: stopped, or asleep
+ * without using the CPU (a fork handler that blocks). A spawner that runs
+ * or is in the kernel (forking thousands of workers on a loaded machine)
+ * is busy, not lost. */
+static bool looks_stuck(const struct spawner_link *link, const struct process_sample *now)
+{
+    if (now->state == 'T' || now->state == 't')
+        return true;
+    return now->state == 'S' && now->cpu <= link->ping_cpu + LIVENESS_IDLE_TICKS;
+}
+
+static void describe_state(const struct process_sample *sample, char *text, size_t size)
+{
+    if (sample->state == 'T' || sample->state == 't')
         snprintf(text, size, "it is stopped (SIGSTOP or a debugger)");
-        break;
-    case 'Z':
+    else if (sample->state == 0 || sample->state == 'Z')
         snprintf(text, size, "it has exited");
-        break;
-    default:
-        snprintf(text, size, "it is stuck (state %c%s%s): a plugin's fork handler or constructor "
-                 "blocks it", state, wait_channel[0] && strcmp(wait_channel, "0") ? ", waiting in " : "",
-                 wait_channel[0] && strcmp(wait_channel, "0") ? wait_channel : "");
-        break;
-    }
+    else
+        snprintf(text, size, "it is stuck, asleep without using the CPU%s%s: a plugin's fork "
+                 "handler or constructor blocks it", sample->wait_channel[0] ? " in " : "",
+                 sample->wait_channel);
 }
 
 static bool awaits_answers(const struct spawner_link *link)
@@ -73,6 +97,9 @@ static bool awaits_answers(const struct spawner_link *link)
 
 static void ping(struct spawner_link *link, uint64_t now)
 {
+    struct process_sample sample;
+    sample_process(link->pid, &sample);
+    link->ping_cpu = sample.cpu;
     uint32_t type = SPAWNER_PING;
     /* A full socket means the spawner is not reading: the deadline runs
      * from now either way. */
@@ -101,8 +128,15 @@ static void on_liveness_tick(uv_timer_t *timer)
                                                                   : link->last_heard_ms;
         if (now - since < SPAWNER_ANSWER_DEADLINE_MS)
             continue;
-        char state[160];
-        describe_process_state(link->pid, state, sizeof state);
+        struct process_sample sample;
+        sample_process(link->pid, &sample);
+        if (!looks_stuck(link, &sample)) {
+            link->ping_sent_ms = now; /* busy: give it another deadline */
+            link->ping_cpu = sample.cpu;
+            continue;
+        }
+        char state[200];
+        describe_state(&sample, state, sizeof state);
         log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
                   "plugin process of %s (pid %d) did not answer within %d ms: %s; its %zu workers' "
                   "exits cannot be reported; killing it",
