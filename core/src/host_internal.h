@@ -59,7 +59,11 @@ struct host {
     uv_signal_t child_signal;      /* SIGCHLD: the spawners only */
     uv_signal_t *event_signals;    /* one per event with a signal */
     size_t event_signal_count;
-    uv_timer_t *event_timers;      /* one per event with an interval */
+    struct event_timer {           /* one per event with an interval */
+        uv_timer_t handle;
+        const struct event_spec *event;
+        uint64_t due_ms;           /* loop time of the next firing before its jitter */
+    } *event_timers;
     size_t event_timer_count;
 
     struct control_server *control;
