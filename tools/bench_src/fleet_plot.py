@@ -12,15 +12,22 @@ def _seconds(value):
 
 
 def markdown_table(results):
-    rows = ["| nodes | scenario | req/s at service | peak req in 1 s | req/s at proxy "
-            "| 304 share (service) | bytes served | 50 % | 99 % | 100 % | failed loads |",
-            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| nodes | scenario | req/s at service | peak req in 1 s at service "
+            "| 304 share at service | bytes served by service | req/s at proxy "
+            "| 304 share at proxy | 50 % | 99 % | 100 % | failed loads |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: |"]
     for r in results:
-        rows.append("| %d | %s | %.1f | %d | %s | %.1f %% | %d | %s s | %s s | %s s | %d |" % (
+        failures = r.get("loader_failures_by_status") or {}
+        rows.append("| %d | %s | %.1f | %d | %.1f %% | %d | %s | %s | %s s | %s s | %s s | %s |" % (
             r["nodes"], r["scenario"], r["service_requests_per_s"], r["service_peak_per_s"],
+            100 * r["share_304"], r["service_bytes"],
             "%.1f" % r["proxy_requests_per_s"] if "proxy_requests_per_s" in r else "-",
-            100 * r["share_304"], r["service_bytes"], _seconds(r["t50_s"]),
-            _seconds(r["t99_s"]), _seconds(r["t100_s"]), r["loader_failures"]))
+            "%.1f %%" % (100 * r["proxy_share_304"]) if "proxy_share_304" in r else "-",
+            _seconds(r["t50_s"]), _seconds(r["t99_s"]), _seconds(r["t100_s"]),
+            "%d" % r["loader_failures"] + (" (%s)" % ", ".join(
+                "%s× exit %s" % (count, status) for status, count in failures.items())
+                if failures else "")))
     return "\n".join(rows) + "\n"
 
 
