@@ -220,7 +220,8 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
 
 /* ---- [event:NAME] ----------------------------------------------------- */
 
-static const char *const event_keys[] = {"supervisor", "child", "signal", "interval", NULL};
+static const char *const event_keys[] = {"supervisor", "child", "signal", "interval", "jitter",
+                                          NULL};
 
 static void read_event_section(struct loader *ld, const struct section_reader *r, const char *name)
 {
@@ -243,6 +244,16 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
         section_value_problem(r, "signal", line, config_parse_event_signal(value, &spec->signal),
                               value);
     section_read_number(r, "interval", 1, &spec->interval_s);
+    /* A firing delayed by more than its interval would overtake the next
+     * one: jitter spreads firings within the period, never across it. */
+    section_read_number(r, "jitter", 0, &spec->jitter_s);
+    value = section_value(r, "jitter", &line);
+    if (value != NULL && spec->jitter_s > 0 && spec->interval_s == 0)
+        section_key_error(r, "jitter", line, "needs interval (jitter delays the periodic "
+                          "firings)");
+    else if (value != NULL && spec->jitter_s > spec->interval_s)
+        section_key_error(r, "jitter", line, "expected at most interval (%u), found \"%s\"",
+                          spec->interval_s, value);
 }
 
 /* ---- [child:ID] ------------------------------------------------------- */

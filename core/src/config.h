@@ -58,6 +58,7 @@ struct event_spec {
     char *child;
     int signal;               /* 0 = none, else e.g. SIGUSR1 */
     uint32_t interval_s;      /* 0 = none */
+    uint32_t jitter_s;        /* each periodic firing comes 0..jitter_s s late; <= interval_s */
 };
 
 struct config {

@@ -241,6 +241,7 @@ static void diff_event(const struct event_spec *a, const struct event_spec *b,
     if (a->signal != b->signal)
         detail_add(&detail, "signal", before, after);
     compare_numbers(&detail, "interval", a->interval_s, b->interval_s);
+    compare_numbers(&detail, "jitter", a->jitter_s, b->jitter_s);
     if (detail.length)
         change_list_add(changes, CHANGE_EVENT, CHANGE_CHANGED, b->name, "%s", detail.text);
 }

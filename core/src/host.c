@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "event_jitter.h"
 #include "host_internal.h"
 #include "host_log.h"
 #include "log.h"
@@ -339,17 +340,33 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
 
 /* ---------------------------------------------------------------- events */
 
+/* One-shot, re-armed for the next due time plus a fresh jitter: see
+ * event_jitter.h for why firings are counted from their due times. */
+static void arm_event_timer(struct event_timer *timer);
+
 static void on_event_timer(uv_timer_t *handle)
 {
     struct host *host = handle->loop->data;
-    const struct event_spec *event = handle->data;
-    host_fire_event(host, event, 0, "interval");
+    struct event_timer *timer = handle->data;
+    host_fire_event(host, timer->event, 0, "interval");
+    if (!host->exiting)
+        arm_event_timer(timer);
+}
+
+static void arm_event_timer(struct event_timer *timer)
+{
+    const struct event_spec *event = timer->event;
+    uint64_t period = (uint64_t)event->interval_s * 1000u;
+    timer->due_ms += period;
+    uint64_t jitter = event_jitter_ms(event->jitter_s, event->jitter_s ? event_random_bits() : 0);
+    uv_timer_start(&timer->handle, on_event_timer,
+                   event_wait_ms(uv_now(timer->handle.loop), timer->due_ms, jitter), 0);
 }
 
 static void close_event_timers(struct host *host)
 {
     for (size_t i = 0; i < host->event_timer_count; i++)
-        uv_close((uv_handle_t *)host->event_timers[i], on_handle_closed_free_self);
+        uv_close((uv_handle_t *)&host->event_timers[i]->handle, on_handle_closed_free_self);
     free(host->event_timers);
     host->event_timers = NULL;
     host->event_timer_count = 0;
@@ -367,14 +384,15 @@ static int start_events(struct host *host)
     for (size_t i = 0; i < config->event_count; i++) {
         const struct event_spec *event = &config->events[i];
         if (event->interval_s) {
-            uv_timer_t *timer = calloc(1, sizeof *timer);
+            struct event_timer *timer = calloc(1, sizeof *timer);
             if (!timer)
                 return -1;
             host->event_timers[host->event_timer_count++] = timer;
-            uv_timer_init(&host->loop, timer);
-            timer->data = (void *)event;
-            uint64_t period = (uint64_t)event->interval_s * 1000u;
-            uv_timer_start(timer, on_event_timer, period, period);
+            uv_timer_init(&host->loop, &timer->handle);
+            timer->handle.data = timer;
+            timer->event = event;
+            timer->due_ms = uv_now(&host->loop);
+            arm_event_timer(timer);
         }
     }
     return 0;

@@ -104,7 +104,11 @@ struct host {
     uv_timer_t liveness_timer;
     bool liveness_started, liveness_running;
     uint64_t liveness_until_ms;    /* UINT64_MAX while stopping */
-    uv_timer_t **event_timers;     /* one per event with an interval (freed on close) */
+    struct event_timer {           /* one per event with an interval; freed on close */
+        uv_timer_t handle;
+        const struct event_spec *event;
+        uint64_t due_ms;           /* loop time of the next firing before its jitter */
+    } **event_timers;
     size_t event_timer_count;
     /* host_reload.c: configs replaced by a reload, kept to the end
      * (running workers' log tags point into them) */

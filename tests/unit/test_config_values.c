@@ -160,13 +160,18 @@ static void test_good_values_of_every_kind_are_accepted(void **state)
     load_host(s, "[host]\nplugin_dir = p\nsocket = s\nmax_restarts = 0\nmax_seconds = 4294967295\n"
                  "[supervisor:s]\nmax_children = infinity\nmax_restarts = 0\nmax_seconds = 1\n"
                  "[event:e1]\nsupervisor = s\nchild = a\nsignal = usr2\ninterval = 1\n"
-                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGUSR1\n");
+                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGUSR1\n"
+                 "[event:e3]\nsupervisor = s\nchild = a\ninterval = 600\njitter = 600\n"
+                 "[event:e4]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 0\n");
     assert_loaded_cleanly(s);
     assert_int_equal(s->cfg.max_restarts, 0);
     assert_int_equal(s->cfg.max_seconds, UINT32_MAX);
     assert_int_equal(s->cfg.supervisors[0].max_restarts, 0);
     assert_int_equal(s->cfg.events[0].signal, SIGUSR2);
     assert_int_equal(s->cfg.events[1].signal, SIGUSR1);
+    assert_int_equal(s->cfg.events[0].jitter_s, 0); /* the default */
+    assert_int_equal(s->cfg.events[2].jitter_s, 600);
+    assert_int_equal(s->cfg.events[3].jitter_s, 0);
     assert_int_equal(s->cfg.children[0].shutdown_ms, 1);
 }
 
@@ -201,6 +206,10 @@ static const char *const bad_host_files[][2] = {
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = nope\n", "dynsup.ini:7: [event:e] child: unknown child \"nope\""},
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 0\n", "[event:e] interval: expected at least 1, found \"0\""},
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 1h\n", "[event:e] interval: expected a number (decimal digits only), found \"1h\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\njitter = 5\n", "dynsup.ini:8: [event:e] jitter: needs interval (jitter delays the periodic firings)"},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 61\n", "dynsup.ini:9: [event:e] jitter: expected at most interval (60), found \"61\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 1m\n", "[event:e] jitter: expected a number (decimal digits only), found \"1m\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = -1\n", "[event:e] jitter: expected a number (decimal digits only), found \"-1\""},
     {HOST "[child:a]\nplugin = p\n", "dynsup.ini:4: [child:a]: child specs belong in a file of children_dir"},
 };
 
