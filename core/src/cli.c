@@ -315,7 +315,7 @@ static int resolve_socket_path(const struct cli_options *options, const char *co
     struct error_list errors;
     memset(&cfg, 0, sizeof cfg);
     error_list_init(&errors);
-    config_load(config_path, &cfg, &errors);
+    config_load_host_file(config_path, &cfg, &errors);
     *socket_path = cfg.socket_path ? strdup(cfg.socket_path) : NULL;
     if (!*socket_path) {
         for (size_t i = 0; i < errors.count; i++)

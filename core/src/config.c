@@ -436,7 +436,7 @@ static void check_references(struct loader *ld, const struct ini_file *host)
     }
 }
 
-int config_load(const char *path, struct config *cfg, struct error_list *errors)
+static int load(const char *path, struct config *cfg, struct error_list *errors, bool children)
 {
     *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1};
     struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
@@ -451,11 +451,23 @@ int config_load(const char *path, struct config *cfg, struct error_list *errors)
         read_host_file(&ld, &host);
         if (cfg->allow_users == NULL && words_split("", &cfg->allow_users, &cfg->allow_user_count, NULL) != 0)
             fail(&ld, path, 0, NULL, NULL, "out of memory");
-        read_children_dir(&ld, &host);
-        check_references(&ld, &host);
+        if (children) {
+            read_children_dir(&ld, &host);
+            check_references(&ld, &host);
+        }
     }
     ini_file_close(&host);
     return ld.problems.count == 0 ? 0 : -1;
+}
+
+int config_load(const char *path, struct config *cfg, struct error_list *errors)
+{
+    return load(path, cfg, errors, true);
+}
+
+int config_load_host_file(const char *path, struct config *cfg, struct error_list *errors)
+{
+    return load(path, cfg, errors, false);
 }
 
 /* ---- using a config -------------------------------------------------- */

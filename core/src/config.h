@@ -88,6 +88,11 @@ struct config {
  * separately (config_check_plugins). */
 int config_load(const char *path, struct config *cfg, struct error_list *errors);
 
+/* The host file alone (its [host] keys, supervisors and events; no child
+ * spec is read and no reference checked): what a client command needs to
+ * reach the host, whatever children_dir holds. */
+int config_load_host_file(const char *path, struct config *cfg, struct error_list *errors);
+
 /* Adds an error for every child spec whose plugin is not among `names`. */
 void config_check_plugins(const struct config *cfg, const char *const *names, size_t count,
                           struct error_list *errors);
