@@ -275,6 +275,12 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
     if (spec == NULL)
         return;
     spec->id = copy_text(ld, id);
+    /* Indexed by position (the array moves as it grows): lookups and the
+     * duplicate check above stay O(1) with tens of thousands of specs. */
+    if (spec->id != NULL &&
+        hashmap_put_string(&ld->cfg->children_by_id, spec->id,
+                           (void *)(uintptr_t)ld->cfg->child_count) != 0)
+        fail(ld, r->file->path, r->section->line, r->section->name, NULL, "out of memory");
     spec->file = copy_text(ld, r->file->path);
     spec->restart = RESTART_PERMANENT;
     spec->shutdown = SHUTDOWN_TIMEOUT;
@@ -496,6 +502,10 @@ const struct supervisor_spec *config_find_supervisor(const struct config *cfg, c
 
 const struct child_spec *config_find_child(const struct config *cfg, const char *id)
 {
+    if (cfg->children_by_id.count > 0) {
+        uintptr_t position = (uintptr_t)hashmap_get_string(&cfg->children_by_id, id);
+        return position > 0 && position <= cfg->child_count ? &cfg->children[position - 1] : NULL;
+    }
     for (size_t i = 0; i < cfg->child_count; i++)
         if (cfg->children[i].id != NULL && strcmp(cfg->children[i].id, id) == 0)
             return &cfg->children[i];
@@ -512,6 +522,7 @@ const struct event_spec *config_find_event(const struct config *cfg, const char 
 
 void config_free(struct config *cfg)
 {
+    hashmap_free(&cfg->children_by_id);
     for (size_t i = 0; i < cfg->supervisor_count; i++) {
         struct supervisor_spec *spec = &cfg->supervisors[i];
         free(spec->name);

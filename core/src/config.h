@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hashmap.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
 struct error_list {
@@ -76,6 +77,7 @@ struct config {
     bool watch;               /* reload by itself when a file changes (default no) */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */
     struct child_spec *children; size_t child_count;               /* sorted file name, then file order */
+    struct hashmap children_by_id;  /* id -> position + 1 in children (config_find_child) */
     struct event_spec *events; size_t event_count;
 };
 
