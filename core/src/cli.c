@@ -37,7 +37,8 @@
 struct cli_options {
     const char *config_path;   /* -c, or NULL for the default */
     const char *socket_path;   /* -s, wins over the config */
-    const char *name;          /* --name (start-child only) */
+    const char *name;          /* --name (start-child, terminate-child) */
+    const char *key;           /* --key (terminate-child) */
     bool json;
     bool help;
     char **operands;           /* malloc'd array of argv pointers */
@@ -72,10 +73,14 @@ static const struct client_command client_commands[] = {
      "child's arguments, exactly as given: options are read only before CHILD.\n"
      "Prints \"ok PID\", \"ignore\" or \"error REASON [PID]\".",
      2, -1, build_start_child, cli_print_started},
-    {"terminate-child", "terminate_child", NULL, "SUP PID", "stop one child of SUP by pid",
-     "Stop the child PID of supervisor SUP using its shutdown setting; it is not restarted.\n"
+    {"terminate-child", "terminate_child", NULL, "SUP PID | --name NAME | --key KEY",
+     "stop one child of SUP",
+     "Stop one child of supervisor SUP using its shutdown setting; it is not restarted.\n"
+     "The child is the one running as PID, the holder of the registered NAME, or the\n"
+     "child with the stable KEY that which-children shows (a key outlives restarts; a\n"
+     "pid does not). A child waiting to restart is removed at once.\n"
      "Prints \"ok\" or \"error not_found\".",
-     2, 2, build_terminate_child, cli_print_plain_ok},
+     1, 2, build_terminate_child, cli_print_plain_ok},
     {"which-children", "which_children", "supervisor", "SUP", "list the children of SUP",
      "List the children of supervisor SUP: id, pid (\"-\" while restarting), plugin,\n"
      "registered name, arguments and state.",
@@ -158,6 +163,9 @@ static void print_command_usage(const struct client_command *command, FILE *out)
             CLI_DEFAULT_CONFIG);
     if (command->build == build_start_child)
         fprintf(out, "      --name NAME      register the child under NAME (unique while alive)\n");
+    if (command->build == build_terminate_child)
+        fprintf(out, "      --name NAME      the child registered under NAME\n"
+                     "      --key KEY        the child with this stable key (which-children)\n");
     fprintf(out, "  -h, --help           show this help\n\n%s", exit_status_text);
 }
 
@@ -175,7 +183,8 @@ static enum parse_result parse_arguments(const struct client_command *command, i
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"key", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
     };
     bool passes_arguments = command->max_operands < 0;
     options->operands = calloc((size_t)argc + 1, sizeof *options->operands);
@@ -207,11 +216,20 @@ static enum parse_result parse_arguments(const struct client_command *command, i
         case 'j': options->json = true; break;
         case 'h': options->help = true; break;
         case 'n':
-            if (command->build != build_start_child) {
-                fprintf(stderr, "dynsup-host %s: --name is only for start-child\n", command->name);
+            if (command->build != build_start_child && command->build != build_terminate_child) {
+                fprintf(stderr, "dynsup-host %s: --name is only for start-child and "
+                                "terminate-child\n", command->name);
                 return PARSE_USAGE_ERROR;
             }
             options->name = optarg;
+            break;
+        case 'k':
+            if (command->build != build_terminate_child) {
+                fprintf(stderr, "dynsup-host %s: --key is only for terminate-child\n",
+                        command->name);
+                return PARSE_USAGE_ERROR;
+            }
+            options->key = optarg;
             break;
         case ':':
             fprintf(stderr, "dynsup-host %s: option %s needs a value\n", command->name,
@@ -254,15 +272,30 @@ static char *build_terminate_child(const struct client_command *command,
                                    const struct cli_options *options, const char **problem)
 {
     (void)command;
-    const char *text = options->operands[1];
+    int given = (options->operand_count > 1) + (options->name != NULL) + (options->key != NULL);
+    if (given != 1) {
+        *problem = "give exactly one of PID, --name NAME or --key KEY";
+        return NULL;
+    }
+    if (options->name)
+        return protocol_build_terminate_child(options->operands[0], 0, options->name, 0);
+    const char *text = options->key ? options->key : options->operands[1];
     char *end;
     errno = 0;
-    long pid = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || pid <= 0 || pid > INT_MAX) {
+    unsigned long long number = strtoull(text, &end, 10);
+    if (options->key && (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+                         number == 0 || number > (1ull << 53))) {
+        *problem = "KEY must be a positive integer";
+        return NULL;
+    }
+    if (options->key)
+        return protocol_build_terminate_child(options->operands[0], 0, NULL, number);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || number == 0 ||
+        number > INT_MAX) {
         *problem = "PID must be a positive integer";
         return NULL;
     }
-    return protocol_build_terminate_child(options->operands[0], (pid_t)pid);
+    return protocol_build_terminate_child(options->operands[0], (pid_t)number, NULL, 0);
 }
 
 static char *build_simple(const struct client_command *command, const struct cli_options *options,

@@ -157,9 +157,9 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */
 
-static const char *const supervisor_keys[] = {"strategy",    "max_children",    "max_restarts",
-                                              "max_seconds", "extra_arguments", "autostart",
-                                              NULL};
+static const char *const supervisor_keys[] = {
+    "strategy",        "max_children", "max_restarts",  "max_seconds",       "extra_arguments",
+    "autostart",       "restart_delay", "restart_delay_max", NULL};
 
 static void read_supervisor_section(struct loader *ld, const struct section_reader *r,
                                     const char *name)
@@ -174,6 +174,7 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     spec->max_children = DS_INFINITY;
     spec->max_restarts = 3;
     spec->max_seconds = 5;
+    spec->restart_delay_ms = spec->restart_delay_max_ms = CONFIG_UNSET;
     section_reject_unknown_keys(r, supervisor_keys);
 
     int line;
@@ -185,8 +186,9 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     if (value != NULL)
         section_value_problem(r, "max_children", line,
                               config_parse_max_children(value, &spec->max_children), value);
-    section_read_number(r, "max_restarts", 0, &spec->max_restarts);
+    section_read_max_restarts(r, &spec->max_restarts);
     section_read_number(r, "max_seconds", 1, &spec->max_seconds);
+    section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
     section_read_words(r, "extra_arguments", &spec->extra_args, &spec->extra_argc);
 
     /* Whether each child exists is checked once all child specs are read. */
@@ -226,7 +228,8 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
 
 /* ---- [child:ID] ------------------------------------------------------- */
 
-static const char *const child_keys[] = {"plugin", "args", "restart", "shutdown", "name", NULL};
+static const char *const child_keys[] = {"plugin", "args",          "restart",           "shutdown",
+                                         "name",   "restart_delay", "restart_delay_max", NULL};
 
 static void read_child_section(struct loader *ld, const struct section_reader *r, const char *id)
 {
@@ -247,6 +250,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
     spec->restart = RESTART_PERMANENT;
     spec->shutdown = SHUTDOWN_TIMEOUT;
     spec->shutdown_ms = 5000;
+    spec->restart_delay_ms = spec->restart_delay_max_ms = CONFIG_UNSET;
     section_reject_unknown_keys(r, child_keys);
     section_require_key(r, "plugin");
     section_read_name(r, "plugin", &spec->plugin);
@@ -262,6 +266,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
                               config_parse_shutdown(value, &spec->shutdown, &spec->shutdown_ms),
                               value);
     section_read_name(r, "name", &spec->name);
+    section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
 }
 
 /* ---- files ----------------------------------------------------------- */

@@ -27,12 +27,17 @@ void error_list_add(struct error_list *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void error_list_free(struct error_list *errors);
 
+/* A restart key that was not written (then a default or the supervisor's
+ * value applies). */
+#define CONFIG_UNSET UINT32_MAX
+
 struct supervisor_spec {
     char *name;               /* from [supervisor:NAME] */
     char *file;               /* config file it came from */
     uint32_t max_children;    /* DS_INFINITY = infinity (default) */
-    uint32_t max_restarts;    /* default 3 */
+    uint32_t max_restarts;    /* default 3; DS_INFINITY = infinity */
     uint32_t max_seconds;     /* default 5 */
+    uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET when not written */
     char **extra_args;        /* NULL-terminated */
     int extra_argc;
     char **autostart;         /* child ids, NULL-terminated */
@@ -49,6 +54,7 @@ struct child_spec {
     enum shutdown_mode shutdown;   /* default SHUTDOWN_TIMEOUT */
     uint32_t shutdown_ms;          /* default 5000 */
     char *name;               /* registered name or NULL */
+    uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET: the supervisor's */
 };
 
 struct event_spec {
@@ -91,6 +97,12 @@ void config_check_plugins(const struct config *cfg, const char *const *names, si
                           struct error_list *errors);
 
 void config_free(struct config *cfg);
+
+/* The backoff of a child of `child` started by `supervisor`: the child
+ * spec's keys, else the supervisor's, else off (restart_delay 0);
+ * restart_delay_max defaults to 60000 ms and is never below the delay. */
+struct restart_backoff config_restart_backoff(const struct supervisor_spec *supervisor,
+                                              const struct child_spec *child);
 
 const struct supervisor_spec *config_find_supervisor(const struct config *cfg, const char *name);
 const struct child_spec *config_find_child(const struct config *cfg, const char *id);

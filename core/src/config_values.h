@@ -158,6 +158,12 @@ void section_read_number(const struct section_reader *r, const char *key, uint32
  * (empty when the key is absent or bad) unless memory ran out. Returns the
  * key's line. */
 int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count);
+/* config_restart.c: max_restarts (a number or infinity) and the backoff
+ * keys restart_delay (ms, 0 = off) and restart_delay_max (ms >= 1, at
+ * least restart_delay); unwritten keys leave *out alone. */
+void section_read_max_restarts(const struct section_reader *r, uint32_t *out);
+void section_read_restart_delays(const struct section_reader *r, uint32_t *delay_ms,
+                                 uint32_t *delay_max_ms);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

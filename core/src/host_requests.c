@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host_internal.h"
@@ -69,6 +70,7 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
         .restart = spec->restart,
         .shutdown = spec->shutdown,
         .shutdown_ms = spec->shutdown_ms,
+        .backoff = config_restart_backoff(supervisor_spec, spec),
     };
     struct action_list actions;
     action_list_init(&actions);
@@ -86,9 +88,32 @@ void host_fire_event(struct host *host, const struct event_spec *event, uint64_t
     host_start_child(host, event->supervisor, event->child, NULL, NULL, 0, token);
 }
 
+struct children_context {
+    struct host *host;
+    struct children_writer *writer;
+    const struct plugin_entry *plugin; /* the last one looked up: children of one plugin cluster */
+};
+
 static void add_child(const struct child_info *child, void *context)
 {
-    children_writer_add(context, child);
+    struct children_context *children = context;
+    const struct plugin_list *plugins = &children->host->plugins;
+    if (!children->plugin || strcmp(children->plugin->name, child->plugin) != 0) {
+        children->plugin = NULL;
+        for (size_t i = 0; i < plugins->count && !children->plugin; i++)
+            if (strcmp(plugins->items[i].name, child->plugin) == 0)
+                children->plugin = &plugins->items[i];
+    }
+    children_writer_add(children->writer, child, children->plugin ? children->plugin->version : NULL);
+}
+
+/* The wall clock (Unix ms) when the tree's clock read 0. */
+static int64_t unix_ms_at_tree_zero(struct host *host)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t unix_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return unix_ms - host_now(host);
 }
 
 struct status_context {
@@ -134,15 +159,17 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
     case CMD_TERMINATE_CHILD: {
         struct action_list actions;
         action_list_init(&actions);
-        tree_terminate_child(host->tree, request->supervisor, request->pid, token, host_now(host),
+        struct child_selector which = {request->pid, request->key, request->name};
+        tree_terminate_child(host->tree, request->supervisor, &which, token, host_now(host),
                              &actions);
         host_apply(host, &actions);
         action_list_free(&actions);
         return;
     }
     case CMD_WHICH_CHILDREN: {
-        struct children_writer *writer = children_writer_new();
-        if (tree_each_child(host->tree, request->supervisor, add_child, writer) < 0) {
+        struct children_writer *writer = children_writer_new(unix_ms_at_tree_zero(host));
+        struct children_context children = {host, writer, NULL};
+        if (tree_each_child(host->tree, request->supervisor, add_child, &children) < 0) {
             free(children_writer_finish(writer));
             answer(host, token, unknown_supervisor(request->supervisor));
             return;

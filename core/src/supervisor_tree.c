@@ -94,6 +94,9 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
     child->info.shutdown = start->shutdown;
     child->info.shutdown_ms = start->shutdown_ms;
     child->info.state = CHILD_STARTING;
+    child->info.backoff = start->backoff;
+    child->info.started_at = -1;
+    child->info.next_restart_at = -1;
     child->supervisor = sup;
     child->start_pending = true;
     child->start_token = token;
@@ -213,6 +216,7 @@ void forget_process(struct tree *tree, struct child *child)
         hashmap_get_number(&tree->children_by_pid, (uint64_t)child->process_pid) == child)
         hashmap_remove_number(&tree->children_by_pid, (uint64_t)child->process_pid);
     child->process_pid = 0;
+    child->info.started_at = -1;
 }
 
 void remove_child(struct tree *tree, struct child *child)
@@ -259,6 +263,19 @@ void add_terminate_token(struct child *child, request_token token)
 }
 /* ---- the tree ---- */
 
+/* Without an injected source every backoff wait is its nominal delay:
+ * the middle of the jitter range. */
+static uint32_t no_jitter(void *context)
+{
+    (void)context;
+    return UINT32_C(1) << 31;
+}
+
+void tree_set_random_source(struct tree *tree, struct random_source source)
+{
+    tree->random = source.next != NULL ? source : (struct random_source){no_jitter, NULL};
+}
+
 struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
 {
     struct tree *tree = must_allocate(sizeof *tree);
@@ -268,6 +285,7 @@ struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
     tree->next_key = 1;
     tree->root_max_restarts = root_max_restarts;
     tree->root_max_seconds = root_max_seconds;
+    tree->random = (struct random_source){no_jitter, NULL};
     return tree;
 }
 
