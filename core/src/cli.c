@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_internal.h"
 #include "cli_print.h"
 #include "config.h"
 #include "protocol.h"
@@ -39,6 +40,7 @@ struct cli_options {
     const char *socket_path;   /* -s, wins over the config */
     const char *name;          /* --name (start-child, terminate-child) */
     const char *key;           /* --key (terminate-child) */
+    bool all;                  /* --all (which-children) */
     bool json;
     bool help;
     char **operands;           /* malloc'd array of argv pointers */
@@ -64,7 +66,8 @@ struct client_command {
     cli_print_fn *print_ok;
 };
 
-static build_request_fn build_start_child, build_terminate_child, build_simple;
+static build_request_fn build_start_child, build_terminate_child, build_which_children,
+    build_simple;
 
 static const struct client_command client_commands[] = {
     {"start-child", "start_child", NULL, "[--name NAME] SUP CHILD [ARG...]",
@@ -81,10 +84,13 @@ static const struct client_command client_commands[] = {
      "pid does not). A child waiting to restart is removed at once.\n"
      "Prints \"ok\" or \"error not_found\".",
      1, 2, build_terminate_child, cli_print_plain_ok},
-    {"which-children", "which_children", "supervisor", "SUP", "list the children of SUP",
-     "List the children of supervisor SUP: id, pid (\"-\" while restarting), plugin,\n"
-     "registered name, arguments and state.",
-     1, 1, build_simple, cli_print_children},
+    {"which-children", "which_children", "supervisor", "SUP | --all",
+     "list the children of SUP (or of every supervisor)",
+     "List the children of supervisor SUP, or with --all of every supervisor: the stable\n"
+     "key, id, pid (\"-\" while it has no process), state, restarts since its first start,\n"
+     "uptime of its current process, how and how long ago it last ended, when a waiting\n"
+     "restart is due, plugin and version, registered name and arguments.",
+     0, 1, build_which_children, cli_print_children},
     {"count-children", "count_children", "supervisor", "SUP", "count the children of SUP",
      "Print the counts of supervisor SUP: specs, active, supervisors, workers.", 1, 1,
      build_simple, cli_print_counts},
@@ -163,6 +169,8 @@ static void print_command_usage(const struct client_command *command, FILE *out)
             CLI_DEFAULT_CONFIG);
     if (command->build == build_start_child)
         fprintf(out, "      --name NAME      register the child under NAME (unique while alive)\n");
+    if (command->build == build_which_children)
+        fprintf(out, "      --all            the children of every supervisor\n");
     if (command->build == build_terminate_child)
         fprintf(out, "      --name NAME      the child registered under NAME\n"
                      "      --key KEY        the child with this stable key (which-children)\n");
@@ -184,7 +192,7 @@ static enum parse_result parse_arguments(const struct client_command *command, i
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},         {"key", required_argument, NULL, 'k'},
-        {NULL, 0, NULL, 0},
+        {"all", no_argument, NULL, 'a'},          {NULL, 0, NULL, 0},
     };
     bool passes_arguments = command->max_operands < 0;
     options->operands = calloc((size_t)argc + 1, sizeof *options->operands);
@@ -222,6 +230,14 @@ static enum parse_result parse_arguments(const struct client_command *command, i
                 return PARSE_USAGE_ERROR;
             }
             options->name = optarg;
+            break;
+        case 'a':
+            if (command->build != build_which_children) {
+                fprintf(stderr, "dynsup-host %s: --all is only for which-children\n",
+                        command->name);
+                return PARSE_USAGE_ERROR;
+            }
+            options->all = true;
             break;
         case 'k':
             if (command->build != build_terminate_child) {
@@ -296,6 +312,19 @@ static char *build_terminate_child(const struct client_command *command,
         return NULL;
     }
     return protocol_build_terminate_child(options->operands[0], (pid_t)number, NULL, 0);
+}
+
+/* With --all the first request is status: it names every supervisor. */
+static char *build_which_children(const struct client_command *command,
+                                  const struct cli_options *options, const char **problem)
+{
+    if ((options->operand_count == 1) == options->all) {
+        *problem = "give exactly one of SUP or --all";
+        return NULL;
+    }
+    if (options->all)
+        return protocol_build_simple("status", NULL, NULL);
+    return build_simple(command, options, problem);
 }
 
 static char *build_simple(const struct client_command *command, const struct cli_options *options,
@@ -486,6 +515,12 @@ static int exchange(const char *socket_path, const char *command_name, const cha
     return status;
 }
 
+int cli_exchange(const char *socket_path, const char *command_name, const char *request,
+                 char **answer)
+{
+    return exchange(socket_path, command_name, request, answer);
+}
+
 /* Prints the answer (as is with --json, else human) and maps it to an exit status. */
 static int present_answer(const struct client_command *command, const struct cli_options *options,
                           const char *answer)
@@ -553,6 +588,8 @@ int cli_client_main(int argc, char **argv)
     status = resolve_socket_path(&options, command->name, &socket_path);
     if (status == EXIT_OK)
         status = exchange(socket_path, command->name, request, &answer);
+    if (status == EXIT_OK && options.all)
+        status = cli_which_children_of_all(socket_path, command->name, &answer);
     if (status == EXIT_OK) {
         status = present_answer(command, &options, answer);
         fflush(stdout);
