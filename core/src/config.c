@@ -159,7 +159,7 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
 
 static const char *const supervisor_keys[] = {
     "strategy",        "max_children", "max_restarts",  "max_seconds",       "extra_arguments",
-    "autostart",       "restart_delay", "restart_delay_max", NULL};
+    "autostart",       "restart_delay", "restart_delay_max", "children",          NULL};
 
 static void read_supervisor_section(struct loader *ld, const struct section_reader *r,
                                     const char *name)
@@ -189,6 +189,7 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     section_read_max_restarts(r, &spec->max_restarts);
     section_read_number(r, "max_seconds", 1, &spec->max_seconds);
     section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
+    section_read_allowed_children(r, spec);
     section_read_words(r, "extra_arguments", &spec->extra_args, &spec->extra_argc);
 
     /* Whether each child exists is checked once all child specs are read. */
@@ -229,7 +230,8 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
 /* ---- [child:ID] ------------------------------------------------------- */
 
 static const char *const child_keys[] = {"plugin", "args",          "restart",           "shutdown",
-                                         "name",   "restart_delay", "restart_delay_max", NULL};
+                                         "name",   "restart_delay", "restart_delay_max",
+                                         "request_args",            NULL};
 
 static void read_child_section(struct loader *ld, const struct section_reader *r, const char *id)
 {
@@ -251,6 +253,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
     spec->shutdown = SHUTDOWN_TIMEOUT;
     spec->shutdown_ms = 5000;
     spec->restart_delay_ms = spec->restart_delay_max_ms = CONFIG_UNSET;
+    spec->request_args = true;
     section_reject_unknown_keys(r, child_keys);
     section_require_key(r, "plugin");
     section_read_name(r, "plugin", &spec->plugin);
@@ -267,6 +270,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
                               value);
     section_read_name(r, "name", &spec->name);
     section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
+    section_read_request_args(r, spec);
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -386,6 +390,22 @@ static void reference_error(struct loader *ld, const struct ini_file *host, cons
     free(section);
 }
 
+/* "HOST:LINE: [TYPE:ID] KEY: supervisor "S" may not start child "C" (...)" */
+static void not_listed_error(struct loader *ld, const struct ini_file *host, const char *type,
+                             const char *id, const char *key,
+                             const struct supervisor_spec *supervisor, const char *child)
+{
+    char *section;
+    if (asprintf(&section, "%s:%s", type, id) < 0) {
+        ld->problems.count++;
+        return;
+    }
+    fail(ld, host->path, ini_layout_line(&host->layout, section, key), section, key,
+         "supervisor \"%s\" may not start child \"%s\" (not in its children list)",
+         supervisor->name, child);
+    free(section);
+}
+
 /* Run once every file is read: autostart and events name child specs and
  * supervisors that may be defined anywhere. */
 static void check_references(struct loader *ld, const struct ini_file *host)
@@ -398,6 +418,14 @@ static void check_references(struct loader *ld, const struct ini_file *host)
                 !config_find_child(cfg, spec->autostart[k]))
                 reference_error(ld, host, "supervisor", spec->name, "autostart", "child",
                                 spec->autostart[k]);
+            else if (!config_supervisor_lists_child(spec, spec->autostart[k]))
+                not_listed_error(ld, host, "supervisor", spec->name, "autostart", spec,
+                                 spec->autostart[k]);
+        for (int k = 0; k < spec->children_count; k++)
+            if (config_name_is_valid(spec->children[k]) &&
+                !config_find_child(cfg, spec->children[k]))
+                reference_error(ld, host, "supervisor", spec->name, "children", "child",
+                                spec->children[k]);
     }
     for (size_t i = 0; i < cfg->event_count; i++) {
         const struct event_spec *spec = &cfg->events[i];
@@ -406,6 +434,11 @@ static void check_references(struct loader *ld, const struct ini_file *host)
                             spec->supervisor);
         if (spec->child != NULL && !config_find_child(cfg, spec->child))
             reference_error(ld, host, "event", spec->name, "child", "child", spec->child);
+        const struct supervisor_spec *supervisor =
+            spec->supervisor != NULL ? config_find_supervisor(cfg, spec->supervisor) : NULL;
+        if (supervisor != NULL && spec->child != NULL && config_find_child(cfg, spec->child) &&
+            !config_supervisor_lists_child(supervisor, spec->child))
+            not_listed_error(ld, host, "event", spec->name, "child", supervisor, spec->child);
     }
 }
 
@@ -479,6 +512,7 @@ void config_free(struct config *cfg)
         free(spec->file);
         words_free(spec->extra_args);
         words_free(spec->autostart);
+        words_free(spec->children);
     }
     for (size_t i = 0; i < cfg->child_count; i++) {
         struct child_spec *spec = &cfg->children[i];

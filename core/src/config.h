@@ -42,6 +42,9 @@ struct supervisor_spec {
     int extra_argc;
     char **autostart;         /* child ids, NULL-terminated */
     int autostart_count;
+    bool children_listed;     /* `children` was written: only those specs may be started */
+    char **children;          /* child ids, NULL-terminated */
+    int children_count;
 };
 
 struct child_spec {
@@ -55,6 +58,7 @@ struct child_spec {
     uint32_t shutdown_ms;          /* default 5000 */
     char *name;               /* registered name or NULL */
     uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET: the supervisor's */
+    bool request_args;        /* default true: start_child requests may add args */
 };
 
 struct event_spec {
@@ -103,6 +107,22 @@ void config_free(struct config *cfg);
  * restart_delay_max defaults to 60000 ms and is never below the delay. */
 struct restart_backoff config_restart_backoff(const struct supervisor_spec *supervisor,
                                               const struct child_spec *child);
+
+/* Whether `supervisor` may start `child` (its `children` list, when it
+ * has one). */
+bool config_supervisor_lists_child(const struct supervisor_spec *supervisor, const char *child_id);
+
+enum start_refusal {
+    START_ALLOWED,
+    START_REFUSED_NOT_LISTED,   /* answered unknown_child */
+    START_REFUSED_REQUEST_ARGS, /* answered bad_request */
+};
+/* Whether a start_child of `child` under `supervisor` with request_argc
+ * request args is allowed; if not, `detail` says why, naming the file,
+ * section and key that refuse it. */
+enum start_refusal config_start_refusal(const struct supervisor_spec *supervisor,
+                                        const struct child_spec *child, int request_argc,
+                                        char *detail, size_t detail_size);
 
 const struct supervisor_spec *config_find_supervisor(const struct config *cfg, const char *name);
 const struct child_spec *config_find_child(const struct config *cfg, const char *id);

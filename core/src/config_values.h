@@ -164,6 +164,11 @@ int section_read_words(const struct section_reader *r, const char *key, char ***
 void section_read_max_restarts(const struct section_reader *r, uint32_t *out);
 void section_read_restart_delays(const struct section_reader *r, uint32_t *delay_ms,
                                  uint32_t *delay_max_ms);
+/* config_permissions.c: [supervisor:X] children (child ids, "a, b" or
+ * "a b"; whether they exist is checked with the other references) and
+ * [child:ID] request_args (yes | no). */
+void section_read_allowed_children(const struct section_reader *r, struct supervisor_spec *spec);
+void section_read_request_args(const struct section_reader *r, struct child_spec *spec);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

@@ -48,6 +48,16 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
         snprintf(detail, sizeof detail, "no child spec \"%s\"", child_id);
         return answer_error(host, token, supervisor, ERR_UNKNOWN_CHILD, detail);
     }
+    char refusal[512];
+    switch (config_start_refusal(supervisor_spec, spec, request_argc, refusal, sizeof refusal)) {
+    case START_ALLOWED:
+        break;
+    case START_REFUSED_NOT_LISTED:
+        return answer_error(host, token, supervisor, ERR_UNKNOWN_CHILD, refusal);
+    case START_REFUSED_REQUEST_ARGS:
+        /* only requests carry args: there is always someone to answer */
+        return answer(host, token, protocol_format_bad_request(refusal));
+    }
     /* OTP's order: the supervisor's extra arguments, then the spec's, then
      * the caller's. */
     int argc = supervisor_spec->extra_argc + spec->argc + request_argc;

@@ -42,16 +42,20 @@ def log_time(line):
     return stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
-def exits_and_restarts(host):
-    """[(time of the exit line, time of the next 'restarted' line)] of the crasher."""
+def exits_and_restarts_of(host, child_id):
+    """[(time of an exit line, time of the next 'restarted' line)] of the child."""
     pairs, exited_at = [], None
     for line in host.log().splitlines():
-        if "child crasher exited abnormally" in line:
+        if "child %s exited abnormally" % child_id in line:
             exited_at = log_time(line)
-        elif "child crasher restarted" in line and exited_at is not None:
+        elif "child %s restarted" % child_id in line and exited_at is not None:
             pairs.append((exited_at, log_time(line)))
             exited_at = None
     return pairs
+
+
+def exits_and_restarts(host):
+    return exits_and_restarts_of(host, "crasher")
 
 
 def now_ms():
