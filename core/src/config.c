@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "config_values.h"
+#include "log.h"
 
 /* ---- error list ------------------------------------------------------ */
 
@@ -109,8 +110,9 @@ static void *append_item(struct loader *ld, void **items, size_t *count, size_t 
 
 /* ---- [host] ---------------------------------------------------------- */
 
-static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
-                                        "allow_group", "max_restarts", "max_seconds", NULL};
+static const char *const host_keys[] = {"plugin_dir",   "children_dir", "socket",
+                                        "allow_users",  "allow_group",  "max_restarts",
+                                        "max_seconds",  "log_level",    NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
 static void read_allowed_peers(struct loader *ld, const struct section_reader *r)
@@ -153,6 +155,11 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);
+    int line;
+    const char *level = section_value(r, "log_level", &line);
+    if (level != NULL && (cfg->log_level = log_level_parse(level)) < 0)
+        section_value_problem(r, "log_level", line, "expected debug, info, notice, warning or error",
+                              level);
 }
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */
@@ -444,7 +451,8 @@ static void check_references(struct loader *ld, const struct ini_file *host)
 
 int config_load(const char *path, struct config *cfg, struct error_list *errors)
 {
-    *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1};
+    *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1,
+                           .log_level = -1};
     struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
     cfg->path = strdup(path);
     if (cfg->path == NULL) {

@@ -80,6 +80,7 @@ struct config {
     uid_t *allow_uids;        /* resolved from allow_users */
     char *allow_group;        /* NULL if none */
     gid_t allow_gid;
+    int log_level;            /* [host] log_level as a syslog level; -1 when not written */
     uint32_t max_restarts;    /* root intensity, default 3 */
     uint32_t max_seconds;     /* default 5 */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */

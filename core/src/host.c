@@ -515,6 +515,8 @@ int host_run(const char *config_path)
         config_free(&host.config);
         return 2;
     }
+    if (host.config.log_level >= 0)
+        log_set_configured_threshold(host.config.log_level);
     /* After the spawners are forked: workers keep the usual limit (select()
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();

@@ -121,10 +121,11 @@ class Host:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start(self, wait=True):
+    def start(self, wait=True, args=(), env=None):
+        """args: more words for `run`; env: the host's environment (default: ours)."""
         self.log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen(HOST_WRAPPER + [HOST_BINARY, "run", "-c", self.config],
-                                        stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(HOST_WRAPPER + [HOST_BINARY, "run", "-c", self.config] + list(args),
+                                        stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
         if wait:
             wait_for(self._answers, what="the host's control socket")
         return self
