@@ -236,9 +236,11 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
 
 /* ---- [child:ID] ------------------------------------------------------- */
 
-static const char *const child_keys[] = {"plugin", "args",          "restart",           "shutdown",
-                                         "name",   "restart_delay", "restart_delay_max",
-                                         "request_args",            NULL};
+static const char *const child_keys[] = {
+    "plugin",       "args",         "restart",           "shutdown",    "name",
+    "restart_delay", "restart_delay_max", "request_args", "user",       "group",
+    "limit_nofile", "limit_memory", "limit_cpu",         "limit_core",  "nice",
+    "umask",        "working_directory", "environment",  NULL};
 
 static void read_child_section(struct loader *ld, const struct section_reader *r, const char *id)
 {
@@ -278,6 +280,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
     section_read_name(r, "name", &spec->name);
     section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
     section_read_request_args(r, spec);
+    section_read_environment(r, spec);
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -529,6 +532,7 @@ void config_free(struct config *cfg)
         free(spec->plugin);
         words_free(spec->args);
         free(spec->name);
+        job_settings_text_free(&spec->job_settings);
     }
     for (size_t i = 0; i < cfg->event_count; i++) {
         struct event_spec *spec = &cfg->events[i];

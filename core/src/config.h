@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "job_settings.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
 struct error_list {
@@ -59,6 +60,9 @@ struct child_spec {
     char *name;               /* registered name or NULL */
     uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET: the supervisor's */
     bool request_args;        /* default true: start_child requests may add args */
+    /* user, group, limit_*, nice, umask, working_directory, environment:
+     * the tagged strings every job of this spec carries (job_settings.h) */
+    struct job_settings_text job_settings;
 };
 
 struct event_spec {

@@ -169,6 +169,10 @@ void section_read_restart_delays(const struct section_reader *r, uint32_t *delay
  * [child:ID] request_args (yes | no). */
 void section_read_allowed_children(const struct section_reader *r, struct supervisor_spec *spec);
 void section_read_request_args(const struct section_reader *r, struct child_spec *spec);
+/* config_environment.c: the per-child execution environment keys (user,
+ * group, limit_*, nice, umask, working_directory, environment) into the
+ * spec's job settings; refuses what this host cannot do. */
+void section_read_environment(const struct section_reader *r, struct child_spec *spec);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

@@ -227,9 +227,11 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "its plugin is not loaded";
         return -1;
     }
+    /* The execution environment is the spec's, kept once per spec. */
+    const struct child_spec *spec = config_find_child(&host->config, child->id);
     ssize_t length = spawner_encode_spawn(buffer, sizeof buffer, spawn->key, spawn->supervisor,
                                           child->id, child->name, child->plugin, child->argv,
-                                          child->argc);
+                                          child->argc, spec ? &spec->job_settings : NULL);
     if (length < 0) {
         *why = "the worker's arguments are too large";
         return -1;

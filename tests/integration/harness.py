@@ -82,12 +82,12 @@ def open_fds(pid):
 
 
 def read_probe(path):
-    """The probe plugin's report: {'arg': [...], 'fd': [...], key: value}."""
-    report = {"arg": [], "fd": []}
+    """The probe plugin's report: {'arg': [...], 'fd': [...], 'env': [...], key: value}."""
+    report = {"arg": [], "fd": [], "env": []}
     with open(path) as probe:
         for line in probe:
             key, _, value = line.rstrip("\n").partition(": ")
-            if key in ("arg", "fd"):
+            if key in ("arg", "fd", "env"):
                 report[key].append(value)
             else:
                 report[key] = value

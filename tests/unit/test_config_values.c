@@ -150,7 +150,7 @@ static const char *const bad_child_files[][2] = {
     {"[child:a]\nplugin = p\nargs = \"open\n", "a.ini:3: [child:a] args: the closing quote is missing"},
     {"[child:a]\nplugin = p\nargs = 'a;b\n", "a.ini:3: [child:a] args: the closing quote is missing"},
     {"[child:a]\nplugin = p\nargs = end \\", "a.ini:3: the last line ends with a backslash (a continuation) but no line follows"},
-    {"[child:a]\nplugin = p\ncolour = red\n", "a.ini:3: [child:a] colour: unknown key (expected one of: plugin, args, restart, shutdown, name, restart_delay, restart_delay_max, request_args)"},
+    {"[child:a]\nplugin = p\ncolour = red\n", "a.ini:3: [child:a] colour: unknown key (expected one of: plugin, args, restart, shutdown, name, restart_delay, restart_delay_max, request_args, user, group, limit_nofile, limit_memory, limit_cpu, limit_core, nice, umask, working_directory, environment)"},
     {"[child:a]\nplugin = p\n[host]\n", "a.ini:3: [host]: only [child:ID] sections belong in a child spec file"},
     {"[child]\nplugin = p\n", "a.ini:1: [child]: only [child:ID] sections belong in a child spec file"},
 };
