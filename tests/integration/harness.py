@@ -29,6 +29,19 @@ HOST_WRAPPER = shlex.split(os.environ.get("DYNSUP_HOST_WRAPPER", ""))
 TIME_SCALE = float(os.environ.get("DYNSUP_TIME_SCALE", "1"))
 
 
+def _sanitized_build():
+    try:
+        with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as cache:
+            return any(line.strip() == "DYNSUP_SANITIZE:BOOL=ON" for line in cache)
+    except OSError:
+        return False
+
+
+# An ASan build: its runtime reserves terabytes of address space, so an
+# address-space limit (limit_memory) kills every instrumented worker.
+SANITIZED = _sanitized_build()
+
+
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):
     """Polls predicate until it returns a true value; fails after timeout."""
     end = time.monotonic() + timeout
