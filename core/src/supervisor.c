@@ -111,7 +111,7 @@ static void finish_stopping(struct tree *tree, struct child *child, const char *
     }
     emit_log(out, LOG_LEVEL_INFO, sup, child->info.id, child->info.key, child->process_pid, "child %s stopped (%s)",
              child->info.id, how);
-    for (size_t i = 0; i < child->terminate_count; i++)
+    for (uint32_t i = 0; i < child->terminate_count; i++)
         emit_reply(out, sup, child->terminate_tokens[i], REPLY_OK, ERR_NONE, 0, NULL);
     child->terminate_count = 0;
     remove_child(tree, child);

@@ -254,7 +254,9 @@ void remove_child(struct tree *tree, struct child *child)
 void add_terminate_token(struct child *child, request_token token)
 {
     if (child->terminate_count == child->terminate_capacity) {
-        size_t capacity = child->terminate_capacity == 0 ? 2 : child->terminate_capacity * 2;
+        if (child->terminate_capacity >= UINT32_MAX / 2)
+            out_of_memory(); /* four billion waiting terminate_child requests */
+        uint32_t capacity = child->terminate_capacity == 0 ? 2 : child->terminate_capacity * 2;
         child->terminate_tokens =
             must_reallocate(child->terminate_tokens, capacity * sizeof *child->terminate_tokens);
         child->terminate_capacity = capacity;

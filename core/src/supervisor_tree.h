@@ -38,7 +38,9 @@ struct child {
     uint32_t backoff_step;       /* restarts in the current backoff series */
     request_token start_token;
     request_token *terminate_tokens; /* terminate_child requests waiting for the exit */
-    size_t terminate_count, terminate_capacity;
+    /* 32 bits: an entry of 200 bytes rather than 208 lands in a smaller
+     * malloc bin, 16 bytes less per child (tools/bench) */
+    uint32_t terminate_count, terminate_capacity;
     struct parked_start *parked_first, *parked_last; /* waiting for this child's name */
     struct child *next_removed;  /* in tree->removed */
 };
