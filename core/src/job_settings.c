@@ -16,7 +16,7 @@ char job_limit_letter(enum job_limit limit)
     return limit < JOB_LIMIT_COUNT ? letters[limit] : '?';
 }
 
-static int parse_unsigned(const char *text, int base, unsigned long long *value, const char **end)
+__attribute__((hot)) static int parse_unsigned(const char *text, int base, unsigned long long *value, const char **end)
 {
     char *stop;
     errno = 0;
@@ -27,7 +27,7 @@ static int parse_unsigned(const char *text, int base, unsigned long long *value,
     return errno == 0 ? 0 : -1;
 }
 
-static int parse_limit_value(const char *text, rlim_t *value, const char **end)
+__attribute__((hot)) static int parse_limit_value(const char *text, rlim_t *value, const char **end)
 {
     if (strncmp(text, "inf", 3) == 0) {
         *value = RLIM_INFINITY;
@@ -41,7 +41,7 @@ static int parse_limit_value(const char *text, rlim_t *value, const char **end)
     return 0;
 }
 
-static int parse_limit(const char *text, struct job_settings *settings)
+__attribute__((hot)) static int parse_limit(const char *text, struct job_settings *settings)
 {
     for (int limit = 0; limit < JOB_LIMIT_COUNT; limit++) {
         if (text[0] != job_limit_letter((enum job_limit)limit))
@@ -56,27 +56,28 @@ static int parse_limit(const char *text, struct job_settings *settings)
     return -1;
 }
 
-static int parse_groups(const char *text, struct job_settings *settings)
+int job_settings_groups(const char *list, gid_t *groups)
 {
-    settings->group_count = 0;
-    settings->set_groups = true;
-    while (*text) {
+    int count = 0;
+    while (*list) {
         unsigned long long gid;
         const char *end;
-        if (settings->group_count == JOB_MAX_GROUPS || parse_unsigned(text, 10, &gid, &end) != 0 ||
+        if (count == JOB_MAX_GROUPS || parse_unsigned(list, 10, &gid, &end) != 0 ||
             (*end != ',' && *end != '\0'))
             return -1;
-        settings->groups[settings->group_count++] = (gid_t)gid;
-        text = *end == ',' ? end + 1 : end;
+        groups[count++] = (gid_t)gid;
+        list = *end == ',' ? end + 1 : end;
     }
-    return 0;
+    return count;
 }
 
-static int parse_one(char *string, struct job_settings *settings, char **environment)
+__attribute__((hot)) static int parse_one(char **string, struct job_settings *settings)
 {
-    const char *value = string + 1, *end = NULL;
+    const char *value = *string + 1, *end = NULL;
     unsigned long long number = 0;
-    switch (string[0]) {
+    if (settings->environment && **string != 'E')
+        return -1; /* the environment comes last */
+    switch (**string) {
     case 'U':
         settings->set_uid = true;
         if (parse_unsigned(value, 10, &number, &end) != 0 || *end)
@@ -90,7 +91,8 @@ static int parse_one(char *string, struct job_settings *settings, char **environ
         settings->gid = (gid_t)number;
         return 0;
     case 'S':
-        return parse_groups(value, settings);
+        settings->groups = value;
+        return 0;
     case 'L':
         return parse_limit(value, settings);
     case 'N': {
@@ -115,22 +117,23 @@ static int parse_one(char *string, struct job_settings *settings, char **environ
         settings->directory = value;
         return 0;
     case 'E':
-        if (settings->environment_count == JOB_MAX_ENVIRONMENT || !strchr(value, '='))
+        if (!strchr(value, '='))
             return -1;
-        environment[settings->environment_count++] = string + 1;
-        environment[settings->environment_count] = NULL;
-        settings->environment = environment;
+        if (!settings->environment)
+            settings->environment = string;
+        settings->environment_count++;
+        *string += 1; /* now "KEY=value": the environment in place */
         return 0;
     }
     return -1;
 }
 
-int job_settings_parse(char *const *strings, int count, struct job_settings *settings,
-                       char **environment, char *error, size_t error_size)
+int job_settings_parse(char **strings, int count, struct job_settings *settings, char *error,
+                       size_t error_size)
 {
     memset(settings, 0, sizeof *settings);
     for (int i = 0; i < count; i++) {
-        if (parse_one(strings[i], settings, environment) != 0) {
+        if (parse_one(&strings[i], settings) != 0) {
             snprintf(error, error_size, "malformed job setting \"%.40s\"", strings[i]);
             return -1;
         }

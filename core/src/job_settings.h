@@ -9,9 +9,12 @@
  *                     k core bytes; "inf" for no limit)
  *   N<nice>  M<umask, octal>  D<working directory>  E<KEY=value>
  *
- * The host builds them once per child spec (config_environment.c); the
- * worker reads them (job_settings_parse) and applies them before init
- * (worker_environment.c). Pure: no system calls here.
+ * The E strings come last. The host builds them once per child spec
+ * (config_environment.c); the worker reads them (job_settings_parse) and
+ * applies them before init (worker_environment.c). Pure: no system calls
+ * here. Reading them is on the path of every start, so it allocates
+ * nothing, copies nothing and touches no page but the job's (see
+ * worker.h's WORKER_PATH).
  */
 #ifndef DYNSUP_JOB_SETTINGS_H
 #define DYNSUP_JOB_SETTINGS_H
@@ -28,27 +31,32 @@ enum job_limit { JOB_LIMIT_NOFILE, JOB_LIMIT_MEMORY, JOB_LIMIT_CPU, JOB_LIMIT_CO
 #define JOB_MAX_ENVIRONMENT 256  /* KEY=value strings */
 
 struct job_settings {
-    bool set_uid, set_gid, set_groups, set_nice, set_umask;
+    bool set_uid, set_gid, set_nice, set_umask;
     uid_t uid;
     gid_t gid;
-    gid_t groups[JOB_MAX_GROUPS];
-    int group_count;
+    const char *groups;                  /* "gid,gid,..." (job_settings_groups), or NULL */
     int nice;
     mode_t umask;
     const char *directory;               /* NULL: the spawner's (the config's folder) */
     struct { bool set; rlim_t soft, hard; } limits[JOB_LIMIT_COUNT];
-    char **environment;                  /* caller's array, NULL-terminated; NULL if none */
+    char **environment;                  /* "KEY=value", NULL-terminated; NULL if none */
     int environment_count;
 };
 
 /* The letter of a limit in its tag ('n', 'm', 'c', 'k'). */
 char job_limit_letter(enum job_limit limit);
 
-/* Reads count tagged strings into settings (environment pointers go into
- * `environment`, capacity JOB_MAX_ENVIRONMENT + 1, and point into the
- * strings). Returns 0, or -1 with `error` saying which string is bad. */
-int job_settings_parse(char *const *strings, int count, struct job_settings *settings,
-                       char **environment, char *error, size_t error_size);
+/* Reads count tagged strings (strings[count] must be NULL) into settings.
+ * The environment is the trailing E strings themselves: their pointers in
+ * `strings` are moved past the tag, and settings->environment points at
+ * the first of them. Returns 0, or -1 with `error` saying which string is
+ * bad. */
+__attribute__((hot)) int job_settings_parse(char **strings, int count,
+                                            struct job_settings *settings, char *error,
+                                            size_t error_size);
+/* The groups of a "gid,gid,..." list into groups (capacity
+ * JOB_MAX_GROUPS); returns their number, or -1 if the list is malformed. */
+int job_settings_groups(const char *list, gid_t *groups);
 
 /* A growing buffer of tagged strings, as a child spec keeps them. */
 struct job_settings_text {

@@ -31,7 +31,7 @@ static int fail(char *error, size_t size, const char *what)
     return -1;
 }
 
-static int apply_limits(const struct job_settings *settings, char *error, size_t size)
+WORKER_PATH static int apply_limits(const struct job_settings *settings, char *error, size_t size)
 {
     static const int resources[JOB_LIMIT_COUNT] = {RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_CPU,
                                                    RLIMIT_CORE};
@@ -53,12 +53,17 @@ static int apply_limits(const struct job_settings *settings, char *error, size_t
     return 0;
 }
 
+/* Rare (a spec with user or group): kept off the hot path. */
 static int drop_privileges(const struct job_settings *settings, char *error, size_t size)
 {
-    if (!settings->set_groups && !settings->set_gid && !settings->set_uid)
-        return 0;
     pid_t parent = getppid();
-    if (settings->set_groups && setgroups((size_t)settings->group_count, settings->groups) != 0)
+    gid_t groups[JOB_MAX_GROUPS];
+    int group_count = settings->groups ? job_settings_groups(settings->groups, groups) : 0;
+    if (group_count < 0) {
+        snprintf(error, size, "malformed supplementary groups \"%.40s\"", settings->groups);
+        return -1;
+    }
+    if (settings->groups && setgroups((size_t)group_count, groups) != 0)
         return fail(error, size, "set the supplementary groups");
     if (settings->set_gid && setresgid(settings->gid, settings->gid, settings->gid) != 0)
         return fail(error, size, "set the group");
@@ -77,11 +82,10 @@ static int drop_privileges(const struct job_settings *settings, char *error, siz
     return 0;
 }
 
-int worker_apply_environment(char *const *strings, int count, char *error, size_t error_size)
+int worker_apply_environment(char **strings, int count, char *error, size_t error_size)
 {
-    static char *environment[JOB_MAX_ENVIRONMENT + 1];
     struct job_settings settings;
-    if (job_settings_parse(strings, count, &settings, environment, error, error_size) != 0)
+    if (job_settings_parse(strings, count, &settings, error, error_size) != 0)
         return -1;
     if (apply_limits(&settings, error, error_size) != 0)
         return -1;
@@ -89,7 +93,8 @@ int worker_apply_environment(char *const *strings, int count, char *error, size_
         return fail(error, error_size, "set nice");
     if (settings.set_umask)
         umask(settings.umask);
-    if (drop_privileges(&settings, error, error_size) != 0)
+    if ((settings.groups || settings.set_gid || settings.set_uid) &&
+        drop_privileges(&settings, error, error_size) != 0)
         return -1;
     if (settings.directory && chdir(settings.directory) != 0) {
         snprintf(error, error_size, "cannot enter working_directory %s: %s", settings.directory,

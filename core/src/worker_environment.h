@@ -14,11 +14,13 @@
  * code using select() breaks above FD_SETSIZE. */
 #define WORKER_DEFAULT_NOFILE 1024
 
-/* Applies the settings: limits, nice, umask, then supplementary groups,
+/* Applies the settings (job_settings.h; the array's environment pointers
+ * are moved past their tags, and environ ends up pointing into it, so it
+ * must live as long as the process): limits, nice, umask, then supplementary groups,
  * group and user for good (no_new_privs, and a check that root cannot be
  * regained), then the working directory and the environment. Returns 0,
  * or -1 with `error` naming the step and the reason. */
-WORKER_PATH int worker_apply_environment(char *const *settings, int count, char *error,
+WORKER_PATH int worker_apply_environment(char **settings, int count, char *error,
                                          size_t error_size);
 
 #endif

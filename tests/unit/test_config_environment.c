@@ -21,19 +21,24 @@
 
 #include "support_config.h"
 
-/* The spec's job settings as a worker reads them. */
-static struct job_settings settings_of(const struct child_spec *spec, char **environment)
+/* The spec's job settings as a worker reads them (from a copy: the
+ * environment pointers are moved past their tags in place). */
+static char job_copy[4096];
+static char *job_strings[65];
+static struct job_settings settings_of(const struct child_spec *spec)
 {
-    char *strings[64];
-    const char *cursor = spec->job_settings.data;
-    for (uint32_t i = 0; i < spec->job_settings.count && i < 64; i++) {
-        strings[i] = (char *)cursor;
+    assert_true(spec->job_settings.length <= sizeof job_copy && spec->job_settings.count <= 64);
+    memcpy(job_copy, spec->job_settings.data, spec->job_settings.length);
+    const char *cursor = job_copy;
+    for (uint32_t i = 0; i < spec->job_settings.count; i++) {
+        job_strings[i] = (char *)cursor;
         cursor += strlen(cursor) + 1;
     }
+    job_strings[spec->job_settings.count] = NULL;
     struct job_settings settings;
     char error[128];
-    assert_int_equal(job_settings_parse(strings, (int)spec->job_settings.count, &settings,
-                                        environment, error, sizeof error), 0);
+    assert_int_equal(job_settings_parse(job_strings, (int)spec->job_settings.count, &settings,
+                                        error, sizeof error), 0);
     return settings;
 }
 
@@ -56,8 +61,8 @@ static void test_good_values_become_the_workers_settings(void **state)
                "environment = A=1 'B=two words' HOME=/srv\n");
     load_host(s, HOST);
     assert_loaded_cleanly(s);
-    char *environment[JOB_MAX_ENVIRONMENT + 1];
-    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"), environment);
+    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"));
+    char **environment = settings.environment;
     assert_true(settings.limits[JOB_LIMIT_NOFILE].set);
     assert_int_equal(settings.limits[JOB_LIMIT_NOFILE].soft, 64);
     assert_int_equal(settings.limits[JOB_LIMIT_MEMORY].hard, 512u << 20);
@@ -82,12 +87,12 @@ static void test_a_spec_without_keys_carries_only_the_base_environment(void **st
     write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\n");
     load_host(s, HOST);
     assert_loaded_cleanly(s);
-    char *environment[JOB_MAX_ENVIRONMENT + 1];
-    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"), environment);
+    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"));
     assert_false(settings.limits[JOB_LIMIT_NOFILE].set);
     assert_false(settings.set_nice || settings.set_umask || settings.set_uid || settings.set_gid);
     assert_null(settings.directory);
     assert_int_equal(settings.environment_count, 5); /* PATH HOME USER LOGNAME LANG */
+    assert_null(settings.environment[5]);
 }
 
 static void test_a_user_brings_its_group_and_supplementary_groups(void **state)
@@ -98,12 +103,14 @@ static void test_a_user_brings_its_group_and_supplementary_groups(void **state)
     write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\nuser = nobody\n");
     load_host(s, HOST);
     assert_loaded_cleanly(s);
-    char *environment[JOB_MAX_ENVIRONMENT + 1];
-    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"), environment);
-    assert_true(settings.set_uid && settings.set_gid && settings.set_groups);
+    struct job_settings settings = settings_of(config_find_child(&s->cfg, "a"));
+    char **environment = settings.environment;
+    assert_true(settings.set_uid && settings.set_gid && settings.groups);
     assert_int_equal(settings.uid, 65534);
     assert_int_equal(settings.gid, 65534);
-    assert_true(settings.group_count >= 1);
+    gid_t groups[JOB_MAX_GROUPS];
+    assert_true(job_settings_groups(settings.groups, groups) >= 1);
+    assert_int_equal(groups[0], 65534);
     assert_string_equal(variable(environment, "USER"), "nobody");
 }
 
@@ -145,6 +152,26 @@ static void test_every_bad_environment_value_is_reported_at_once(void **state)
     assert_error(s, "a.ini:5: [child:a] limit_cpu:");
 }
 
+static void test_malformed_job_settings_are_refused(void **state)
+{
+    (void)state;
+    char nice[] = "Nloud", env[] = "EA=1", after[] = "M022", bare[] = "Eno_equals", limit[] = "Lx1:1";
+    struct job_settings settings;
+    char error[128];
+    char *one[] = {nice, NULL};
+    assert_int_equal(job_settings_parse(one, 1, &settings, error, sizeof error), -1);
+    assert_string_equal(error, "malformed job setting \"Nloud\"");
+    char *late[] = {env, after, NULL}; /* the environment must come last */
+    assert_int_equal(job_settings_parse(late, 2, &settings, error, sizeof error), -1);
+    char *no_value[] = {bare, NULL};
+    assert_int_equal(job_settings_parse(no_value, 1, &settings, error, sizeof error), -1);
+    char *no_limit[] = {limit, NULL};
+    assert_int_equal(job_settings_parse(no_limit, 1, &settings, error, sizeof error), -1);
+    gid_t groups[JOB_MAX_GROUPS];
+    assert_int_equal(job_settings_groups("1,x", groups), -1);
+    assert_int_equal(job_settings_groups("5,6", groups), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +181,7 @@ int main(void)
         TEST(test_a_user_brings_its_group_and_supplementary_groups),
         TEST(test_bad_environment_values_name_file_section_and_key),
         TEST(test_every_bad_environment_value_is_reported_at_once),
+        cmocka_unit_test(test_malformed_job_settings_are_refused),
 #undef TEST
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
