@@ -155,6 +155,7 @@ static void check_reload_difference(const struct config *cfg)
     empty.max_restarts = cfg->max_restarts;
     empty.max_seconds = cfg->max_seconds;
     empty.watch = cfg->watch;
+    empty.log_level = cfg->log_level;
     config_diff(&empty, cfg, &changes, &errors);
     fuzz_check(errors.count == 0);
     fuzz_check(changes.count == cfg->supervisor_count + cfg->child_count + cfg->event_count);

@@ -52,7 +52,7 @@ ROWS = [
     ("live_started", "live workers started", "count", "all succeed",
      lambda d, b, r: d is not None and b is not None and d == b),
     ("live_start_s", "time to start them all (s)", "", "-", None),
-    ("host_bytes_per_worker", "host RSS growth per worker (bytes)", "", "<= 1024",
+    ("host_bytes_per_worker", "host RSS growth per worker, issue 11 fields (bytes)", "", "<= 1024",
      lambda d, b, r: d is not None and d <= 1024),
     ("spawner_rss_mb", "spawners' RSS with them live (MiB)", "", "-", None),
     ("which_children_ms", "which_children at N live (ms)", "", "-", None),
