@@ -249,6 +249,7 @@ static void begin_exit(struct host *host, int status)
         return;
     host->exiting = true;
     host->exit_status = status;
+    host_listings_close(host);
     host_signals_close(host);
     host_liveness_close(host);
     host_watch_stop(host);
