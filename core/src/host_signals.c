@@ -56,14 +56,20 @@ static void signal_name(int signal_number, char *name, size_t size)
         snprintf(name, size, "signal %d", signal_number);
 }
 
+/* The signals read from the signalfd: the logged ones and every real-time one. */
+static void logged_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof logged_signal_numbers / sizeof logged_signal_numbers[0]; i++)
+        sigaddset(set, logged_signal_numbers[i]);
+    for (int number = SIGRTMIN; number <= SIGRTMAX; number++)
+        sigaddset(set, number);
+}
+
 void host_signals_block(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < sizeof logged_signal_numbers / sizeof logged_signal_numbers[0]; i++)
-        sigaddset(&set, logged_signal_numbers[i]);
-    for (int number = SIGRTMIN; number <= SIGRTMAX; number++)
-        sigaddset(&set, number);
+    logged_signal_set(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -133,11 +139,7 @@ int host_signals_start(struct host *host)
         uv_signal_start(&host->event_signals[i], on_event_signal, event_signal_numbers[i]);
     }
     sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < sizeof logged_signal_numbers / sizeof logged_signal_numbers[0]; i++)
-        sigaddset(&set, logged_signal_numbers[i]);
-    for (int number = SIGRTMIN; number <= SIGRTMAX; number++)
-        sigaddset(&set, number);
+    logged_signal_set(&set);
     host->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (host->signal_fd < 0 || uv_poll_init(&host->loop, &host->signal_watcher, host->signal_fd) != 0)
         return -1;
