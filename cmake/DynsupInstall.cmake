@@ -1,0 +1,74 @@
+# What `cmake --install` ships besides the binaries and plugins, laid out
+# with GNUInstallDirs:
+#
+#   ${bindir}/dynsup-host                     (core/CMakeLists.txt)
+#   ${libdir}/dynsup/plugins/*.so             (each plugin's CMakeLists.txt)
+#   ${includedir}/dynsup/plugin.h             (core/CMakeLists.txt)
+#   ${libdir}/cmake/dynsup/                   find_package(dynsup 0.2)
+#   ${libdir}/pkgconfig/dynsup.pc             pkg-config, with `plugindir`
+#   ${sysconfdir}/dynsup/dynsup.ini, children.d/*.ini
+#   ${prefix}/lib/systemd/system/dynsup.service
+#   ${datadir}/bash-completion/completions/dynsup-host
+#   ${localstatedir}/lib/dynsup/              auth_loader's store
+#
+# The config and the unit are generated here, at configure time, so their
+# paths are those of this install (CMAKE_INSTALL_PREFIX): nothing is
+# sed-edited afterwards.
+include_guard(GLOBAL)
+include(CMakePackageConfigHelpers)
+
+set(DYNSUP_PLUGIN_DIR_FULL ${CMAKE_INSTALL_PREFIX}/${DYNSUP_PLUGIN_INSTALL_DIR})
+set(DYNSUP_CONFIG_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/dynsup)
+# /usr and /usr/local are the system's: the socket goes where systemd's
+# RuntimeDirectory= puts it (/run), the store under StateDirectory=
+# (/var/lib). Any other prefix (a test's throwaway root) keeps both inside.
+if(CMAKE_INSTALL_PREFIX MATCHES "^/usr(/local)?/?$")
+  set(dynsup_default_runtime_dir /run/dynsup)
+  set(dynsup_default_state_dir /var/lib/dynsup)
+else()
+  set(dynsup_default_runtime_dir ${CMAKE_INSTALL_FULL_RUNSTATEDIR}/dynsup)
+  set(dynsup_default_state_dir ${CMAKE_INSTALL_FULL_LOCALSTATEDIR}/lib/dynsup)
+endif()
+set(DYNSUP_RUNTIME_DIR ${dynsup_default_runtime_dir} CACHE PATH "folder of the installed host's control socket")
+set(DYNSUP_STATE_DIR ${dynsup_default_state_dir} CACHE PATH "folder of the installed auth_loader's store")
+set(DYNSUP_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "systemd unit folder, relative to the prefix")
+
+if(DYNSUP_HAVE_LIBSYSTEMD)
+  set(DYNSUP_UNIT_TYPE notify)
+  set(DYNSUP_UNIT_WATCHDOG "# The host pings systemd from its loop at half this period.\nWatchdogSec=30s")
+else()
+  set(DYNSUP_UNIT_TYPE simple)
+  set(DYNSUP_UNIT_WATCHDOG "# (no WatchdogSec=: this host was built without libsystemd)")
+endif()
+
+set(dynsup_generated ${CMAKE_BINARY_DIR}/install-files)
+configure_file(${CMAKE_SOURCE_DIR}/packaging/dynsup.ini.in ${dynsup_generated}/dynsup.ini @ONLY)
+configure_file(${CMAKE_SOURCE_DIR}/packaging/systemd/dynsup.service.in
+               ${dynsup_generated}/dynsup.service @ONLY)
+configure_file(${CMAKE_SOURCE_DIR}/packaging/dynsup.pc.in ${dynsup_generated}/dynsup.pc @ONLY)
+
+install(FILES ${dynsup_generated}/dynsup.ini DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/dynsup)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/children.d/auth_loader.ini
+              ${CMAKE_SOURCE_DIR}/packaging/children.d/sleeper.ini
+        DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/dynsup/children.d)
+install(FILES ${dynsup_generated}/dynsup.service DESTINATION ${DYNSUP_SYSTEMD_UNIT_DIR})
+install(FILES ${dynsup_generated}/dynsup.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/bash-completion/dynsup-host
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(DIRECTORY DESTINATION ${CMAKE_INSTALL_LOCALSTATEDIR}/lib/dynsup)
+
+# The CMake package: dynsupConfig.cmake (variables) including
+# dynsupAddPlugin.cmake (cmake/dynsupConfig.cmake, the same file a checkout
+# is used through), and the version file find_package(dynsup 0.2) reads.
+# Before 1.0 a minor release may change what plugins see: same minor only.
+set(dynsup_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/dynsup)
+configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/dynsupConfig.cmake.in
+  ${dynsup_generated}/dynsupConfig.cmake
+  INSTALL_DESTINATION ${dynsup_cmake_dir}
+  PATH_VARS CMAKE_INSTALL_INCLUDEDIR DYNSUP_PLUGIN_INSTALL_DIR)
+write_basic_package_version_file(${dynsup_generated}/dynsupConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${dynsup_generated}/dynsupConfig.cmake ${dynsup_generated}/dynsupConfigVersion.cmake
+        DESTINATION ${dynsup_cmake_dir})
+install(FILES ${CMAKE_SOURCE_DIR}/cmake/dynsupConfig.cmake DESTINATION ${dynsup_cmake_dir}
+        RENAME dynsupAddPlugin.cmake)
