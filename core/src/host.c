@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "host_internal.h"
+#include "host_notify.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "protocol.h"
@@ -194,6 +195,7 @@ void host_apply(struct host *host, struct action_list *actions)
             apply_one(host, &actions->items[i]);
         action_list_clear(actions);
     }
+    host_notify_after_actions(host);
 }
 
 /* ---------------------------------------------------------------- stopping */
@@ -205,6 +207,7 @@ void host_begin_stop(struct host *host, const char *why)
         return;
     }
     host->stopping = true;
+    host_notify_stopping(host);
     log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
     struct action_list actions;
     action_list_init(&actions);
@@ -246,6 +249,7 @@ static void begin_exit(struct host *host, int status)
         control_server_close(host->control, on_control_closed, host);
         host->control = NULL;
     }
+    host_notify_close(host);
     host_spawners_close(host);
     host_workers_close(host);
 }
@@ -546,7 +550,9 @@ int host_run(const char *config_path)
     log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
               host.config.supervisor_count, host.plugins.count, host.config.socket_path);
+    host_notify_start(&host);
     autostart(&host);
+    host_notify_boot_done(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
     host_spawners_stop(&host, false, true);

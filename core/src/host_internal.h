@@ -16,6 +16,7 @@
 #include "config.h"
 #include "control.h"
 #include "hashmap.h"
+#include "host_notify.h"
 #include "spawner.h"
 #include "supervisor.h"
 
@@ -63,6 +64,7 @@ struct host {
     size_t event_timer_count;
 
     struct control_server *control;
+    struct host_notify notify;       /* systemd's notify protocol (host_notify.c) */
     struct hashmap workers_by_pid;   /* pid -> struct worker_io */
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dynsup/plugin.h"
 #include "host.h"
+#include "host_notify.h"
 
 static void print_daemon_usage(FILE *out, const char *command)
 {
@@ -57,6 +59,17 @@ static int daemon_command(int argc, char **argv)
     return strcmp(command, "run") == 0 ? host_run(config_path) : host_check(config_path);
 }
 
+/* One line a script can parse, then what this build can do: optional
+ * libraries leave features out (cmake/DynsupOptionalDeps.cmake). */
+static void print_version(void)
+{
+    printf("dynsup-host %s\n"
+           "plugin ABI %u\n"
+           "sd_notify (systemd readiness, watchdog): %s\n",
+           DYNSUP_VERSION, DYNSUP_PLUGIN_ABI_VERSION,
+           host_notify_built() ? "built" : "not built (no libsystemd at build time)");
+}
+
 /* A host started with stdin, stdout or stderr closed would hand those
  * numbers to its first sockets, and log lines would land in them. */
 static void ensure_standard_descriptors(void)
@@ -82,6 +95,11 @@ int main(int argc, char **argv)
     const char *command = argv[1];
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
         cli_print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0 ||
+        strcmp(command, "version") == 0) {
+        print_version();
         return EXIT_OK;
     }
     if (strcmp(command, "run") == 0 || strcmp(command, "check") == 0)
