@@ -97,6 +97,11 @@ static const struct client_command client_commands[] = {
     {"stop", "stop", NULL, "", "stop the host cleanly",
      "Ask the host to shut down as on SIGTERM. Prints \"ok\".", 0, 0, build_simple,
      cli_print_plain_ok},
+    {"metrics", "metrics", NULL, "", "print the metrics in Prometheus' text format",
+     "Print the host's metrics in Prometheus' text format, as the HTTP endpoint of\n"
+     "[host] metrics_listen serves them (for node_exporter's textfile collector:\n"
+     "dynsup-host metrics > DIR/dynsup.prom.tmp && mv DIR/dynsup.prom.tmp DIR/dynsup.prom).",
+     0, 0, build_simple, cli_print_metrics},
 };
 
 #define COMMAND_COUNT (sizeof client_commands / sizeof client_commands[0])

@@ -245,3 +245,8 @@ void cli_print_plugins(const json_t *answer, FILE *out)
                 text_field(plugin, "file", "?"));
     }
 }
+
+void cli_print_metrics(const json_t *answer, FILE *out)
+{
+    fputs(text_field(answer, "metrics", ""), out);
+}

@@ -23,6 +23,8 @@ cli_print_fn cli_print_counts;
 cli_print_fn cli_print_status;
 /* plugins: one "NAME VERSION FILE" line each, columns aligned */
 cli_print_fn cli_print_plugins;
+/* metrics: the text as is */
+cli_print_fn cli_print_metrics;
 
 /* An error answer: "error REASON [PID]" on out, its detail (if any) on err. */
 void cli_print_error(const json_t *answer, const char *command_name, FILE *out, FILE *err);

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "config_values.h"
+#include "listen_address.h"
 
 /* ---- error list ------------------------------------------------------ */
 
@@ -109,8 +110,22 @@ static void *append_item(struct loader *ld, void **items, size_t *count, size_t 
 
 /* ---- [host] ---------------------------------------------------------- */
 
+/* [host] metrics_listen: checked here so that `check` reports a bad one. */
+static void read_metrics_listen(const struct section_reader *r, struct config *cfg)
+{
+    section_read_string(r, "metrics_listen", &cfg->metrics_listen);
+    struct sockaddr_storage address;
+    socklen_t length;
+    char problem[160];
+    if (cfg->metrics_listen &&
+        listen_address_parse(cfg->metrics_listen, &address, &length, problem, sizeof problem) < 0)
+        section_key_error(r, "metrics_listen", ini_layout_line(&r->file->layout, "host", "metrics_listen"),
+                          "%s", problem);
+}
+
 static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
-                                        "allow_group", "max_restarts", "max_seconds", NULL};
+                                        "allow_group", "max_restarts", "max_seconds",
+                                        "metrics_listen", NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
 static void read_allowed_peers(struct loader *ld, const struct section_reader *r)
@@ -153,6 +168,7 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);
+    read_metrics_listen(r, cfg);
 }
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */
@@ -490,6 +506,7 @@ void config_free(struct config *cfg)
         free(spec->supervisor);
         free(spec->child);
     }
+    free(cfg->metrics_listen);
     free(cfg->supervisors);
     free(cfg->children);
     free(cfg->events);

@@ -72,6 +72,7 @@ struct config {
     gid_t allow_gid;
     uint32_t max_restarts;    /* root intensity, default 3 */
     uint32_t max_seconds;     /* default 5 */
+    char *metrics_listen;     /* "ADDRESS:PORT" of the metrics HTTP endpoint, or NULL (none) */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */
     struct child_spec *children; size_t child_count;               /* sorted file name, then file order */
     struct event_spec *events; size_t event_count;

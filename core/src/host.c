@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host_internal.h"
@@ -135,6 +136,7 @@ void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int out
 
 static void apply_one(struct host *host, const struct action *action)
 {
+    metrics_record_action(&host->counters, action);
     switch (action->kind) {
     case ACTION_SPAWN: {
         const char *why = NULL;
@@ -250,6 +252,8 @@ static void begin_exit(struct host *host, int status)
         host->control = NULL;
     }
     host_notify_close(host);
+    metrics_http_stop(host->metrics_http);
+    host->metrics_http = NULL;
     host_spawners_close(host);
     host_workers_close(host);
 }
@@ -492,6 +496,11 @@ static int prepare_socket_folder(const char *socket_path, bool others_allowed,
     return result;
 }
 
+static char *render_metrics(void *context)
+{
+    return host_metrics_text(context);
+}
+
 int host_run(const char *config_path)
 {
     static struct host host; /* the loop keeps pointers into it until the end */
@@ -507,6 +516,10 @@ int host_run(const char *config_path)
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();
     host.started_at_ms = uv_hrtime() / 1000000u;
+    struct timespec wall_clock;
+    clock_gettime(CLOCK_REALTIME, &wall_clock);
+    host.started_at_unix = (double)wall_clock.tv_sec + (double)wall_clock.tv_nsec / 1e9;
+    metrics_counters_init(&host.counters);
     hashmap_init(&host.workers_by_pid);
     hashmap_init(&host.timers_by_key);
     uv_loop_init(&host.loop);
@@ -526,7 +539,10 @@ int host_run(const char *config_path)
         host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
-        start_events(&host) < 0) {
+        start_events(&host) < 0 ||
+        (host.config.metrics_listen &&
+         metrics_http_start(&host.loop, host.config.metrics_listen, render_metrics, &host,
+                            &host.metrics_http, &errors) < 0)) {
         print_errors(&errors);
         if (errors.count == 0)
             fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
@@ -562,6 +578,7 @@ int host_run(const char *config_path)
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);
     hashmap_free(&host.timers_by_key);
+    metrics_counters_free(&host.counters);
     free(host.event_signals);
     free(host.event_timers);
     free(host.deferred);

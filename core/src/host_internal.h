@@ -17,6 +17,8 @@
 #include "control.h"
 #include "hashmap.h"
 #include "host_notify.h"
+#include "metrics_counters.h"
+#include "metrics_http.h"
 #include "spawner.h"
 #include "supervisor.h"
 
@@ -65,6 +67,9 @@ struct host {
 
     struct control_server *control;
     struct host_notify notify;       /* systemd's notify protocol (host_notify.c) */
+    struct metrics_counters counters;   /* history for the metrics (host_metrics.c) */
+    struct metrics_http *metrics_http;  /* the [host] metrics_listen endpoint, or NULL */
+    double started_at_unix;             /* process_start_time_seconds */
     struct hashmap workers_by_pid;   /* pid -> struct worker_io */
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 
@@ -126,6 +131,11 @@ void host_worker_spawned_into(struct host *host, const struct spawner_spawned *s
                               struct action_list *out);
 void host_worker_exited(struct host *host, const struct spawner_exited *exited);
 void host_workers_close(struct host *host);
+
+/* host_metrics.c */
+/* The metrics text (metrics.h) / the metrics request's answer line, malloc'd. */
+char *host_metrics_text(struct host *host);
+char *host_metrics_reply(struct host *host);
 
 /* host_requests.c */
 void host_on_request(void *context, const struct request *request, uint64_t token);

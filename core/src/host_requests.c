@@ -176,6 +176,9 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
         answer(host, token, plugins_writer_finish(writer));
         return;
     }
+    case CMD_METRICS:
+        answer(host, token, host_metrics_reply(host));
+        return;
     case CMD_STOP:
         answer(host, token, protocol_format_ok());
         host_begin_stop(host, "stop request");

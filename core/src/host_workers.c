@@ -275,6 +275,7 @@ void host_worker_spawned_into(struct host *host, const struct spawner_spawned *s
 void host_worker_exited(struct host *host, const struct spawner_exited *exited)
 {
     struct worker_io *io = hashmap_remove_number(&host->workers_by_pid, (uint64_t)exited->pid);
+    const char *supervisor = io ? io->supervisor : NULL, *child_id = io ? io->child_id : NULL;
     if (io) {
         drain_worker(io);
         close_report(io);
@@ -285,6 +286,8 @@ void host_worker_exited(struct host *host, const struct spawner_exited *exited)
         how.signal = WTERMSIG(exited->wait_status);
     else
         how.exit_code = WEXITSTATUS(exited->wait_status);
+    if (supervisor)  /* a spare that never got a job is no child's exit */
+        metrics_record_exit(&host->counters, supervisor, child_id, &how);
     struct action_list actions;
     action_list_init(&actions);
     tree_child_exited(host->tree, exited->pid, how, host_now(host), &actions);

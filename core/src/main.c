@@ -12,6 +12,7 @@
 #include "dynsup/plugin.h"
 #include "host.h"
 #include "host_notify.h"
+#include "metrics_http.h"
 
 static void print_daemon_usage(FILE *out, const char *command)
 {
@@ -65,9 +66,11 @@ static void print_version(void)
 {
     printf("dynsup-host %s\n"
            "plugin ABI %u\n"
-           "sd_notify (systemd readiness, watchdog): %s\n",
+           "sd_notify (systemd readiness, watchdog): %s\n"
+           "metrics endpoint (libmicrohttpd): %s\n",
            DYNSUP_VERSION, DYNSUP_PLUGIN_ABI_VERSION,
-           host_notify_built() ? "built" : "not built (no libsystemd at build time)");
+           host_notify_built() ? "built" : "not built (no libsystemd at build time)",
+           metrics_http_built() ? "built" : "not built (no libmicrohttpd at build time)");
 }
 
 /* A host started with stdin, stdout or stderr closed would hand those

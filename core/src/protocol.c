@@ -54,6 +54,7 @@ static const struct {
     {"status", CMD_STATUS, 0, 0},
     {"plugins", CMD_PLUGINS, 0, 0},
     {"stop", CMD_STOP, 0, 0},
+    {"metrics", CMD_METRICS, 0, 0},
 };
 
 #define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))

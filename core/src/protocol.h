@@ -27,6 +27,7 @@ enum request_cmd {
     CMD_STATUS,
     CMD_PLUGINS,
     CMD_STOP,
+    CMD_METRICS,   /* {"result":"ok","metrics":TEXT}, TEXT in Prometheus format (metrics.h) */
 };
 
 struct request {

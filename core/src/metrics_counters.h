@@ -1,0 +1,66 @@
+/*
+ * The counters behind the Prometheus metrics that the tree's query API
+ * cannot answer because they are history, not state: starts by result,
+ * restarts and exits by kind. The host records them as it carries out the
+ * tree's actions (metrics_record_action) and as workers exit
+ * (metrics_record_exit); they only ever grow, so a supervisor restarted by
+ * the root keeps its counts.
+ *
+ * Ownership: a struct metrics_counters owns its entries and copies of the
+ * names it was given.
+ */
+#ifndef DYNSUP_METRICS_COUNTERS_H
+#define DYNSUP_METRICS_COUNTERS_H
+
+#include <stdint.h>
+
+#include "hashmap.h"
+#include "supervisor.h"
+
+enum exit_kind { EXIT_KIND_NORMAL, EXIT_KIND_ERROR, EXIT_KIND_SIGNAL, EXIT_KIND_COUNT };
+/* "normal" (status 0), "error" (non-zero status), "signal" (killed). */
+const char *exit_kind_name(enum exit_kind kind);
+enum exit_kind exit_kind_of(const struct child_exit *how);
+
+/* start_child results: ok, ignore, then every reply_error (ERR_*). */
+#define START_RESULT_OK 0
+#define START_RESULT_IGNORE 1
+#define START_RESULT_COUNT (2 + ERR_SHUTTING_DOWN + 1)
+/* "ok", "ignore", or the error's wire name. */
+const char *start_result_name(int result);
+
+/* One (supervisor, child id) pair's history. */
+struct child_counters {
+    char *supervisor, *child;
+    uint64_t restarts;
+    uint64_t exits[EXIT_KIND_COUNT];
+};
+
+/* One supervisor's start answers. */
+struct supervisor_counters {
+    char *supervisor;
+    uint64_t starts[START_RESULT_COUNT];
+};
+
+struct metrics_counters {
+    struct hashmap children_by_key;      /* "sup\nchild" -> struct child_counters */
+    struct hashmap supervisors_by_name;  /* name -> struct supervisor_counters */
+    /* In first-seen order, for a stable output. */
+    struct child_counters **children;
+    size_t child_count, child_capacity;
+    struct supervisor_counters **supervisors;
+    size_t supervisor_count, supervisor_capacity;
+};
+
+void metrics_counters_init(struct metrics_counters *counters);
+void metrics_counters_free(struct metrics_counters *counters);
+
+/* Counts what one of the tree's actions tells: a SPAWN of a restarting
+ * child is a restart; a REPLY to a start is a start result. Out of memory
+ * loses the count, never the action. */
+void metrics_record_action(struct metrics_counters *counters, const struct action *action);
+/* Counts a worker's exit (supervisor and child may be NULL if unknown). */
+void metrics_record_exit(struct metrics_counters *counters, const char *supervisor,
+                         const char *child, const struct child_exit *how);
+
+#endif
