@@ -72,3 +72,23 @@ install(FILES ${dynsup_generated}/dynsupConfig.cmake ${dynsup_generated}/dynsupC
         DESTINATION ${dynsup_cmake_dir})
 install(FILES ${CMAKE_SOURCE_DIR}/cmake/dynsupConfig.cmake DESTINATION ${dynsup_cmake_dir}
         RENAME dynsupAddPlugin.cmake)
+
+# Manuals, from one scdoc source each (man/*.scd): dynsup-host(1),
+# dynsup.ini(5), dynsup-plugin(7). Built into <build>/man/.
+find_program(DYNSUP_SCDOC scdoc)
+if(DYNSUP_SCDOC)
+  set(dynsup_manuals)
+  foreach(page dynsup-host.1 dynsup.ini.5 dynsup-plugin.7)
+    string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+    add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${page}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+      COMMAND ${DYNSUP_SCDOC} < ${CMAKE_SOURCE_DIR}/man/${page}.scd > ${CMAKE_BINARY_DIR}/man/${page}
+      DEPENDS ${CMAKE_SOURCE_DIR}/man/${page}.scd
+      COMMENT "scdoc ${page}")
+    list(APPEND dynsup_manuals ${CMAKE_BINARY_DIR}/man/${page})
+    install(FILES ${CMAKE_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+  endforeach()
+  add_custom_target(manuals ALL DEPENDS ${dynsup_manuals})
+else()
+  message(STATUS "dynsup: manuals not built: scdoc not found (Debian package scdoc)")
+endif()

@@ -88,6 +88,7 @@ static void on_status_timer(uv_timer_t *timer)
 
 /* ---------------------------------------------------------------- watchdog */
 
+#ifdef DYNSUP_HAVE_LIBSYSTEMD
 static void on_watchdog(uv_timer_t *timer)
 {
     struct host *host = timer->data;
@@ -95,6 +96,7 @@ static void on_watchdog(uv_timer_t *timer)
      * systemd restarts the host. */
     send_state(host, "WATCHDOG=1");
 }
+#endif
 
 void host_notify_start(struct host *host)
 {

@@ -34,6 +34,9 @@ def test_layout_follows_gnu_install_dirs():
                  "lib/systemd/system/dynsup.service",
                  "share/bash-completion/completions/dynsup-host"]:
         assert os.path.exists(os.path.join(PREFIX, path)), path
+    if shutil.which("scdoc"):
+        for page in ["man1/dynsup-host.1", "man5/dynsup.ini.5", "man7/dynsup-plugin.7"]:
+            assert os.path.exists(os.path.join(PREFIX, "share", "man", page)), page
     # Only the plugins meant for users are installed, not the test ones.
     assert sorted(os.listdir(PLUGIN_DIR)) == ["auth_loader.so", "sleeper.so"]
 
@@ -150,6 +153,38 @@ def test_find_package_refuses_another_minor_version():
                                  "-DCMAKE_PREFIX_PATH=" + PREFIX], capture_output=True, text=True)
         assert result.returncode != 0, version
         assert "0.2.0" in result.stderr, result.stderr
+
+
+def test_without_the_optional_libraries_the_host_builds_runs_and_says_what_is_not_built():
+    prefix = os.path.join(WORK, "bare")
+    build = os.path.join(WORK, "build-bare")
+    configure_and_build(build, "-DCMAKE_INSTALL_PREFIX=" + prefix, "-DDYNSUP_WITH_SYSTEMD=OFF",
+                        "-DDYNSUP_WITH_MICROHTTPD=OFF")
+    run(["cmake", "--install", build])
+    binary = os.path.join(prefix, "bin", "dynsup-host")
+    needed = run(["readelf", "-d", binary]).stdout
+    assert "libsystemd" not in needed and "libmicrohttpd" not in needed, needed
+    version = run([binary, "--version"]).stdout
+    assert "sd_notify (systemd readiness, watchdog): not built (no libsystemd at build time)" in version
+    assert "metrics endpoint (libmicrohttpd): not built (no libmicrohttpd at build time)" in version
+    with open(os.path.join(prefix, "lib", "systemd", "system", "dynsup.service")) as unit:
+        assert "Type=simple\n" in unit.read()
+    config = os.path.join(prefix, "etc", "dynsup", "dynsup.ini")
+    exercise(InstalledHost(binary, config, log_dir=WORK))
+    # metrics_listen on a host without the endpoint: one warning saying so, and it runs.
+    with open(config) as original:
+        text = original.read()
+    with open(config, "w") as changed:
+        changed.write(text.replace(";metrics_listen = 127.0.0.1:9464", "metrics_listen = 127.0.0.1:9464"))
+    host = InstalledHost(binary, config, log_dir=WORK)
+    try:
+        host.start()
+        assert "built without libmicrohttpd" in host.log(), host.log()
+        metrics = host.cli("metrics")
+        assert metrics.returncode == 0 and 'sd_notify="no",metrics_http="no"' in metrics.stdout
+        assert host.stop_and_wait() == 0
+    finally:
+        host.kill()
 
 
 if __name__ == "__main__":
