@@ -32,6 +32,17 @@ endif()
 set(DYNSUP_RUNTIME_DIR ${dynsup_default_runtime_dir} CACHE PATH "folder of the installed host's control socket")
 set(DYNSUP_STATE_DIR ${dynsup_default_state_dir} CACHE PATH "folder of the installed auth_loader's store")
 set(DYNSUP_SYSTEMD_UNIT_DIR lib/systemd/system CACHE STRING "systemd unit folder, relative to the prefix")
+# Where the config and the store's folder are installed. For the /usr
+# prefix (the Debian package) they are outside it, /etc and /var, as
+# GNUInstallDirs says; for any other prefix they stay inside it, relative,
+# so `cmake --install --prefix` can never write to the machine's /etc.
+if(CMAKE_INSTALL_PREFIX MATCHES "^/usr/?$")
+  set(dynsup_config_destination ${CMAKE_INSTALL_FULL_SYSCONFDIR}/dynsup)
+  set(dynsup_state_destination ${DYNSUP_STATE_DIR})
+else()
+  set(dynsup_config_destination ${CMAKE_INSTALL_SYSCONFDIR}/dynsup)
+  set(dynsup_state_destination ${CMAKE_INSTALL_LOCALSTATEDIR}/lib/dynsup)
+endif()
 
 if(DYNSUP_HAVE_LIBSYSTEMD)
   set(DYNSUP_UNIT_TYPE notify)
@@ -47,15 +58,15 @@ configure_file(${CMAKE_SOURCE_DIR}/packaging/systemd/dynsup.service.in
                ${dynsup_generated}/dynsup.service @ONLY)
 configure_file(${CMAKE_SOURCE_DIR}/packaging/dynsup.pc.in ${dynsup_generated}/dynsup.pc @ONLY)
 
-install(FILES ${dynsup_generated}/dynsup.ini DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/dynsup)
+install(FILES ${dynsup_generated}/dynsup.ini DESTINATION ${dynsup_config_destination})
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/children.d/auth_loader.ini
               ${CMAKE_SOURCE_DIR}/packaging/children.d/sleeper.ini
-        DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/dynsup/children.d)
+        DESTINATION ${dynsup_config_destination}/children.d)
 install(FILES ${dynsup_generated}/dynsup.service DESTINATION ${DYNSUP_SYSTEMD_UNIT_DIR})
 install(FILES ${dynsup_generated}/dynsup.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/bash-completion/dynsup-host
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
-install(DIRECTORY DESTINATION ${CMAKE_INSTALL_LOCALSTATEDIR}/lib/dynsup)
+install(DIRECTORY DESTINATION ${dynsup_state_destination})
 
 # The CMake package: dynsupConfig.cmake (variables) including
 # dynsupAddPlugin.cmake (cmake/dynsupConfig.cmake, the same file a checkout
