@@ -136,7 +136,7 @@ void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int out
 
 static void apply_one(struct host *host, const struct action *action)
 {
-    metrics_record_action(&host->counters, action);
+    metrics_record_action(&host->counters, action, host_now(host));
     switch (action->kind) {
     case ACTION_SPAWN: {
         const char *why = NULL;

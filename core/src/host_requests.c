@@ -72,6 +72,7 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
     };
     struct action_list actions;
     action_list_init(&actions);
+    metrics_start_requested(&host->counters, token, host_now(host));
     tree_start_child(host->tree, supervisor, &start, token, host_now(host), &actions);
     free(argv);
     host_apply(host, &actions);

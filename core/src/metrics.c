@@ -229,6 +229,29 @@ static void write_history(FILE *out, const struct metrics_counters *counters)
             number(out, (double)entry->starts[result]);
         }
     }
+    family(out, "dynsup_start_latency_seconds", "histogram",
+           "Time from a start_child request on the control socket to its answer (init included).");
+    for (size_t i = 0; i < counters->supervisor_count; i++) {
+        const struct supervisor_counters *entry = counters->supervisors[i];
+        for (size_t bucket = 0; bucket <= START_LATENCY_BUCKET_COUNT; bucket++) {
+            fputs("dynsup_start_latency_seconds_bucket{", out);
+            put_label(out, "supervisor", entry->supervisor);
+            if (bucket < START_LATENCY_BUCKET_COUNT)
+                fprintf(out, ",le=\"%g\"}", start_latency_buckets[bucket]);
+            else
+                fputs(",le=\"+Inf\"}", out);
+            number(out, (double)(bucket < START_LATENCY_BUCKET_COUNT ? entry->latency_buckets[bucket]
+                                                                    : entry->latency_count));
+        }
+        fputs("dynsup_start_latency_seconds_sum{", out);
+        put_label(out, "supervisor", entry->supervisor);
+        fputc('}', out);
+        number(out, entry->latency_sum_seconds);
+        fputs("dynsup_start_latency_seconds_count{", out);
+        put_label(out, "supervisor", entry->supervisor);
+        fputc('}', out);
+        number(out, (double)entry->latency_count);
+    }
     family(out, "dynsup_child_restarts_total", "counter",
            "Restarts of children by their supervisor's policy.");
     for (size_t i = 0; i < counters->child_count; i++) {

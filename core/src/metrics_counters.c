@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+const double start_latency_buckets[START_LATENCY_BUCKET_COUNT] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+};
+
+struct pending_start {
+    ds_time_ms requested_at;
+};
+
 const char *exit_kind_name(enum exit_kind kind)
 {
     switch (kind) {
@@ -43,6 +51,7 @@ void metrics_counters_init(struct metrics_counters *counters)
     memset(counters, 0, sizeof *counters);
     hashmap_init(&counters->children_by_key);
     hashmap_init(&counters->supervisors_by_name);
+    hashmap_init(&counters->start_times);
 }
 
 void metrics_counters_free(struct metrics_counters *counters)
@@ -54,6 +63,9 @@ void metrics_counters_free(struct metrics_counters *counters)
     }
     hashmap_free(&counters->children_by_key);
     hashmap_free(&counters->supervisors_by_name);
+    for (size_t i = 0; i < counters->start_times.capacity; i++)
+        free(counters->start_times.slots[i].value);
+    hashmap_free(&counters->start_times);
     for (size_t i = 0; i < counters->child_count; i++)
         free(counters->children[i]);
     for (size_t i = 0; i < counters->supervisor_count; i++) {
@@ -154,7 +166,30 @@ static int start_result_of(const struct reply *reply)
     return -1;
 }
 
-void metrics_record_action(struct metrics_counters *counters, const struct action *action)
+void metrics_start_requested(struct metrics_counters *counters, request_token token, ds_time_ms now)
+{
+    if (token == 0)
+        return;
+    struct pending_start *pending = malloc(sizeof *pending);
+    if (!pending)
+        return;
+    pending->requested_at = now;
+    free(hashmap_remove_number(&counters->start_times, token));
+    if (hashmap_put_number(&counters->start_times, token, pending) != 0)
+        free(pending);
+}
+
+static void observe_latency(struct supervisor_counters *entry, double seconds)
+{
+    for (size_t i = 0; i < START_LATENCY_BUCKET_COUNT; i++)
+        if (seconds <= start_latency_buckets[i])
+            entry->latency_buckets[i]++;
+    entry->latency_count++;
+    entry->latency_sum_seconds += seconds;
+}
+
+void metrics_record_action(struct metrics_counters *counters, const struct action *action,
+                           ds_time_ms now)
 {
     if (action->kind == ACTION_SPAWN && action->child && action->supervisor &&
         action->child->state == CHILD_RESTARTING) {
@@ -162,12 +197,18 @@ void metrics_record_action(struct metrics_counters *counters, const struct actio
         if (entry)
             entry->restarts++;
     } else if (action->kind == ACTION_REPLY && action->supervisor) {
+        /* Any answer ends the wait, even one that is not a start's. */
+        struct pending_start *pending =
+            action->token ? hashmap_remove_number(&counters->start_times, action->token) : NULL;
         int result = start_result_of(&action->reply);
-        if (result < 0)
-            return;
-        struct supervisor_counters *entry = supervisor_entry(counters, action->supervisor);
-        if (entry)
+        struct supervisor_counters *entry =
+            result >= 0 ? supervisor_entry(counters, action->supervisor) : NULL;
+        if (entry) {
             entry->starts[result]++;
+            if (pending)
+                observe_latency(entry, (double)(now - pending->requested_at) / 1000.0);
+        }
+        free(pending);
     }
 }
 

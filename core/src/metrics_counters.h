@@ -36,15 +36,26 @@ struct child_counters {
     uint64_t exits[EXIT_KIND_COUNT];
 };
 
+/* Upper bounds (seconds) of the start latency histogram's buckets; +Inf
+ * is implied. */
+#define START_LATENCY_BUCKET_COUNT 12
+extern const double start_latency_buckets[START_LATENCY_BUCKET_COUNT];
+
 /* One supervisor's start answers. */
 struct supervisor_counters {
     char *supervisor;
     uint64_t starts[START_RESULT_COUNT];
+    /* From a start_child request to its answer (init included), requests
+     * from the control socket only; cumulative per bucket. */
+    uint64_t latency_buckets[START_LATENCY_BUCKET_COUNT];
+    uint64_t latency_count;
+    double latency_sum_seconds;
 };
 
 struct metrics_counters {
     struct hashmap children_by_key;      /* "sup\nchild" -> struct child_counters */
     struct hashmap supervisors_by_name;  /* name -> struct supervisor_counters */
+    struct hashmap start_times;          /* request token -> struct pending_start */
     /* In first-seen order, for a stable output. */
     struct child_counters **children;
     size_t child_count, child_capacity;
@@ -58,7 +69,11 @@ void metrics_counters_free(struct metrics_counters *counters);
 /* Counts what one of the tree's actions tells: a SPAWN of a restarting
  * child is a restart; a REPLY to a start is a start result. Out of memory
  * loses the count, never the action. */
-void metrics_record_action(struct metrics_counters *counters, const struct action *action);
+void metrics_record_action(struct metrics_counters *counters, const struct action *action,
+                           ds_time_ms now);
+/* A start_child request (token != 0) goes to the tree at `now`: its answer
+ * (a REPLY with that token) is a sample of the start latency. */
+void metrics_start_requested(struct metrics_counters *counters, request_token token, ds_time_ms now);
 /* Counts a worker's exit (supervisor and child may be NULL if unknown). */
 void metrics_record_exit(struct metrics_counters *counters, const char *supervisor,
                          const char *child, const struct child_exit *how);

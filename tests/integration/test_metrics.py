@@ -77,6 +77,9 @@ def test_metrics_request_and_cli_tell_what_happened():
         assert found['dynsup_plugin_info{plugin="sleeper",version="1.0.0",file="%s"}'
                      % os.path.join(os.path.dirname(HOST_BINARY), "plugins", "sleeper.so")] == 1
         assert found["process_open_fds"] > 0 and found["process_resident_memory_bytes"] > 0
+        # Every request answered: five starts, one latency sample each.
+        assert found['dynsup_start_latency_seconds_count{supervisor="work"}'] == 5
+        assert found['dynsup_start_latency_seconds_bucket{supervisor="work",le="+Inf"}'] == 5
         # The CLI prints the same text, as is (node_exporter's textfile collector).
         printed = host.cli("metrics", check=0).stdout
         assert printed.startswith("# HELP dynsup_build_info"), printed[:200]

@@ -29,10 +29,10 @@ static void assert_has_line(const char *text, const char *line)
 }
 
 /* Feeds a tree call's actions to the counters, as host_apply does. */
-static void record(struct metrics_counters *counters, struct action_list *actions)
+static void record(struct metrics_counters *counters, struct action_list *actions, ds_time_ms now)
 {
     for (size_t i = 0; i < actions->count; i++)
-        metrics_record_action(counters, &actions->items[i]);
+        metrics_record_action(counters, &actions->items[i], now);
     action_list_clear(actions);
 }
 
@@ -61,18 +61,20 @@ static void test_children_by_state_starts_restarts_and_exits_are_counted(void **
     struct child_start start = {.id = "loader", .plugin = "auth_loader", .argv = argv,
                                 .restart = RESTART_PERMANENT, .shutdown = SHUTDOWN_TIMEOUT,
                                 .shutdown_ms = 1000};
+    metrics_start_requested(&counters, 7, 0);
     tree_start_child(tree, "work", &start, 7, 0, &actions);
     child_key key = spawn_key(&actions);
-    record(&counters, &actions);
+    record(&counters, &actions, 0);
     tree_spawned(tree, key, 100, 1, &actions);
-    record(&counters, &actions);
+    record(&counters, &actions, 1);
+    /* init answers 2 ms after the request: one latency sample of 0.002 s */
     tree_init_reported(tree, key, INIT_OK, NULL, 2, &actions);
-    record(&counters, &actions);
+    record(&counters, &actions, 2);
     /* A crash: the permanent child is restarted (a SPAWN while RESTARTING). */
     struct child_exit crash = {.signal = 11};
     tree_child_exited(tree, 100, crash, 3, &actions);
     metrics_record_exit(&counters, "work", "loader", &crash);
-    record(&counters, &actions);
+    record(&counters, &actions, 3);
 
     struct metrics_input input = {.tree = tree, .now = 4, .uptime_seconds = 1.5,
                                   .counters = &counters, .version = "0.2.0"};
@@ -88,6 +90,12 @@ static void test_children_by_state_starts_restarts_and_exits_are_counted(void **
     assert_has_line(text, "dynsup_child_exits_total{supervisor=\"work\",child=\"loader\",kind=\"signal\"} 1");
     assert_has_line(text, "dynsup_child_exits_total{supervisor=\"work\",child=\"loader\",kind=\"normal\"} 0");
     assert_has_line(text, "dynsup_uptime_seconds 1.5");
+    assert_has_line(text, "# TYPE dynsup_start_latency_seconds histogram");
+    assert_has_line(text, "dynsup_start_latency_seconds_bucket{supervisor=\"work\",le=\"0.001\"} 0");
+    assert_has_line(text, "dynsup_start_latency_seconds_bucket{supervisor=\"work\",le=\"0.0025\"} 1");
+    assert_has_line(text, "dynsup_start_latency_seconds_bucket{supervisor=\"work\",le=\"+Inf\"} 1");
+    assert_has_line(text, "dynsup_start_latency_seconds_sum{supervisor=\"work\"} 0.002");
+    assert_has_line(text, "dynsup_start_latency_seconds_count{supervisor=\"work\"} 1");
     assert_null(strstr(text, "pid"));
     free(text);
 
@@ -109,10 +117,10 @@ static void test_terminate_answers_are_not_start_results(void **state)
                              .reply = {.kind = REPLY_ERROR, .error = ERR_UNKNOWN_SUPERVISOR}};
     struct action max_children = {.kind = ACTION_REPLY, .supervisor = "s",
                                   .reply = {.kind = REPLY_ERROR, .error = ERR_MAX_CHILDREN}};
-    metrics_record_action(&counters, &terminate_ok);
-    metrics_record_action(&counters, &not_found);
-    metrics_record_action(&counters, &unknown);
-    metrics_record_action(&counters, &max_children);
+    metrics_record_action(&counters, &terminate_ok, 0);
+    metrics_record_action(&counters, &not_found, 0);
+    metrics_record_action(&counters, &unknown, 0);
+    metrics_record_action(&counters, &max_children, 0);
     assert_int_equal(counters.supervisor_count, 1);
     struct metrics_input input = {.counters = &counters, .version = "0.2.0"};
     char *text = metrics_format(&input);
