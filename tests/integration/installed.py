@@ -82,7 +82,7 @@ class InstalledHost:
             self.process.wait()
 
 
-def exercise(host):
+def exercise(host, supervisor="examples"):
     """check, run, start a child, stop: the installed host on its installed
     config, with no edit. Returns the host's log."""
     checked = host.cli("check")
@@ -90,11 +90,11 @@ def exercise(host):
     assert ": ok (" in checked.stdout, checked.stdout
     try:
         host.start()
-        started = host.cli("start-child", "examples", "sleeper")
+        started = host.cli("start-child", supervisor, "sleeper")
         assert started.returncode == 0 and started.stdout.startswith("ok "), (started.stdout, started.stderr)
         pid = int(started.stdout.split()[1])
         assert alive(pid)
-        listed = host.cli("which-children", "examples")
+        listed = host.cli("which-children", supervisor)
         assert str(pid) in listed.stdout, listed.stdout
         assert host.stop_and_wait() == 0, host.log()
         wait_for(lambda: gone(pid), what="the sleeper to be gone")
