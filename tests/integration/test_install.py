@@ -101,7 +101,7 @@ def test_installed_unit_passes_systemd_analyze_verify():
 
 def test_installed_unit_is_hardened():
     # Before this unit: 9.6 UNSAFE (the old etc/systemd/dynsup.service, no
-    # hardening); this one scores 2.3 with systemd 252.
+    # hardening); this one scores 2.5 with systemd 252.
     result = systemd_analyze("security", "--offline=true", UNIT)
     if result is None:
         return
