@@ -171,7 +171,7 @@ void host_notify_ready(struct host *host)
 
 void host_notify_boot_done(struct host *host)
 {
-    if (!host->notify.enabled)
+    if (!host->notify.enabled || host->stopping)
         return;
     host->notify.awaiting_ready = true;
     host_notify_after_actions(host);

@@ -120,6 +120,22 @@ def test_a_bad_metrics_listen_is_a_config_error_naming_the_key():
     assert "65535" in result.stderr + result.stdout
 
 
+def test_a_taken_metrics_port_stops_the_boot_with_a_clear_error():
+    if not http_built():
+        print("SKIP: dynsup-host was built without libmicrohttpd")
+        return
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        host = Host(host_keys="metrics_listen = 127.0.0.1:%d\n" % port)
+        result = subprocess.run([HOST_BINARY, "run", "-c", host.config], capture_output=True, text=True,
+                                timeout=DEADLINE)
+    assert result.returncode == 2, result
+    assert "metrics_listen 127.0.0.1:%d: cannot listen: Address already in use" % port in result.stderr, \
+        result.stderr
+
+
 def context_switches(pid):
     """Voluntary + involuntary context switches of every thread of pid."""
     total = 0
