@@ -205,6 +205,38 @@ def test_http_endpoint_serves_fresh_metrics():
         assert host.stop() == 0
 
 
+def test_stopping_while_scrapes_run_ends_cleanly():
+    if not http_built():
+        print("SKIP: dynsup-host was built without libmicrohttpd")
+        return
+    import threading
+    port = free_port()
+    host = busy_host("metrics_listen = 127.0.0.1:%d\n" % port)
+    scraped = []
+    done = threading.Event()
+
+    def scrape():
+        while not done.is_set():
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=DEADLINE).read()
+                scraped.append(1)
+            except OSError:
+                pass  # the host went away mid-scrape: expected at the end
+
+    with host.start():
+        for _ in range(5):
+            host.start_child("work", "sleeper")
+        threads = [threading.Thread(target=scrape) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(scraped) >= 50, what="50 scrapes")
+        host.cli("stop", check=0)
+        assert host.process.wait(DEADLINE) == 0, host.log()
+        done.set()
+        for thread in threads:
+            thread.join(DEADLINE)
+
+
 def test_a_real_prometheus_scrapes_the_endpoint():
     prometheus = shutil.which("prometheus")
     if not prometheus or not http_built():
