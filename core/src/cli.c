@@ -38,6 +38,7 @@ struct cli_options {
     const char *config_path;   /* -c, or NULL for the default */
     const char *socket_path;   /* -s, wins over the config */
     const char *name;          /* --name (start-child only) */
+    bool dry_run;              /* --dry-run (reload only) */
     bool json;
     bool help;
     char **operands;           /* malloc'd array of argv pointers */
@@ -63,7 +64,7 @@ struct client_command {
     cli_print_fn *print_ok;
 };
 
-static build_request_fn build_start_child, build_terminate_child, build_simple;
+static build_request_fn build_start_child, build_terminate_child, build_simple, build_reload;
 
 static const struct client_command client_commands[] = {
     {"start-child", "start_child", NULL, "[--name NAME] SUP CHILD [ARG...]",
@@ -94,6 +95,12 @@ static const struct client_command client_commands[] = {
      "Fire the event EVENT: its child is started as by start-child, and the answer is\n"
      "printed the same way.",
      1, 1, build_simple, cli_print_started},
+    {"reload", "reload", NULL, "[--dry-run]", "apply config and plugin changes live",
+     "Re-read the config file, children_dir and plugin_dir, validate all of it as check\n"
+     "does, then apply the difference without touching running children. Prints each\n"
+     "change (+ added, - removed, ~ changed); on any error nothing changes and every\n"
+     "error is printed. --dry-run validates and lists the changes, applying nothing.",
+     0, 0, build_reload, cli_print_reload},
     {"stop", "stop", NULL, "", "stop the host cleanly",
      "Ask the host to shut down as on SIGTERM. Prints \"ok\".", 0, 0, build_simple,
      cli_print_plain_ok},
@@ -163,6 +170,8 @@ static void print_command_usage(const struct client_command *command, FILE *out)
             CLI_DEFAULT_CONFIG);
     if (command->build == build_start_child)
         fprintf(out, "      --name NAME      register the child under NAME (unique while alive)\n");
+    if (command->build == build_reload)
+        fprintf(out, "      --dry-run        validate and list the changes; apply nothing\n");
     fprintf(out, "  -h, --help           show this help\n\n%s", exit_status_text);
 }
 
@@ -180,7 +189,8 @@ static enum parse_result parse_arguments(const struct client_command *command, i
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"dry-run", no_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0},
     };
     bool passes_arguments = command->max_operands < 0;
     options->operands = calloc((size_t)argc + 1, sizeof *options->operands);
@@ -211,6 +221,13 @@ static enum parse_result parse_arguments(const struct client_command *command, i
         case 's': options->socket_path = optarg; break;
         case 'j': options->json = true; break;
         case 'h': options->help = true; break;
+        case 'd':
+            if (command->build != build_reload) {
+                fprintf(stderr, "dynsup-host %s: --dry-run is only for reload\n", command->name);
+                return PARSE_USAGE_ERROR;
+            }
+            options->dry_run = true;
+            break;
         case 'n':
             if (command->build != build_start_child) {
                 fprintf(stderr, "dynsup-host %s: --name is only for start-child\n", command->name);
@@ -276,6 +293,14 @@ static char *build_simple(const struct client_command *command, const struct cli
     (void)problem;
     return protocol_build_simple(command->wire_cmd, command->wire_key,
                                  command->wire_key ? options->operands[0] : NULL);
+}
+
+static char *build_reload(const struct client_command *command, const struct cli_options *options,
+                          const char **problem)
+{
+    (void)command;
+    (void)problem;
+    return protocol_build_reload(options->dry_run);
 }
 
 /* ---- the socket path ---- */

@@ -1,7 +1,9 @@
 /*
  * Human-readable answers for the client commands. Answers come from the
  * host, so every field is read defensively: a missing or ill-typed field
- * prints as "?" instead of crashing the client.
+ * prints as "?" instead of crashing the client. Text fields carry what
+ * clients, file names and workers wrote, so they are printed escaped
+ * (text_escape.h): no control character reaches the terminal raw.
  */
 #include "cli_print.h"
 
@@ -9,12 +11,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text_escape.h"
+
 #define TABLE_COLUMNS 6
 
-static const char *text_field(const json_t *object, const char *key, const char *fallback)
+/* The escaped text of a string field (NULs inside it included), or
+ * `fallback` when absent or not a string; malloc'd, NULL when out of
+ * memory or when absent without a fallback. */
+static char *text_field(const json_t *object, const char *key, const char *fallback)
 {
-    const char *text = json_string_value(json_object_get(object, key));
-    return text ? text : fallback;
+    const json_t *value = json_object_get(object, key);
+    if (!json_is_string(value))
+        return fallback ? strdup(fallback) : NULL;
+    size_t length = json_string_length(value);
+    char *escaped = malloc(length * TEXT_ESCAPE_MAX_GROWTH + 1);
+    if (escaped)
+        text_escape(escaped, length * TEXT_ESCAPE_MAX_GROWTH + 1, json_string_value(value), length);
+    return escaped;
+}
+
+/* Prints a text field, escaped, padded to `width` (0: as it is). */
+static void print_text_field(FILE *out, int width, const json_t *object, const char *key,
+                             const char *fallback)
+{
+    char *text = text_field(object, key, fallback);
+    fprintf(out, "%-*s", width, text ? text : "?");
+    free(text);
 }
 
 /* Integer field as text: "-" when null (no pid, infinity...), "?" when absent. */
@@ -43,16 +65,24 @@ void cli_print_plain_ok(const json_t *answer, FILE *out)
 
 void cli_print_error(const json_t *answer, const char *command_name, FILE *out, FILE *err)
 {
-    fprintf(out, "error %s", text_field(answer, "error", "?"));
+    fputs("error ", out);
+    print_text_field(out, 0, answer, "error", "?");
     if (json_object_get(answer, "pid")) {
         char pid[32];
         number_field(answer, "pid", "-", pid, sizeof pid);
         fprintf(out, " %s", pid);
     }
     fputc('\n', out);
-    const char *detail = text_field(answer, "detail", NULL);
+    char *detail = text_field(answer, "detail", NULL);
     if (detail)
         fprintf(err, "dynsup-host %s: %s\n", command_name, detail);
+    free(detail);
+    /* invalid_config: every error, each as `check` prints it */
+    size_t index;
+    const json_t *error;
+    json_array_foreach(json_object_get(answer, "errors"), index, error)
+        if (json_is_string(error))
+            fprintf(err, "%s\n", json_string_value(error));
 }
 
 void cli_print_counts(const json_t *answer, FILE *out)
@@ -69,21 +99,45 @@ void cli_print_counts(const json_t *answer, FILE *out)
 /* ---- which-children ---- */
 
 /* An argument as a shell user would type it back: bare when it is plain,
- * else in single quotes (a ' inside written as '\''). */
-static void write_shell_word(FILE *out, const char *word)
+ * else in single quotes (a ' inside written as '\''); one holding control
+ * characters or bytes that are not UTF-8 in bash's $'...' quoting, those
+ * escaped (\n, \t, \xHH), so the terminal shows them instead of obeying them. */
+static void write_shell_word(FILE *out, const char *word, size_t length)
 {
-    if (*word && !strpbrk(word, " \t\n'\"\\$`*?[]{}();&|<>#~")) {
-        fputs(word, out);
+    char *escaped = malloc(length * TEXT_ESCAPE_MAX_GROWTH + 1);
+    if (!escaped) {
+        fputc('?', out);
         return;
     }
-    fputc('\'', out);
-    for (const char *c = word; *c; c++) {
-        if (*c == '\'')
-            fputs("'\\''", out);
-        else
-            fputc(*c, out);
+    text_escape(escaped, length * TEXT_ESCAPE_MAX_GROWTH + 1, word, length);
+    bool needs_escapes = strlen(escaped) != length || memcmp(escaped, word, length) != 0;
+    if (needs_escapes) {
+        /* Inside $'...', a backslash and a ' of the word itself need one. */
+        fputs("$'", out);
+        const char *from = word;
+        for (const char *c = word; c < word + length; c++) {
+            if (*c != '\\' && *c != '\'')
+                continue;
+            text_escape(escaped, (size_t)(c - from) * TEXT_ESCAPE_MAX_GROWTH + 1, from, (size_t)(c - from));
+            fprintf(out, "%s\\%c", escaped, *c);
+            from = c + 1;
+        }
+        text_escape(escaped, (size_t)(word + length - from) * TEXT_ESCAPE_MAX_GROWTH + 1, from,
+                    (size_t)(word + length - from));
+        fprintf(out, "%s'", escaped);
+    } else if (*word && !strpbrk(word, " \t\n'\"\\$`*?[]{}();&|<>#~")) {
+        fputs(word, out);
+    } else {
+        fputc('\'', out);
+        for (const char *c = word; *c; c++) {
+            if (*c == '\'')
+                fputs("'\\''", out);
+            else
+                fputc(*c, out);
+        }
+        fputc('\'', out);
     }
-    fputc('\'', out);
+    free(escaped);
 }
 
 static char *args_cell(const json_t *args)
@@ -98,7 +152,10 @@ static char *args_cell(const json_t *args)
     json_array_foreach(args, index, arg) {
         if (index > 0)
             fputc(' ', cell);
-        write_shell_word(cell, json_is_string(arg) ? json_string_value(arg) : "?");
+        if (json_is_string(arg))
+            write_shell_word(cell, json_string_value(arg), json_string_length(arg));
+        else
+            fputc('?', cell);
     }
     if (!json_is_array(args) || json_array_size(args) == 0)
         fputc('-', cell);
@@ -111,12 +168,12 @@ static bool child_row(const json_t *child, char **cells)
 {
     char pid[32];
     number_field(child, "pid", "-", pid, sizeof pid);
-    cells[0] = strdup(text_field(child, "id", "?"));
+    cells[0] = text_field(child, "id", "?");
     cells[1] = strdup(pid);
-    cells[2] = strdup(text_field(child, "plugin", "?"));
-    cells[3] = strdup(text_field(child, "name", "-"));
+    cells[2] = text_field(child, "plugin", "?");
+    cells[3] = text_field(child, "name", "-");
     cells[4] = args_cell(json_object_get(child, "args"));
-    cells[5] = strdup(text_field(child, "state", "?"));
+    cells[5] = text_field(child, "state", "?");
     for (int column = 0; column < TABLE_COLUMNS; column++)
         if (!cells[column])
             return false;
@@ -207,9 +264,9 @@ void cli_print_status(const json_t *answer, FILE *out)
         fprintf(out, "`-- (no supervisors)\n");
     for (size_t i = 0; i < count; i++) {
         const json_t *supervisor = json_array_get(supervisors, i);
-        fprintf(out, "%s %s%s: ", i + 1 < count ? "|--" : "`--",
-                text_field(supervisor, "name", "?"),
-                json_is_true(json_object_get(supervisor, "stopping")) ? " (stopping)" : "");
+        fprintf(out, "%s ", i + 1 < count ? "|--" : "`--");
+        print_text_field(out, 0, supervisor, "name", "?");
+        fprintf(out, "%s: ", json_is_true(json_object_get(supervisor, "stopping")) ? " (stopping)" : "");
         static const char *const counts[] = {"specs", "active", "workers", "supervisors"};
         for (size_t c = 0; c < 4; c++) {
             char value[32];
@@ -234,19 +291,38 @@ void cli_print_plugins(const json_t *answer, FILE *out)
     size_t index;
     const json_t *plugin;
     json_array_foreach(plugins, index, plugin) {
-        int name_length = (int)strlen(text_field(plugin, "name", "?"));
-        int version_length = (int)strlen(text_field(plugin, "version", "?"));
+        char *name = text_field(plugin, "name", "?"), *version = text_field(plugin, "version", "?");
+        int name_length = name ? (int)strlen(name) : 1;
+        int version_length = version ? (int)strlen(version) : 1;
         name_width = name_length > name_width ? name_length : name_width;
         version_width = version_length > version_width ? version_length : version_width;
+        free(name);
+        free(version);
     }
     json_array_foreach(plugins, index, plugin) {
-        fprintf(out, "%-*s  %-*s  %s\n", name_width, text_field(plugin, "name", "?"),
-                version_width, text_field(plugin, "version", "?"),
-                text_field(plugin, "file", "?"));
+        print_text_field(out, name_width, plugin, "name", "?");
+        fputs("  ", out);
+        print_text_field(out, version_width, plugin, "version", "?");
+        fputs("  ", out);
+        print_text_field(out, 0, plugin, "file", "?");
+        /* a generation (SPEC section 8): which one new starts use, and
+         * how many workers each still has */
+        const json_t *generation = json_object_get(plugin, "generation");
+        if (json_is_integer(generation))
+            fprintf(out, "  generation %lld, %lld workers%s",
+                    (long long)json_integer_value(generation),
+                    (long long)json_integer_value(json_object_get(plugin, "workers")),
+                    json_is_true(json_object_get(plugin, "current")) ? " (current)" : " (retiring)");
+        fputc('\n', out);
     }
 }
 
+/* As is, not escaped like other fields: the text is the host's own
+ * Prometheus exposition (label values already escaped by its rules), and
+ * node_exporter reads it byte for byte. */
 void cli_print_metrics(const json_t *answer, FILE *out)
 {
-    fputs(text_field(answer, "metrics", ""), out);
+    const json_t *text = json_object_get(answer, "metrics");
+    if (json_is_string(text))
+        fwrite(json_string_value(text), 1, json_string_length(text), out);
 }

@@ -23,6 +23,8 @@ cli_print_fn cli_print_counts;
 cli_print_fn cli_print_status;
 /* plugins: one "NAME VERSION FILE" line each, columns aligned */
 cli_print_fn cli_print_plugins;
+/* reload: each change as a diff line (cli_print_reload.c) */
+cli_print_fn cli_print_reload;
 /* metrics: the text as is */
 cli_print_fn cli_print_metrics;
 

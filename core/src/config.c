@@ -28,6 +28,7 @@
 
 #include "config_values.h"
 #include "listen_address.h"
+#include "text_escape.h"
 
 /* ---- error list ------------------------------------------------------ */
 
@@ -48,9 +49,17 @@ void error_list_add(struct error_list *errors, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    int length = vasprintf(&errors->messages[errors->count], fmt, ap);
+    char *message;
+    int length = vasprintf(&message, fmt, ap);
     va_end(ap);
-    if (length >= 0)
+    if (length < 0)
+        return;
+    /* A file name or a client's text in a message is printed to a
+     * terminal and travels in line-based reports (the spawner's load
+     * report): a newline in it would cut the message short there. */
+    errors->messages[errors->count] = text_escape_string(message);
+    free(message);
+    if (errors->messages[errors->count] != NULL)
         errors->count++;
 }
 
@@ -124,7 +133,7 @@ static void read_metrics_listen(const struct section_reader *r, struct config *c
 }
 
 static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
-                                        "allow_group", "max_restarts", "max_seconds",
+                                        "allow_group", "max_restarts", "max_seconds", "watch",
                                         "metrics_listen", NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
@@ -153,6 +162,8 @@ static void read_allowed_peers(struct loader *ld, const struct section_reader *r
                               "unknown group \"%s\"", cfg->allow_group);
         else
             cfg->allow_gid = group->gr_gid;
+        if (group != NULL)
+            config_check_socket_group(r, "allow_group", cfg->allow_gid, cfg->allow_group);
     }
 }
 
@@ -165,9 +176,19 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     section_read_path(r, "plugin_dir", &cfg->plugin_dir);
     section_read_path(r, "children_dir", &cfg->children_dir);
     section_read_path(r, "socket", &cfg->socket_path);
+    if (cfg->socket_path != NULL)
+        config_check_socket_place(r, "socket", cfg->socket_path);
     read_allowed_peers(ld, r);
     section_read_number(r, "max_restarts", 0, &cfg->max_restarts);
     section_read_number(r, "max_seconds", 1, &cfg->max_seconds);
+    char *watch = NULL;
+    section_read_string(r, "watch", &watch);
+    if (watch && strcmp(watch, "yes") == 0)
+        cfg->watch = true;
+    else if (watch && strcmp(watch, "no") != 0)
+        section_key_error(r, "watch", ini_layout_line(&r->file->layout, "host", "watch"),
+                          "expected yes or no, found \"%s\"", watch);
+    free(watch);
     read_metrics_listen(r, cfg);
 }
 
@@ -215,7 +236,8 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
 
 /* ---- [event:NAME] ----------------------------------------------------- */
 
-static const char *const event_keys[] = {"supervisor", "child", "signal", "interval", NULL};
+static const char *const event_keys[] = {"supervisor", "child", "signal", "interval", "jitter",
+                                          NULL};
 
 static void read_event_section(struct loader *ld, const struct section_reader *r, const char *name)
 {
@@ -238,6 +260,16 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
         section_value_problem(r, "signal", line, config_parse_event_signal(value, &spec->signal),
                               value);
     section_read_number(r, "interval", 1, &spec->interval_s);
+    /* A firing delayed by more than its interval would overtake the next
+     * one: jitter spreads firings within the period, never across it. */
+    section_read_number(r, "jitter", 0, &spec->jitter_s);
+    value = section_value(r, "jitter", &line);
+    if (value != NULL && spec->jitter_s > 0 && spec->interval_s == 0)
+        section_key_error(r, "jitter", line, "needs interval (jitter delays the periodic "
+                          "firings)");
+    else if (value != NULL && spec->jitter_s > spec->interval_s)
+        section_key_error(r, "jitter", line, "expected at most interval (%u), found \"%s\"",
+                          spec->interval_s, value);
 }
 
 /* ---- [child:ID] ------------------------------------------------------- */

@@ -58,6 +58,7 @@ struct event_spec {
     char *child;
     int signal;               /* 0 = none, else e.g. SIGUSR1 */
     uint32_t interval_s;      /* 0 = none */
+    uint32_t jitter_s;        /* each periodic firing comes 0..jitter_s s late; <= interval_s */
 };
 
 struct config {
@@ -72,6 +73,7 @@ struct config {
     gid_t allow_gid;
     uint32_t max_restarts;    /* root intensity, default 3 */
     uint32_t max_seconds;     /* default 5 */
+    bool watch;               /* reload by itself when a file changes (default no) */
     char *metrics_listen;     /* "ADDRESS:PORT" of the metrics HTTP endpoint, or NULL (none) */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */
     struct child_spec *children; size_t child_count;               /* sorted file name, then file order */

@@ -87,13 +87,15 @@ const char *config_parse_uint32(const char *text, uint32_t *value)
 
 const char *config_parse_max_children(const char *text, uint32_t *value)
 {
-    static const char expected[] = "expected a positive number or infinity";
+    /* Any non-negative number, as in OTP: 0 is a supervisor that takes no
+     * child for now (every start answers max_children). */
+    static const char expected[] = "expected a number or infinity";
     if (strcmp(text, "infinity") == 0) {
         *value = DS_INFINITY;
         return NULL;
     }
     uint32_t number;
-    if (config_parse_uint32(text, &number) != NULL || number == 0)
+    if (config_parse_uint32(text, &number) != NULL)
         return expected;
     *value = number;
     return NULL;
@@ -143,10 +145,12 @@ const char *config_parse_event_signal(const char *text, int *signal_number)
     static const struct {
         const char *name;
         int number;
-    } allowed[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+    } allowed[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
     /* The host's own signals: firing an event on them would steal the
      * clean-stop or child-reaping path. */
     static const char *const reserved[] = {"TERM", "INT", "KILL", "CHLD", "STOP", "PIPE", "QUIT"};
+    if (strcasecmp(text, "SIGHUP") == 0 || strcasecmp(text, "HUP") == 0)
+        return "SIGHUP is the host's reload signal (dynsup-host reload); expected SIGUSR1 or SIGUSR2";
 
     const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
@@ -157,9 +161,9 @@ const char *config_parse_event_signal(const char *text, int *signal_number)
     }
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
         if (strcasecmp(name, reserved[i]) == 0)
-            return "this signal is used by the host itself; expected SIGUSR1, SIGUSR2 or SIGHUP";
+            return "this signal is used by the host itself; expected SIGUSR1 or SIGUSR2";
     }
-    return "expected SIGUSR1, SIGUSR2 or SIGHUP";
+    return "expected SIGUSR1 or SIGUSR2";
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -214,58 +218,6 @@ char *config_path_join(const char *base_dir, const char *path)
         *out++ = '.';
     *out = '\0';
     return joined;
-}
-
-/* ---- one file: layout + values ----------------------------------------- */
-
-/* iniparser reports through a global callback without a context pointer,
- * so its words are collected here while one file loads (config loading
- * is single-threaded). */
-static char iniparser_messages[1024];
-
-static int collect_iniparser_message(const char *fmt, ...)
-{
-    size_t used = strlen(iniparser_messages);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(iniparser_messages + used, sizeof iniparser_messages - used, fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
-int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems)
-{
-    *file = (struct ini_file){.path = path};
-    if (ini_layout_read(path, &file->layout, problems) != 0)
-        return -1;
-    file->base_dir = config_path_dirname(path);
-    if (file->base_dir == NULL) {
-        config_report(problems, path, 0, NULL, NULL, "out of memory");
-        return -1;
-    }
-    iniparser_messages[0] = '\0';
-    iniparser_set_error_callback(collect_iniparser_message);
-    file->dict = iniparser_load(path);
-    iniparser_set_error_callback(NULL); /* back to iniparser's default */
-    /* The scan has reported the lines iniparser refuses; anything else it
-     * objects to (an over-long line, say) is passed on in its words. */
-    if (file->dict == NULL && file->layout.syntax_errors == 0) {
-        for (char *c = iniparser_messages; *c != '\0'; c++)
-            if (*c == '\n')
-                *c = ' ';
-        config_report(problems, path, 0, NULL, NULL, "the INI reader refused the file: %s",
-                      config_trim(iniparser_messages));
-    }
-    return 0;
-}
-
-void ini_file_close(struct ini_file *file)
-{
-    if (file->dict != NULL)
-        iniparser_freedict(file->dict);
-    ini_layout_free(&file->layout);
-    free(file->base_dir);
-    *file = (struct ini_file){0};
 }
 
 /* ---- typed readers for the keys of one section ------------------------- */

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"     /* struct error_list */
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
@@ -47,7 +48,7 @@ bool config_name_is_valid(const char *text);
 /* Decimal digits only, no sign or blanks, fitting in uint32_t. */
 const char *config_parse_uint32(const char *text, uint32_t *value);
 
-/* "infinity" (DS_INFINITY) or a number >= 1. */
+/* "infinity" (DS_INFINITY) or a number >= 0 (0: every start is refused). */
 const char *config_parse_max_children(const char *text, uint32_t *value);
 
 /* permanent | transient | temporary */
@@ -99,18 +100,27 @@ struct ini_layout {
     size_t syntax_errors;  /* lines that are neither comment, section nor key */
 };
 
-/* Returns -1 if the file cannot be read (reported), else 0 with every
+/* Scans `text` (`length` bytes, the contents of `file`) with every
  * malformed, misplaced or repeated name reported. */
-int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems);
+void ini_layout_scan(const char *file, const char *text, size_t length, struct ini_layout *layout,
+                     struct config_problems *problems);
 const struct ini_key *ini_section_key(const struct ini_section *section, const char *key);
 /* Line of `key` in section `section`, else of the section, else 0. */
 int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key);
 void ini_layout_free(struct ini_layout *layout);
 
 /*
- * One config file, read both ways. Ownership: owns base_dir, the layout
- * and the dictionary; ini_file_close releases them.
+ * One config file, read both ways (config_file.c). Ownership: owns
+ * base_dir, the layout and the dictionary; ini_file_close releases them.
+ *
+ * What a config file may be: a regular file (or a symlink to one) of at
+ * most CONFIG_FILE_MAX_BYTES, no line longer than CONFIG_LINE_MAX_BYTES
+ * (iniparser itself then refuses lines over 1024 bytes, in its words).
+ * Anything else (a FIFO, a device, a folder, a bigger file) is refused
+ * without being read, and without blocking.
  */
+#define CONFIG_FILE_MAX_BYTES (1024 * 1024)
+#define CONFIG_LINE_MAX_BYTES 4096
 typedef struct _dictionary_ dictionary;
 struct ini_file {
     const char *path;          /* borrowed */
@@ -119,8 +129,8 @@ struct ini_file {
     dictionary *dict;          /* NULL if iniparser refused the file */
 };
 
-/* Returns -1 if the file cannot be read at all (reported). Either way the
- * file must be closed. */
+/* Returns -1 if the file cannot be read at all or is not a config file
+ * (reported). Either way the file must be closed. */
 int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems);
 void ini_file_close(struct ini_file *file);
 
@@ -158,6 +168,14 @@ void section_read_number(const struct section_reader *r, const char *key, uint32
  * (empty when the key is absent or bad) unless memory ran out. Returns the
  * key's line. */
 int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count);
+/* The control socket at `path` (config_socket.c): reports what `run`
+ * would refuse (a path too long for a unix socket, a non-socket in its
+ * place, a folder that is not one or that others may write). */
+void config_check_socket_place(const struct section_reader *r, const char *key, const char *path);
+/* allow_group: `run` hands the socket to that group with chown(2), which a
+ * host that is not root may do only for a group of its own. */
+void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
+                               const char *name);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

@@ -58,6 +58,12 @@ void control_reply(struct control_server *server, uint64_t token, char *line);
 void control_server_close(struct control_server *server, void (*closed)(void *context),
                           void *context);
 
+/* A reload's new allow_users / allow_group: applies to the next
+ * connection (the socket file's mode follows). Returns 0, or -1 with the
+ * error (access unchanged). */
+int control_server_set_access(struct control_server *server, const struct control_access *access,
+                              struct error_list *errors);
+
 /* For status: connections open now. */
 unsigned control_server_connection_count(const struct control_server *server);
 

@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event_jitter.h"
 #include "host_internal.h"
+#include "host_log.h"
 #include "host_notify.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -37,6 +39,11 @@ ds_time_ms host_now(struct host *host)
 static void on_handle_closed_free(uv_handle_t *handle)
 {
     free(handle->data);
+}
+
+static void on_handle_closed_free_self(uv_handle_t *handle)
+{
+    free(handle);
 }
 
 /* ---------------------------------------------------------------- actions */
@@ -94,6 +101,7 @@ void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply
 }
 
 static void begin_exit(struct host *host, int status);
+static void close_event_timers(struct host *host);
 
 int host_reserve_deferred(struct host *host)
 {
@@ -125,13 +133,26 @@ void host_defer_spawn_failure(struct host *host, child_key key, const char *deta
         snprintf(failure->detail, sizeof failure->detail, "%s", detail);
 }
 
-void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
-                            int report_fd)
+void host_defer_spare_start(struct host *host, child_key key, size_t spawner_index, pid_t pid,
+                            int output_fd, int report_fd)
 {
     struct deferred_start *start = defer_start(host, key); /* reserved: cannot fail */
+    start->spawner_index = spawner_index;
     start->pid = pid;
     start->fds[0] = output_fd;
     start->fds[1] = report_fd;
+}
+
+/* To the worker's process group (SPEC section 9): what the worker forked
+ * stops with it. The spawner made the group before the host heard of the
+ * pid; the pid alone is the fallback should it not exist. */
+static int signal_worker(pid_t pid, int signal_number)
+{
+    if (kill(-pid, signal_number) == 0)
+        return 0;
+    if (kill(pid, signal_number) == 0 || errno == ESRCH)
+        return 0;
+    return -1;
 }
 
 static void apply_one(struct host *host, const struct action *action)
@@ -147,9 +168,12 @@ static void apply_one(struct host *host, const struct action *action)
     case ACTION_SIGNAL:
         /* Once exiting, the spawner (and with it every worker) is going or
          * gone: a pid we would signal may already belong to someone else. */
-        if (action->pid > 0 && !host->exiting && kill(action->pid, action->signal) < 0 && errno != ESRCH)
+        if (action->pid > 0 && !host->exiting && signal_worker(action->pid, action->signal) < 0)
             log_event(DYNSUP_LOG_WARNING, action->supervisor, NULL, action->pid,
                       "cannot send signal %d: %s", action->signal, strerror(errno));
+        /* Its exit must now come at once: make sure its spawner answers. */
+        if (action->signal == SIGKILL && !host->exiting)
+            host_liveness_watch(host, uv_hrtime() / 1000000u + 4 * SPAWNER_ANSWER_DEADLINE_MS);
         break;
     case ACTION_TIMER_START:
         start_shutdown_timer(host, action->key, action->timeout_ms);
@@ -189,7 +213,7 @@ void host_apply(struct host *host, struct action_list *actions)
             close(start.fds[1]);
         } else if (start.pid > 0) {
             struct spawner_spawned spawned = {.key = start.key, .pid = start.pid};
-            host_worker_spawned_into(host, &spawned, start.fds, 2, 0, actions);
+            host_worker_spawned_into(host, start.spawner_index, &spawned, start.fds, 2, 0, actions);
         } else {
             tree_spawn_failed(host->tree, start.key, start.detail, host_now(host), actions);
         }
@@ -211,6 +235,7 @@ void host_begin_stop(struct host *host, const char *why)
     host->stopping = true;
     host_notify_stopping(host);
     log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
+    host_liveness_watch(host, UINT64_MAX);
     struct action_list actions;
     action_list_init(&actions);
     tree_stop(host->tree, host_now(host), &actions);
@@ -229,13 +254,11 @@ static void begin_exit(struct host *host, int status)
         return;
     host->exiting = true;
     host->exit_status = status;
-    for (size_t i = 0; i < 2; i++)
-        uv_close((uv_handle_t *)&host->stop_signals[i], NULL);
+    host_signals_close(host);
+    host_liveness_close(host);
+    host_watch_stop(host);
     uv_close((uv_handle_t *)&host->child_signal, NULL);
-    for (size_t i = 0; i < host->event_signal_count; i++)
-        uv_close((uv_handle_t *)&host->event_signals[i], NULL);
-    for (size_t i = 0; i < host->event_timer_count; i++)
-        uv_close((uv_handle_t *)&host->event_timers[i], NULL);
+    close_event_timers(host);
     /* Shutdown timers left when the exit is abnormal (the spawner died):
      * they would hold the loop open and then SIGKILL reaped pids. */
     for (size_t i = 0; i < host->timers_by_key.capacity; i++) {
@@ -258,19 +281,62 @@ static void begin_exit(struct host *host, int status)
     host_workers_close(host);
 }
 
-static void on_stop_signal(uv_signal_t *handle, int signal_number)
+/* A new generation of a lost plugin process's file, so that its
+ * workers' restarts have somewhere to run. Counts toward the root's
+ * intensity: a plugin whose process keeps dying ends in an escalation,
+ * not a loop. */
+static void relaunch(struct host *host, struct spawner_link *lost)
 {
-    struct host *host = handle->data;
-    host_begin_stop(host, signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    struct action_list actions;
+    action_list_init(&actions);
+    char what[160];
+    snprintf(what, sizeof what, "the plugin process of %s died", lost->plugin);
+    bool may_go_on = tree_root_restart(host->tree, what, host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+    if (!may_go_on)
+        return;
+    struct error_list errors;
+    error_list_init(&errors);
+    struct spawner_link *link =
+        host_spawner_load(host, host->config.plugin_dir, lost->file_name, &errors);
+    if (link && host_spawner_adopt(host, link, true) == 0) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, link->pid,
+                  "plugin %s relaunched: %s (generation %u) serves its restarts", link->plugin,
+                  link->version, link->generation);
+    } else {
+        if (link)
+            host_spawner_discard(link);
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
+                  "plugin %s cannot be relaunched; its children's restarts will fail:",
+                  lost->plugin);
+        for (size_t i = 0; i < errors.count; i++)
+            log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "  %s", errors.messages[i]);
+    }
+    error_list_free(&errors);
 }
 
-void host_spawner_lost(struct host *host, const char *how)
+/* SPEC section 8: the host lives on. The plugin process's workers died
+ * with it (PR_SET_PDEATHSIG): each is an exit by SIGKILL, handled by its
+ * own restart policy, the restarts running in a relaunched process. */
+void host_spawner_lost(struct host *host, struct spawner_link *link, const char *how)
 {
-    if (host->exiting)
+    if (host->exiting || link->lost)
         return;
+    bool was_current = !link->retired;
+    link->lost = true;
     log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-              "the spawner died (%s); its workers died with it; exiting", how);
-    begin_exit(host, 1);
+              "the plugin process of %s (generation %u) is gone (%s); its %zu workers died with it",
+              link->plugin, link->generation, how, link->worker_count);
+    host_spawner_disconnect(link);
+    if (was_current && !host->stopping)
+        relaunch(host, link);
+    host_spawner_fail_pending(link, "the plugin process died");
+    host_workers_lost(host, link->index);
+    struct action_list actions; /* empty: feeds back the failed starts */
+    action_list_init(&actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
 }
 
 /* Only the spawners are the host's children: workers are theirs. */
@@ -282,50 +348,69 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
 
 /* ---------------------------------------------------------------- events */
 
-static void on_event_signal(uv_signal_t *handle, int signal_number)
-{
-    struct host *host = handle->data;
-    for (size_t i = 0; i < host->config.event_count; i++)
-        if (host->config.events[i].signal == signal_number)
-            host_fire_event(host, &host->config.events[i], 0, "signal");
-}
+/* One-shot, re-armed for the next due time plus a fresh jitter: see
+ * event_jitter.h for why firings are counted from their due times. */
+static void arm_event_timer(struct event_timer *timer);
 
 static void on_event_timer(uv_timer_t *handle)
 {
     struct host *host = handle->loop->data;
-    const struct event_spec *event = handle->data;
-    host_fire_event(host, event, 0, "interval");
+    struct event_timer *timer = handle->data;
+    host_fire_event(host, timer->event, 0, "interval");
+    if (!host->exiting)
+        arm_event_timer(timer);
 }
 
+static void arm_event_timer(struct event_timer *timer)
+{
+    const struct event_spec *event = timer->event;
+    uint64_t period = (uint64_t)event->interval_s * 1000u;
+    timer->due_ms += period;
+    uint64_t jitter = event_jitter_ms(event->jitter_s, event->jitter_s ? event_random_bits() : 0);
+    uv_timer_start(&timer->handle, on_event_timer,
+                   event_wait_ms(uv_now(timer->handle.loop), timer->due_ms, jitter), 0);
+}
+
+static void close_event_timers(struct host *host)
+{
+    for (size_t i = 0; i < host->event_timer_count; i++)
+        uv_close((uv_handle_t *)&host->event_timers[i]->handle, on_handle_closed_free_self);
+    free(host->event_timers);
+    host->event_timers = NULL;
+    host->event_timer_count = 0;
+}
+
+/* Interval timers point at their event_spec in host->config: a reload
+ * makes them anew from the new config (signals are looked up when they
+ * come, so they follow by themselves). */
 static int start_events(struct host *host)
 {
     const struct config *config = &host->config;
-    host->event_signals = calloc(config->event_count + 1, sizeof *host->event_signals);
     host->event_timers = calloc(config->event_count + 1, sizeof *host->event_timers);
-    if (!host->event_signals || !host->event_timers)
+    if (!host->event_timers)
         return -1;
     for (size_t i = 0; i < config->event_count; i++) {
         const struct event_spec *event = &config->events[i];
-        if (event->signal) {
-            bool seen = false;
-            for (size_t j = 0; j < i; j++)
-                seen = seen || config->events[j].signal == event->signal;
-            if (!seen) {
-                uv_signal_t *handle = &host->event_signals[host->event_signal_count++];
-                uv_signal_init(&host->loop, handle);
-                handle->data = host;
-                uv_signal_start(handle, on_event_signal, event->signal);
-            }
-        }
         if (event->interval_s) {
-            uv_timer_t *timer = &host->event_timers[host->event_timer_count++];
-            uv_timer_init(&host->loop, timer);
-            timer->data = (void *)event;
-            uint64_t period = (uint64_t)event->interval_s * 1000u;
-            uv_timer_start(timer, on_event_timer, period, period);
+            struct event_timer *timer = calloc(1, sizeof *timer);
+            if (!timer)
+                return -1;
+            host->event_timers[host->event_timer_count++] = timer;
+            uv_timer_init(&host->loop, &timer->handle);
+            timer->handle.data = timer;
+            timer->event = event;
+            timer->due_ms = uv_now(&host->loop);
+            arm_event_timer(timer);
         }
     }
     return 0;
+}
+
+void host_events_restart(struct host *host)
+{
+    close_event_timers(host);
+    if (start_events(host) != 0)
+        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "out of memory starting the events' timers");
 }
 
 /* ---------------------------------------------------------------- boot */
@@ -359,19 +444,20 @@ static int load_everything(struct host *host, const char *config_path, bool keep
     struct error_list errors;
     error_list_init(&errors);
     int failed = config_load(config_path, &host->config, &errors) < 0;
-    if (host->config.plugin_dir) {
-        char *work_dir = strdup(config_path);
-        if (work_dir &&
-            host_spawners_launch(host, host->config.plugin_dir, dirname(work_dir), &errors) == 0) {
-            const char **names = calloc(host->plugins.count + 1, sizeof *names);
-            for (size_t i = 0; names && i < host->plugins.count; i++)
-                names[i] = host->plugins.items[i].name;
-            config_check_plugins(&host->config, names, host->plugins.count, &errors);
+    char *copy = strdup(config_path);
+    host->work_dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    spawner_set_config_path(config_path);
+    if (host->config.plugin_dir && host->work_dir) {
+        if (host_spawners_launch(host, host->config.plugin_dir, host->work_dir, &errors) == 0) {
+            const char **names = calloc(host->spawner_count + 1, sizeof *names);
+            for (size_t i = 0; names && i < host->spawner_count; i++)
+                names[i] = host->spawners[i]->name;
+            config_check_plugins(&host->config, names, host->spawner_count, &errors);
             free(names);
         }
         if (failed || errors.count > 0 || !keep_spawner)
             host_spawners_stop(host, false, true);
-        free(work_dir);
     }
     failed = failed || errors.count > 0;
     if (failed)
@@ -388,9 +474,9 @@ int host_check(const char *config_path)
     if (result == 0)
         printf("%s: ok (%zu supervisors, %zu child specs, %zu events, %zu plugins)\n", config_path,
                host.config.supervisor_count, host.config.child_count, host.config.event_count,
-               host.plugins.count);
-    free(host.spawners);
-    plugin_list_free(&host.plugins);
+               host.spawner_count);
+    host_spawners_free(&host);
+    free(host.work_dir);
     config_free(&host.config);
     return result == 0 ? 0 : 2;
 }
@@ -505,10 +591,11 @@ int host_run(const char *config_path)
 {
     static struct host host; /* the loop keeps pointers into it until the end */
     memset(&host, 0, sizeof host);
-    signal(SIGPIPE, SIG_IGN);
+    host.signal_fd = -1;
+    host_signals_block();
     if (load_everything(&host, config_path, true) < 0) {
-        free(host.spawners);
-        plugin_list_free(&host.plugins);
+        host_spawners_free(&host);
+        free(host.work_dir);
         config_free(&host.config);
         return 2;
     }
@@ -520,10 +607,12 @@ int host_run(const char *config_path)
     clock_gettime(CLOCK_REALTIME, &wall_clock);
     host.started_at_unix = (double)wall_clock.tv_sec + (double)wall_clock.tv_nsec / 1e9;
     metrics_counters_init(&host.counters);
+    host.counters.last_good_config_unix = host.started_at_unix;
     hashmap_init(&host.workers_by_pid);
     hashmap_init(&host.timers_by_key);
     uv_loop_init(&host.loop);
     host.loop.data = &host;
+    host_log_start(&host.loop); /* from here on a stalled log reader cannot stall the host */
 
     struct error_list errors;
     error_list_init(&errors);
@@ -539,7 +628,7 @@ int host_run(const char *config_path)
         host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
-        start_events(&host) < 0 ||
+        start_events(&host) < 0 || host_signals_start(&host) < 0 ||
         (host.config.metrics_listen &&
          metrics_http_start(&host.loop, host.config.metrics_listen, render_metrics, &host,
                             &host.metrics_http, &errors) < 0)) {
@@ -552,12 +641,6 @@ int host_run(const char *config_path)
     }
     error_list_free(&errors);
 
-    const int stop_signal_numbers[2] = {SIGTERM, SIGINT};
-    for (size_t i = 0; i < 2; i++) {
-        uv_signal_init(&host.loop, &host.stop_signals[i]);
-        host.stop_signals[i].data = &host;
-        uv_signal_start(&host.stop_signals[i], on_stop_signal, stop_signal_numbers[i]);
-    }
     uv_signal_init(&host.loop, &host.child_signal);
     host.child_signal.data = &host;
     uv_signal_start(&host.child_signal, on_child_signal, SIGCHLD);
@@ -565,25 +648,26 @@ int host_run(const char *config_path)
 
     log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
-              host.config.supervisor_count, host.plugins.count, host.config.socket_path);
+              host.config.supervisor_count, host.spawner_count, host.config.socket_path);
     host_notify_start(&host);
     autostart(&host);
     host_notify_boot_done(&host);
+    host_watch_update(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
     host_spawners_stop(&host, false, true);
     log_event(host.exit_status ? DYNSUP_LOG_ERROR : DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host stopped (exit status %d)", host.exit_status);
+    host_log_finish(&host.loop);
     uv_loop_close(&host.loop);
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);
     hashmap_free(&host.timers_by_key);
     metrics_counters_free(&host.counters);
-    free(host.event_signals);
-    free(host.event_timers);
     free(host.deferred);
-    free(host.spawners);
-    plugin_list_free(&host.plugins);
+    host_spawners_free(&host);
+    free(host.work_dir);
+    host_reload_free(&host);
     config_free(&host.config);
     return host.exit_status;
 }

@@ -29,11 +29,27 @@ struct outgoing_message {
     char data[];
 };
 
-/* The host's end of one spawner (one per plugin file, see spawner.h). */
+/* What a plugin file was when a generation was loaded from it: a file
+ * that differs in any of these at a reload is a new generation. */
+struct plugin_identity {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    struct timespec modified, changed;
+};
+
+/* The host's end of one spawner: one generation of one plugin file (see
+ * spawner.h). Links are never moved (libuv holds their watcher) and keep
+ * their index in host->spawners for the host's life: workers are keyed by
+ * it. Ownership: the host owns the link and its strings. */
 struct spawner_link {
     struct host *host;
-    const char *plugin;  /* owned by host->plugins */
-    size_t plugin_index; /* in host->plugins */
+    size_t index;        /* in host->spawners */
+    const char *plugin;  /* = name */
+    char *name, *version, *file, *file_name;  /* plugin name, its version, path, file in plugin_dir */
+    unsigned generation; /* 1 for the first load of this plugin name, then 2, 3... */
+    struct plugin_identity identity;
+    bool retired;        /* a newer generation (or nothing) serves new starts */
     pid_t pid;           /* 0 once reaped */
     int fd;              /* -1 once closed */
     uv_poll_t watcher;
@@ -43,40 +59,87 @@ struct spawner_link {
      * three pipe ends are the host's until a start takes it. */
     struct spare_worker { pid_t pid; int job_fd, output_fd, report_fd; } spare;
     bool spare_requested;  /* SPARE_WANTED sent, SPARE not back yet */
+    /* Starts sent whose SPAWNED has not come back, in the order sent (a
+     * spawner answers in order): failed if the spawner is lost. */
+    child_key *in_flight;
+    size_t in_flight_head, in_flight_count, in_flight_capacity;
+    size_t worker_count;   /* workers of this spawner the host knows */
+    /* Liveness (host_liveness.c) */
+    uint64_t last_heard_ms, ping_sent_ms;
+    unsigned long long ping_cpu; /* its CPU time (ticks) when pinged */
+    bool ping_outstanding;
+    bool lost;             /* declared dead: its workers were reported gone */
+};
+
+/* A folder watched for [host] watch = yes (host_watch.c). */
+struct watched_folder {
+    uv_fs_event_t handle;
+    struct host *host;
+    char *path;
+    char *only_name;      /* the one file name that counts, or NULL: ... */
+    const char *suffix;   /* ... every name with this suffix */
 };
 
 struct host {
     uv_loop_t loop;
     struct config config;
     struct tree *tree;
-    struct plugin_list plugins;
+    char *work_dir;                  /* the config's folder: where workers start */
     uint64_t started_at_ms;
     bool stopping;       /* tree_stop was called */
     bool exiting;        /* ACTION_EXIT came: closing handles */
     int exit_status;
 
-    struct spawner_link *spawners;   /* one per plugin, in host->plugins' order */
-    size_t spawner_count;
+    struct spawner_link **spawners;  /* every generation ever loaded, in load order */
+    size_t spawner_count, spawner_capacity;
 
-    uv_signal_t stop_signals[2];   /* SIGTERM, SIGINT */
+    /* host_signals.c */
+#define HOST_STOP_SIGNALS 3
+#define HOST_EVENT_SIGNALS 3
+    uv_signal_t stop_signals[HOST_STOP_SIGNALS];   /* SIGTERM, SIGINT, SIGQUIT */
+    uv_signal_t event_signals[HOST_EVENT_SIGNALS]; /* SIGHUP, SIGUSR1, SIGUSR2 */
+    int signal_fd;                 /* every other signal, logged (signalfd) */
+    uv_poll_t signal_watcher;
+    bool signals_started;
     uv_signal_t child_signal;      /* SIGCHLD: the spawners only */
-    uv_signal_t *event_signals;    /* one per event with a signal */
-    size_t event_signal_count;
-    uv_timer_t *event_timers;      /* one per event with an interval */
+    /* host_liveness.c: pings spawners while an answer from them is
+     * awaited (stopping, or after a SIGKILL to a worker) */
+    uv_timer_t liveness_timer;
+    bool liveness_started, liveness_running;
+    uint64_t liveness_until_ms;    /* UINT64_MAX while stopping */
+    struct event_timer {           /* one per event with an interval; freed on close */
+        uv_timer_t handle;
+        const struct event_spec *event;
+        uint64_t due_ms;           /* loop time of the next firing before its jitter */
+    } **event_timers;
     size_t event_timer_count;
+    /* host_reload.c: configs replaced by a reload, kept to the end
+     * (running workers' log tags point into them) */
+    struct config **retired_configs;
+    size_t retired_config_count;
+    uint64_t reload_count;
+    struct {
+        struct watched_folder *folders[3];
+        size_t count;
+        uv_timer_t settle;     /* the burst is over: reload */
+        bool timer_started;
+    } watch;
 
     struct control_server *control;
     struct host_notify notify;       /* systemd's notify protocol (host_notify.c) */
     struct metrics_counters counters;   /* history for the metrics (host_metrics.c) */
     struct metrics_http *metrics_http;  /* the [host] metrics_listen endpoint, or NULL */
     double started_at_unix;             /* process_start_time_seconds */
-    struct hashmap workers_by_pid;   /* pid -> struct worker_io */
+    /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
+     * not enough, see tree_worker_exited */
+    struct hashmap workers_by_pid;
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 
     /* start outcomes found while carrying out actions, fed back after: a
      * failure (pid 0, detail), or a spare that took the job (pid, fds) */
     struct deferred_start {
         child_key key;
+        size_t spawner_index;
         pid_t pid;
         int fds[2];
         char detail[128];
@@ -92,7 +155,7 @@ void host_begin_stop(struct host *host, const char *why);
 /* Logs the answer to a start nobody waits for (autostart, signal, interval). */
 void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply);
 /* The spawner is gone (or its socket is): every worker went with it. */
-void host_spawner_lost(struct host *host, const char *how);
+void host_spawner_lost(struct host *host, struct spawner_link *link, const char *how);
 /* A spawn that failed while actions were being carried out; fed back to
  * the tree by host_apply once the current list is done. */
 void host_defer_spawn_failure(struct host *host, child_key key, const char *detail);
@@ -101,8 +164,41 @@ int host_reserve_deferred(struct host *host);
 /* Likewise for a spare that took the job: pid with its output and report
  * pipes (now owned by the host's worker I/O). Call host_reserve_deferred
  * first, before the job is written: this one cannot fail then. */
-void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int output_fd,
-                            int report_fd);
+void host_defer_spare_start(struct host *host, child_key key, size_t spawner_index, pid_t pid,
+                            int output_fd, int report_fd);
+
+/* host_liveness.c: a spawner that stops answering (SIGSTOP, a debugger,
+ * a plugin's fork handler that blocks) is declared lost after
+ * SPAWNER_ANSWER_DEADLINE_MS, so that no stop waits for it for ever. */
+#define SPAWNER_ANSWER_DEADLINE_MS 2000
+/* Keep checking the spawners until `until_ms` (monotonic ms; UINT64_MAX:
+ * until the host exits). */
+void host_liveness_watch(struct host *host, uint64_t until_ms);
+void host_liveness_heard(struct spawner_link *link, bool pong);
+void host_liveness_close(struct host *host);
+
+/* host_reload.c (SPEC section 8) */
+struct change_list;
+/* Validates the config, children_dir and plugin_dir as `check` does and
+ * applies the difference (unless dry_run). Returns 0 with the changes, or
+ * -1 with every error (nothing changed). */
+int host_reload(struct host *host, bool dry_run, struct change_list *changes,
+                struct error_list *errors);
+/* The same, its outcome logged (SIGHUP, watch). */
+void host_reload_and_log(struct host *host, const char *why);
+void host_reload_free(struct host *host);
+/* host_watch.c: follows host->config.watch (boot, and after a reload) */
+void host_watch_update(struct host *host);
+void host_watch_stop(struct host *host);
+/* host.c: the events' interval timers, from host->config */
+void host_events_restart(struct host *host);
+
+/* host_signals.c */
+/* Before anything forks or starts a thread: blocks the signals that are
+ * read from the signalfd (so a kill() of them only waits), ignores SIGPIPE. */
+void host_signals_block(void);
+int host_signals_start(struct host *host);
+void host_signals_close(struct host *host);
 
 /* host_spawners.c */
 /* Forks one spawner per plugin file of plugin_dir; fills host->plugins.
@@ -110,10 +206,35 @@ void host_defer_spare_start(struct host *host, child_key key, pid_t pid, int out
  * stay, for host_spawners_stop). */
 int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
                          struct error_list *errors);
+/* Loads one plugin file in a new spawner: a link not yet in the host (see
+ * host_spawner_adopt), or NULL with every error. */
+struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
+                                       const char *file_name, struct error_list *errors);
+/* Makes a loaded link one of the host's (a new generation of its plugin:
+ * the current one, if any, is retired). Watches it when `watch`. */
+int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch);
+/* Ends a link that was never adopted (a refused reload). */
+void host_spawner_discard(struct spawner_link *link);
+/* The generation of `plugin` new starts and restarts use, or NULL. */
+struct spawner_link *host_current_generation(struct host *host, const char *plugin);
+/* No new start will use it: released (its spawner let go) as soon as it
+ * has no worker and no start in flight. */
+void host_spawner_retire(struct spawner_link *link);
+void host_spawner_release_if_idle(struct spawner_link *link);
+/* A file's identity now; -1 if it cannot be read. */
+int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out);
+bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b);
 int host_spawners_watch(struct host *host);
 /* Closes every link (EOF tells each spawner to exit); with `wait`, reaps
  * them; with `kill`, SIGKILLs them first. */
 void host_spawners_stop(struct host *host, bool kill_them, bool wait);
+/* Fails every start queued for the spawner or sent and not answered. */
+void host_spawner_fail_pending(struct spawner_link *link, const char *detail);
+/* Stops reading the spawner and closes the host's end (EOF tells it to
+ * exit); its spare is let go. */
+void host_spawner_disconnect(struct spawner_link *link);
+/* Frees every link (after the loop ended). */
+void host_spawners_free(struct host *host);
 /* Closes the watchers and sockets from the loop (host exit). */
 void host_spawners_close(struct host *host);
 /* Reaps spawners that died: any death is host_spawner_lost. */
@@ -122,14 +243,23 @@ void host_spawners_reap(struct host *host);
  * `why` if the request cannot go. */
 int host_send_spawn(struct host *host, const struct action *spawn, const char **why);
 
-/* host_workers.c */
-void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
-                         int fd_count, int message_flags);
+/* host_workers.c: workers are known by the spawner that forked them and
+ * their pid (worker_key). */
+static inline uint64_t worker_key(size_t spawner_index, pid_t pid)
+{
+    return ((uint64_t)spawner_index << 32) | (uint32_t)pid;
+}
+void host_worker_spawned(struct host *host, size_t spawner_index,
+                         const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                         int message_flags);
 /* The same, with the tree's actions appended to `out` (not carried out). */
-void host_worker_spawned_into(struct host *host, const struct spawner_spawned *spawned,
-                              const int *fds, int fd_count, int message_flags,
-                              struct action_list *out);
-void host_worker_exited(struct host *host, const struct spawner_exited *exited);
+void host_worker_spawned_into(struct host *host, size_t spawner_index,
+                              const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                              int message_flags, struct action_list *out);
+void host_worker_exited(struct host *host, size_t spawner_index,
+                        const struct spawner_exited *exited);
+/* Every worker of the spawner is gone with it: each is an exit by SIGKILL. */
+void host_workers_lost(struct host *host, size_t spawner_index);
 void host_workers_close(struct host *host);
 
 /* host_metrics.c */

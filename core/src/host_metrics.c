@@ -60,13 +60,24 @@ static void read_process_figures(struct host *host, struct process_figures *figu
 
 char *host_metrics_text(struct host *host)
 {
-    struct metrics_plugin *plugins = calloc(host->plugins.count + 1, sizeof *plugins);
+    struct metrics_plugin *plugins = calloc(host->spawner_count + 1, sizeof *plugins);
     if (!plugins)
         return NULL;
-    for (size_t i = 0; i < host->plugins.count; i++) {
-        plugins[i].name = host->plugins.items[i].name;
-        plugins[i].version = host->plugins.items[i].version;
-        plugins[i].file = host->plugins.items[i].file;
+    size_t plugin_count = 0;
+    /* One spawner per loaded generation of a plugin file (as `plugins`
+     * lists them): the ones alive. */
+    for (size_t i = 0; i < host->spawner_count; i++) {
+        const struct spawner_link *link = host->spawners[i];
+        if (link->pid <= 0 || link->lost)
+            continue;
+        plugins[plugin_count++] = (struct metrics_plugin){
+            .name = link->name,
+            .version = link->version,
+            .file = link->file,
+            .generation = link->generation,
+            .workers = link->worker_count,
+            .current = !link->retired,
+        };
     }
     struct process_figures process;
     read_process_figures(host, &process);
@@ -77,7 +88,7 @@ char *host_metrics_text(struct host *host)
         .uptime_seconds = (double)now / 1000.0,
         .counters = &host->counters,
         .plugins = plugins,
-        .plugin_count = host->plugins.count,
+        .plugin_count = plugin_count,
         .version = DYNSUP_VERSION,
         .sd_notify_built = host_notify_built(),
         .http_built = metrics_http_built(),

@@ -159,7 +159,7 @@ static bool autostart_answered(struct host *host)
     return !search.found;
 }
 
-void host_notify_ready(struct host *host)
+static void send_ready(struct host *host)
 {
     if (!host->notify.enabled || host->stopping)
         return;
@@ -167,6 +167,14 @@ void host_notify_ready(struct host *host)
     host->notify.awaiting_ready = false;
     send_state(host, "READY=1");
     send_status(host, "running");
+}
+
+/* After a reload: only once boot's READY=1 went (a reload during boot
+ * leaves readiness to autostart's answers). */
+void host_notify_ready(struct host *host)
+{
+    if (host->notify.enabled && host->notify.ready_sent)
+        send_ready(host);
 }
 
 void host_notify_boot_done(struct host *host)
@@ -184,7 +192,7 @@ void host_notify_after_actions(struct host *host)
         return;
     if (notify->awaiting_ready) {
         if (autostart_answered(host))
-            host_notify_ready(host);
+            send_ready(host);
         return;
     }
     if (!notify->ready_sent || host->exiting)
@@ -198,7 +206,7 @@ void host_notify_after_actions(struct host *host)
 
 void host_notify_reloading(struct host *host)
 {
-    if (!host->notify.enabled)
+    if (!host->notify.enabled || !host->notify.ready_sent || host->stopping)
         return;
     /* systemd 253+ wants the monotonic time with RELOADING=1 (Type=notify-reload);
      * older ones ignore it. */

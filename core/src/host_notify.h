@@ -44,9 +44,9 @@ void host_notify_boot_done(struct host *host);
  * refresh soon after a change. Cheap when nothing waits. */
 void host_notify_after_actions(struct host *host);
 
-/* For the reload to come (SIGHUP / the reload request are not built yet):
- * RELOADING=1 with MONOTONIC_USEC before re-reading the config, then
- * host_notify_ready() once the new config is applied (or refused). */
+/* Around a reload (host_reload: the request, SIGHUP, watch): RELOADING=1
+ * with MONOTONIC_USEC before re-reading the config, then READY=1 once the
+ * new config is applied or refused. Both do nothing before boot's READY=1. */
 void host_notify_reloading(struct host *host);
 void host_notify_ready(struct host *host);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_diff.h"
 #include "host_internal.h"
 #include "log.h"
 #include "protocol.h"
@@ -171,15 +172,40 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
     }
     case CMD_PLUGINS: {
         struct plugins_writer *writer = plugins_writer_new();
-        for (size_t i = 0; i < host->plugins.count; i++)
-            plugins_writer_add(writer, host->plugins.items[i].name, host->plugins.items[i].version,
-                               host->plugins.items[i].file);
+        for (size_t i = 0; i < host->spawner_count; i++) {
+            const struct spawner_link *link = host->spawners[i];
+            if (link->pid > 0 && !link->lost)
+                plugins_writer_add_generation(writer, link->name, link->version, link->file,
+                                              link->generation, link->worker_count, !link->retired);
+        }
         answer(host, token, plugins_writer_finish(writer));
         return;
     }
     case CMD_METRICS:
         answer(host, token, host_metrics_reply(host));
         return;
+    case CMD_RELOAD: {
+        if (host->stopping) {
+            answer(host, token, protocol_format_error("shutting_down", "the host is stopping"));
+            return;
+        }
+        struct change_list changes;
+        struct error_list errors;
+        change_list_init(&changes);
+        error_list_init(&errors);
+        if (host_reload(host, request->dry_run, &changes, &errors) != 0) {
+            log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                      "reload request refused, nothing changed (%zu errors)", errors.count);
+            answer(host, token, protocol_format_invalid_config(&errors));
+        } else {
+            log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "reload request%s: %zu changes",
+                      request->dry_run ? " (dry run)" : "", changes.count);
+            answer(host, token, protocol_format_changes(&changes, request->dry_run));
+        }
+        change_list_free(&changes);
+        error_list_free(&errors);
+        return;
+    }
     case CMD_STOP:
         answer(host, token, protocol_format_ok());
         host_begin_stop(host, "stop request");

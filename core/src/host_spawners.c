@@ -16,51 +16,179 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host_internal.h"
+#include "log.h"
 #include "plugin_loader.h"
 
-/* ---------------------------------------------------------------- boot */
+static void on_spawner_event(uv_poll_t *watcher, int status, int events);
+
+/* ---------------------------------------------------------------- boot and generations */
+
+int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", plugin_dir, file_name);
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return -1;
+    *out = (struct plugin_identity){.device = info.st_dev, .inode = info.st_ino,
+                                    .size = info.st_size, .modified = info.st_mtim,
+                                    .changed = info.st_ctim};
+    return 0;
+}
+
+bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b)
+{
+    return a->device == b->device && a->inode == b->inode && a->size == b->size &&
+           a->modified.tv_sec == b->modified.tv_sec && a->modified.tv_nsec == b->modified.tv_nsec &&
+           a->changed.tv_sec == b->changed.tv_sec && a->changed.tv_nsec == b->changed.tv_nsec;
+}
+
+static void free_link(struct spawner_link *link)
+{
+    free(link->name);
+    free(link->version);
+    free(link->file);
+    free(link->file_name);
+    free(link->in_flight);
+    free(link);
+}
+
+struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
+                                       const char *file_name, struct error_list *errors)
+{
+    struct spawner_link *link = calloc(1, sizeof *link);
+    struct plugin_list loaded = {NULL, 0};
+    if (!link) {
+        error_list_add(errors, "%s/%s: cannot load: out of memory", plugin_dir, file_name);
+        return NULL;
+    }
+    link->host = host;
+    link->fd = -1;
+    /* Taken before the spawner opens the file: a file replaced in between
+     * reads as changed at the next reload, which loads it again. */
+    if (plugin_identity_of(plugin_dir, file_name, &link->identity) != 0)
+        memset(&link->identity, 0, sizeof link->identity);
+    if (spawner_launch(plugin_dir, file_name, host->work_dir, &link->pid, &link->fd, &loaded,
+                       errors) != 0) {
+        plugin_list_free(&loaded);
+        free(link);
+        return NULL;
+    }
+    if (loaded.count != 1) { /* a load report without its plugin */
+        error_list_add(errors, "%s/%s: the spawner reported no plugin", plugin_dir, file_name);
+        plugin_list_free(&loaded);
+        host_spawner_discard(link);
+        return NULL;
+    }
+    link->name = strdup(loaded.items[0].name);
+    link->version = strdup(loaded.items[0].version);
+    link->file = strdup(loaded.items[0].file);
+    link->file_name = strdup(file_name);
+    link->plugin = link->name;
+    plugin_list_free(&loaded);
+    if (!link->name || !link->version || !link->file || !link->file_name) {
+        error_list_add(errors, "%s/%s: cannot load: out of memory", plugin_dir, file_name);
+        host_spawner_discard(link);
+        return NULL;
+    }
+    return link;
+}
+
+void host_spawner_discard(struct spawner_link *link)
+{
+    if (link->fd >= 0)
+        close(link->fd); /* EOF: the spawner exits */
+    if (link->pid > 0) {
+        kill(link->pid, SIGKILL);
+        waitpid(link->pid, NULL, 0);
+    }
+    free_link(link);
+}
+
+struct spawner_link *host_current_generation(struct host *host, const char *plugin)
+{
+    for (size_t i = host->spawner_count; i-- > 0;) {
+        struct spawner_link *link = host->spawners[i];
+        if (!link->retired && !link->lost && strcmp(link->plugin, plugin) == 0)
+            return link;
+    }
+    return NULL;
+}
+
+void host_spawner_release_if_idle(struct spawner_link *link)
+{
+    if (!link->retired || link->worker_count > 0 || link->in_flight_count > 0 ||
+        link->outgoing_head || link->fd < 0 || !link->watching)
+        return;
+    log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid,
+              "plugin %s %s (generation %u) has no worker left: released", link->plugin,
+              link->version, link->generation);
+    host_spawner_disconnect(link); /* EOF: the spawner exits, reaped by SIGCHLD */
+}
+
+void host_spawner_retire(struct spawner_link *link)
+{
+    if (link->retired)
+        return;
+    link->retired = true;
+    host_spawner_release_if_idle(link);
+}
+
+int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch)
+{
+    if (host->spawner_count == host->spawner_capacity) {
+        size_t capacity = host->spawner_capacity ? host->spawner_capacity * 2 : 8;
+        struct spawner_link **grown = realloc(host->spawners, capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        host->spawners = grown;
+        host->spawner_capacity = capacity;
+    }
+    unsigned generation = 1;
+    for (size_t i = 0; i < host->spawner_count; i++)
+        if (strcmp(host->spawners[i]->plugin, link->plugin) == 0 &&
+            host->spawners[i]->generation >= generation)
+            generation = host->spawners[i]->generation + 1;
+    struct spawner_link *previous = host_current_generation(host, link->plugin);
+    link->generation = generation;
+    link->index = host->spawner_count;
+    host->spawners[host->spawner_count++] = link;
+    if (previous)
+        host_spawner_retire(previous);
+    if (!watch)
+        return 0;
+    if (uv_poll_init(&host->loop, &link->watcher, link->fd) != 0)
+        return -1;
+    link->watcher.data = link;
+    link->watching = true;
+    return uv_poll_start(&link->watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
+}
 
 int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
                          struct error_list *errors)
 {
+    (void)work_dir; /* host->work_dir */
     char **names = NULL;
     size_t count = 0;
     if (plugin_dir_list(plugin_dir, &names, &count, errors) != 0)
         return -1;
-    host->spawners = calloc(count + 1, sizeof *host->spawners);
-    if (!host->spawners) {
-        plugin_names_free(names, count);
-        error_list_add(errors, "%s: cannot load the plugins: out of memory", plugin_dir);
-        return -1;
-    }
     int result = 0;
     for (size_t i = 0; i < count; i++) {
-        struct spawner_link *link = &host->spawners[host->spawner_count];
-        size_t loaded_before = host->plugins.count;
-        if (spawner_launch(plugin_dir, names[i], work_dir, &link->pid, &link->fd, &host->plugins,
-                           errors) != 0) {
+        struct spawner_link *link = host_spawner_load(host, plugin_dir, names[i], errors);
+        if (!link || host_spawner_adopt(host, link, false) != 0) {
+            if (link)
+                host_spawner_discard(link);
             result = -1;
-            continue;
         }
-        if (host->plugins.count != loaded_before + 1) { /* a load report without its plugin */
-            error_list_add(errors, "%s/%s: the spawner reported no plugin", plugin_dir, names[i]);
-            close(link->fd);
-            waitpid(link->pid, NULL, 0);
-            result = -1;
-            continue;
-        }
-        link->host = host;
-        link->plugin_index = loaded_before;
-        host->spawner_count++;
     }
-    /* Names are taken once the list stopped growing (realloc moves it). */
-    for (size_t i = 0; i < host->spawner_count; i++)
-        host->spawners[i].plugin = host->plugins.items[host->spawners[i].plugin_index].name;
     plugin_names_free(names, count);
     return result;
 }
@@ -68,7 +196,7 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, const char *
 void host_spawners_stop(struct host *host, bool kill_them, bool wait)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
-        struct spawner_link *link = &host->spawners[i];
+        struct spawner_link *link = host->spawners[i];
         if (kill_them && link->pid > 0)
             kill(link->pid, SIGKILL);
         if (link->fd >= 0 && !link->watching) { /* else its close callback closes it */
@@ -76,26 +204,43 @@ void host_spawners_stop(struct host *host, bool kill_them, bool wait)
             link->fd = -1;
         }
     }
-    for (size_t i = 0; wait && i < host->spawner_count; i++)
-        if (host->spawners[i].pid > 0) {
-            waitpid(host->spawners[i].pid, NULL, 0);
-            host->spawners[i].pid = 0;
+    /* EOF makes a spawner exit at once; one that is stopped or stuck
+     * would never read it, so the wait has a deadline too. */
+    uint64_t deadline = uv_hrtime() / 1000000u + SPAWNER_ANSWER_DEADLINE_MS;
+    for (size_t i = 0; wait && i < host->spawner_count; i++) {
+        struct spawner_link *link = host->spawners[i];
+        while (link->pid > 0 && waitpid(link->pid, NULL, WNOHANG) == 0) {
+            if (uv_hrtime() / 1000000u > deadline) {
+                log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
+                          "plugin process of %s (pid %d) did not exit within %d ms of the host's "
+                          "stop; killing it", link->plugin ? link->plugin : "?", (int)link->pid,
+                          SPAWNER_ANSWER_DEADLINE_MS);
+                kill(link->pid, SIGKILL);
+                waitpid(link->pid, NULL, 0);
+                break;
+            }
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000000};
+            nanosleep(&pause, NULL);
         }
+        link->pid = 0;
+    }
 }
 
 void host_spawners_reap(struct host *host)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
-        struct spawner_link *link = &host->spawners[i];
+        struct spawner_link *link = host->spawners[i];
         int wait_status;
         if (link->pid <= 0 || waitpid(link->pid, &wait_status, WNOHANG) != link->pid)
             continue;
         link->pid = 0;
+        if (link->retired && !link->watching && link->worker_count == 0)
+            continue; /* a released generation, gone as asked */
         char how[160];
         describe_wait_status(wait_status, how, sizeof how);
         size_t length = strlen(how);
         snprintf(how + length, sizeof how - length, "; it forked plugin %s's workers", link->plugin);
-        host_spawner_lost(host, how);
+        host_spawner_lost(host, link, how);
     }
 }
 
@@ -109,6 +254,52 @@ static void want_writable(struct spawner_link *link, bool wanted)
         return;
     link->writable_wanted = wanted;
     uv_poll_start(&link->watcher, UV_READABLE | (wanted ? UV_WRITABLE : 0), on_spawner_event);
+}
+
+/* Out of memory here only loses the ability to fail this start should
+ * the spawner die before answering. */
+static void remember_in_flight(struct spawner_link *link, child_key key)
+{
+    if (link->in_flight_head > 0 && link->in_flight_head == link->in_flight_count) {
+        link->in_flight_head = link->in_flight_count = 0;
+    }
+    if (link->in_flight_count == link->in_flight_capacity) {
+        size_t capacity = link->in_flight_capacity ? link->in_flight_capacity * 2 : 16;
+        child_key *grown = realloc(link->in_flight, capacity * sizeof *grown);
+        if (!grown)
+            return;
+        link->in_flight = grown;
+        link->in_flight_capacity = capacity;
+    }
+    link->in_flight[link->in_flight_count++] = key;
+}
+
+static void forget_in_flight(struct spawner_link *link, child_key key)
+{
+    for (size_t i = link->in_flight_head; i < link->in_flight_count; i++)
+        if (link->in_flight[i] == key) {
+            link->in_flight[i] = link->in_flight[link->in_flight_head++];
+            break;
+        }
+    if (link->in_flight_head == link->in_flight_count)
+        link->in_flight_head = link->in_flight_count = 0;
+}
+
+void host_spawner_fail_pending(struct spawner_link *link, const char *detail)
+{
+    struct host *host = link->host;
+    for (size_t i = link->in_flight_head; i < link->in_flight_count; i++)
+        host_defer_spawn_failure(host, link->in_flight[i], detail);
+    link->in_flight_head = link->in_flight_count = 0;
+    while (link->outgoing_head) {
+        struct outgoing_message *message = link->outgoing_head;
+        link->outgoing_head = message->next;
+        if (message->key)
+            host_defer_spawn_failure(host, message->key, detail);
+        free(message);
+    }
+    link->outgoing_tail = NULL;
+    link->spare_requested = false;
 }
 
 static void flush_outgoing(struct spawner_link *link)
@@ -125,7 +316,7 @@ static void flush_outgoing(struct spawner_link *link)
                 return;
             }
             if (errno == EPIPE || errno == ECONNRESET) {
-                host_spawner_lost(host, "its socket closed");
+                host_spawner_lost(host, link, "its socket closed");
                 return;
             }
             /* This one request cannot go (ENOBUFS, EMSGSIZE...): fail it
@@ -139,21 +330,14 @@ static void flush_outgoing(struct spawner_link *link)
             else
                 link->spare_requested = false;
         }
+        else if (message->key)
+            remember_in_flight(link, message->key);
         link->outgoing_head = message->next;
         if (!link->outgoing_head)
             link->outgoing_tail = NULL;
         free(message);
     }
     want_writable(link, false);
-}
-
-static struct spawner_link *link_of_plugin(struct host *host, const char *plugin)
-{
-    /* A handful of plugins: a scan is as quick as a lookup table. */
-    for (size_t i = 0; i < host->spawner_count; i++)
-        if (strcmp(host->spawners[i].plugin, plugin) == 0)
-            return &host->spawners[i];
-    return NULL;
 }
 
 static int queue_message(struct spawner_link *link, child_key key, const void *data, size_t length)
@@ -212,8 +396,8 @@ static bool hand_to_spare(struct spawner_link *link, child_key key, const char *
         return false;
     }
     close(link->spare.job_fd);
-    host_defer_spare_start(link->host, key, link->spare.pid, link->spare.output_fd,
-                           link->spare.report_fd);
+    host_defer_spare_start(link->host, key, link->index, link->spare.pid,
+                           link->spare.output_fd, link->spare.report_fd);
     link->spare.pid = 0;
     return true;
 }
@@ -222,7 +406,8 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
 {
     static char buffer[SPAWNER_MAX_MESSAGE];
     const struct child_info *child = spawn->child;
-    struct spawner_link *link = link_of_plugin(host, child->plugin);
+    /* New starts and restarts alike run the newest generation. */
+    struct spawner_link *link = host_current_generation(host, child->plugin);
     if (!link || link->fd < 0) {
         *why = "its plugin is not loaded";
         return -1;
@@ -273,6 +458,10 @@ static void read_spawner(struct spawner_link *link)
         }
         if (length < 0)
             return;
+        uint32_t kind = 0;
+        if ((size_t)length >= sizeof kind)
+            memcpy(&kind, data, sizeof kind);
+        host_liveness_heard(link, kind == SPAWNER_PONG);
         int fds[4];
         int fd_count = 0;
         for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header;
@@ -289,7 +478,9 @@ static void read_spawner(struct spawner_link *link)
         if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
             struct spawner_spawned spawned;
             memcpy(&spawned, data + sizeof type, sizeof spawned);
-            host_worker_spawned(host, &spawned, fds, fd_count, message.msg_flags);
+            forget_in_flight(link, spawned.key);
+            host_worker_spawned(host, link->index, &spawned, fds, fd_count,
+                                message.msg_flags);
             continue;
         }
         if (type == SPAWNER_SPARE && (size_t)length == sizeof type + sizeof(struct spawner_spare)) {
@@ -313,7 +504,7 @@ static void read_spawner(struct spawner_link *link)
             if (exited.pid == link->spare.pid) /* a spare without a job: no worker of ours */
                 drop_spare(link);
             else
-                host_worker_exited(host, &exited);
+                host_worker_exited(host, link->index, &exited);
         }
     }
 }
@@ -340,7 +531,7 @@ static void on_spawner_event(uv_poll_t *watcher, int status, int events)
 int host_spawners_watch(struct host *host)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
-        struct spawner_link *link = &host->spawners[i];
+        struct spawner_link *link = host->spawners[i];
         if (uv_poll_init(&host->loop, &link->watcher, link->fd) != 0)
             return -1;
         link->watcher.data = link;
@@ -358,20 +549,37 @@ static void on_spawner_watcher_closed(uv_handle_t *handle)
     link->fd = -1;
 }
 
+void host_spawner_disconnect(struct spawner_link *link)
+{
+    drop_spare(link);
+    if (link->watching) {
+        link->watching = false;
+        uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
+    }
+}
+
 void host_spawners_close(struct host *host)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
-        struct spawner_link *link = &host->spawners[i];
+        struct spawner_link *link = host->spawners[i];
         while (link->outgoing_head) {
             struct outgoing_message *message = link->outgoing_head;
             link->outgoing_head = message->next;
             free(message);
         }
         link->outgoing_tail = NULL;
-        drop_spare(link);
-        if (link->watching) {
-            link->watching = false;
-            uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
-        }
+        free(link->in_flight);
+        link->in_flight = NULL;
+        link->in_flight_head = link->in_flight_count = link->in_flight_capacity = 0;
+        host_spawner_disconnect(link);
     }
+}
+
+void host_spawners_free(struct host *host)
+{
+    for (size_t i = 0; i < host->spawner_count; i++)
+        free_link(host->spawners[i]);
+    free(host->spawners);
+    host->spawners = NULL;
+    host->spawner_count = host->spawner_capacity = 0;
 }

@@ -8,6 +8,7 @@
  * buffer: only an unfinished line is kept per worker.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "dynsup/plugin.h"
 #include "host_internal.h"
 #include "log.h"
+#include "text_escape.h"
 
 /* A line longer than this is logged in pieces. Well below log.c's 4096
  * byte line, which also holds the prefix (time, level, supervisor, child,
@@ -41,6 +43,7 @@ struct worker_io {
     struct host *host;
     child_key key;
     pid_t pid;
+    uint32_t spawner_index;
     const char *supervisor;   /* owned by host->config, which outlives every worker */
     const char *child_id;     /* likewise */
     uv_pipe_t output;
@@ -70,7 +73,11 @@ static void log_output_line(struct worker_io *io, const char *line, size_t lengt
         line += 3;
         length -= 3;
     }
-    log_event(level, io->supervisor, io->child_id, io->pid, "%.*s", (int)length, line);
+    /* Escaped here, with its length: a NUL is part of the line, and what
+     * follows it must reach the log too. */
+    char escaped[OUTPUT_LINE_MAX * TEXT_ESCAPE_MAX_GROWTH + 1];
+    text_escape(escaped, sizeof escaped, line, length);
+    log_event(level, io->supervisor, io->child_id, io->pid, "%s", escaped);
 }
 
 static void flush_partial_output(struct worker_io *io)
@@ -163,13 +170,62 @@ static void take_answer(struct worker_io *io, const char *data, size_t length)
     action_list_free(&actions);
 }
 
+/* Whether pid lives and is not on its way out. A process closes its
+ * descriptors while it exits, before it becomes a zombie: the kernel's
+ * PF_EXITING flag (0x4 in /proc/PID/stat's flags field) tells those apart
+ * from a live process that closed its end itself. */
+static bool still_running(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen(path, "re");
+    if (!file)
+        return false;
+    size_t length = fread(text, 1, sizeof text - 1, file);
+    fclose(file);
+    text[length] = '\0';
+    const char *after_name = strrchr(text, ')');
+    if (!after_name || after_name[1] != ' ' || after_name[2] == 'Z' || after_name[2] == 'X')
+        return false;
+    char state;
+    int parent, group, session, terminal, terminal_group;
+    unsigned long flags;
+    if (sscanf(after_name + 2, "%c %d %d %d %d %d %lu", &state, &parent, &group, &session,
+               &terminal, &terminal_group, &flags) != 7)
+        return false;
+    return (flags & 0x4ul) == 0;
+}
+
+/* The report pipe ended without an answer. A worker that died during init
+ * is told by its EXITED; one that lives on closed the runtime's
+ * descriptor itself, and would otherwise sit in `starting` for ever: its
+ * start fails and it is killed (SPEC section 9). */
+static void report_ended(struct worker_io *io)
+{
+    bool answered_nothing = io->report && io->report->length == 0;
+    close_report(io);
+    if (!answered_nothing || !still_running(io->pid))
+        return;
+    kill(-io->pid, SIGKILL);
+    kill(io->pid, SIGKILL);
+    struct host *host = io->host;
+    struct action_list actions;
+    action_list_init(&actions);
+    tree_init_reported(host->tree, io->key, INIT_FAILED,
+                       "the worker closed the runtime's init report descriptor before init "
+                       "answered (a plugin must not close descriptors it did not open); killed",
+                       host_now(host), &actions);
+    host_apply(host, &actions);
+    action_list_free(&actions);
+}
+
 static void on_report(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
 {
     struct worker_io *io = stream->data;
     if (count > 0)
         take_answer(io, buffer->base, (size_t)count);
-    else if (count < 0) /* died before answering: its EXITED says how */
-        close_report(io);
+    else if (count < 0)
+        report_ended(io);
 }
 
 static int handle_fd(uv_handle_t *handle)
@@ -212,19 +268,20 @@ static void drain_worker(struct worker_io *io)
 
 /* ---------------------------------------------------------------- spawner messages */
 
-void host_worker_spawned(struct host *host, const struct spawner_spawned *spawned, const int *fds,
-                         int fd_count, int message_flags)
+void host_worker_spawned(struct host *host, size_t spawner_index,
+                         const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                         int message_flags)
 {
     struct action_list actions;
     action_list_init(&actions);
-    host_worker_spawned_into(host, spawned, fds, fd_count, message_flags, &actions);
+    host_worker_spawned_into(host, spawner_index, spawned, fds, fd_count, message_flags, &actions);
     host_apply(host, &actions);
     action_list_free(&actions);
 }
 
-void host_worker_spawned_into(struct host *host, const struct spawner_spawned *spawned,
-                              const int *fds, int fd_count, int message_flags,
-                              struct action_list *out)
+void host_worker_spawned_into(struct host *host, size_t spawner_index,
+                              const struct spawner_spawned *spawned, const int *fds, int fd_count,
+                              int message_flags, struct action_list *out)
 {
     struct worker_io *io = NULL;
     bool out_of_descriptors = (message_flags & MSG_CTRUNC) != 0;
@@ -239,6 +296,7 @@ void host_worker_spawned_into(struct host *host, const struct spawner_spawned *s
         io->host = host;
         io->key = spawned->key;
         io->pid = spawned->pid;
+        io->spawner_index = (uint32_t)spawner_index;
         io->supervisor = supervisor_spec ? supervisor_spec->name : "-";
         io->child_id = child_spec ? child_spec->id : "-";
         io->report = calloc(1, sizeof *io->report);
@@ -256,7 +314,8 @@ void host_worker_spawned_into(struct host *host, const struct spawner_spawned *s
             close(fds[1]);
         }
         uv_read_start((uv_stream_t *)&io->output, on_alloc, on_output);
-        hashmap_put_number(&host->workers_by_pid, (uint64_t)io->pid, io);
+        hashmap_put_number(&host->workers_by_pid, worker_key(spawner_index, io->pid), io);
+        host->spawners[spawner_index]->worker_count++;
         tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), out);
     } else {
         for (int i = 0; i < fd_count; i++)
@@ -272,27 +331,55 @@ void host_worker_spawned_into(struct host *host, const struct spawner_spawned *s
     }
 }
 
-void host_worker_exited(struct host *host, const struct spawner_exited *exited)
+static void worker_gone(struct host *host, struct worker_io *io, int wait_status)
 {
-    struct worker_io *io = hashmap_remove_number(&host->workers_by_pid, (uint64_t)exited->pid);
-    const char *supervisor = io ? io->supervisor : NULL, *child_id = io ? io->child_id : NULL;
-    if (io) {
-        drain_worker(io);
-        close_report(io);
-        uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
-    }
+    const char *supervisor = io->supervisor, *child_id = io->child_id;
+    struct spawner_link *link = host->spawners[io->spawner_index];
+    link->worker_count--;
+    host_spawner_release_if_idle(link);
+    child_key key = io->key;
+    pid_t pid = io->pid;
+    drain_worker(io);
+    close_report(io);
+    uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
     struct child_exit how = {0, 0};
-    if (WIFSIGNALED(exited->wait_status))
-        how.signal = WTERMSIG(exited->wait_status);
+    if (WIFSIGNALED(wait_status))
+        how.signal = WTERMSIG(wait_status);
     else
-        how.exit_code = WEXITSTATUS(exited->wait_status);
-    if (supervisor)  /* a spare that never got a job is no child's exit */
-        metrics_record_exit(&host->counters, supervisor, child_id, &how);
+        how.exit_code = WEXITSTATUS(wait_status);
+    metrics_record_exit(&host->counters, supervisor, child_id, &how);
     struct action_list actions;
     action_list_init(&actions);
-    tree_child_exited(host->tree, exited->pid, how, host_now(host), &actions);
+    tree_worker_exited(host->tree, key, pid, how, host_now(host), &actions);
     host_apply(host, &actions);
     action_list_free(&actions);
+}
+
+void host_worker_exited(struct host *host, size_t spawner_index,
+                        const struct spawner_exited *exited)
+{
+    /* Unknown: a spare the host let go, or a worker whose start it
+     * refused (out of descriptors); nothing of the tree's. */
+    struct worker_io *io = hashmap_remove_number(&host->workers_by_pid,
+                                                 worker_key(spawner_index, exited->pid));
+    if (io)
+        worker_gone(host, io, exited->wait_status);
+}
+
+void host_workers_lost(struct host *host, size_t spawner_index)
+{
+    for (;;) {
+        struct worker_io *found = NULL;
+        for (size_t i = 0; i < host->workers_by_pid.capacity && !found; i++) {
+            struct worker_io *io = host->workers_by_pid.slots[i].value;
+            if (io && io->spawner_index == spawner_index)
+                found = io;
+        }
+        if (!found || host->exiting)
+            return;
+        hashmap_remove_number(&host->workers_by_pid, worker_key(spawner_index, found->pid));
+        worker_gone(host, found, SIGKILL); /* a wait status: killed by SIGKILL */
+    }
 }
 
 void host_workers_close(struct host *host)

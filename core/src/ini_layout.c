@@ -1,8 +1,9 @@
 /*
  * The layout scan of an INI file (declared in config_values.h): which
  * sections and keys are written, where, and whether a name is repeated or
- * malformed. It reads the raw lines before iniparser does and never
- * interprets values; config_values.c reads those through iniparser.
+ * malformed. It reads the raw lines (the checked copy of config_file.c)
+ * and never interprets values; config_values.c reads those through
+ * iniparser.
  */
 #include "config_values.h"
 
@@ -157,33 +158,37 @@ static void scan_line(struct scan *scan, char *raw, int line)
     }
 }
 
-int ini_layout_read(const char *file, struct ini_layout *layout, struct config_problems *problems)
+void ini_layout_scan(const char *file, const char *text, size_t length, struct ini_layout *layout,
+                     struct config_problems *problems)
 {
     *layout = (struct ini_layout){0};
     struct scan scan = {file, layout, problems};
-    FILE *in = fopen(file, "r");
-    if (in == NULL) {
-        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    char *raw = NULL, *logical = NULL;
-    size_t raw_size = 0, logical_length = 0;
+    char *logical = NULL;
+    size_t logical_length = 0;
     int line = 0, first_line = 0;
-    ssize_t got;
-    while ((got = getline(&raw, &raw_size, in)) != -1) {
+    for (size_t start = 0; start < length;) {
+        const char *newline = memchr(text + start, '\n', length - start);
+        size_t end = newline != NULL ? (size_t)(newline - text) : length;
+        size_t got = end - start;
         line++;
-        while (got > 0 && isspace((unsigned char)raw[got - 1]))
-            raw[--got] = '\0';
-        char *grown = realloc(logical, logical_length + (size_t)got + 1);
+        /* A NUL ends the line for the scan, as it does for iniparser. */
+        const char *nul = memchr(text + start, '\0', got);
+        if (nul != NULL)
+            got = (size_t)(nul - (text + start));
+        while (got > 0 && isspace((unsigned char)text[start + got - 1]))
+            got--;
+        char *grown = realloc(logical, logical_length + got + 1);
         if (grown == NULL) {
             scan_report(&scan, line, NULL, NULL, "out of memory");
             break;
         }
         logical = grown;
-        memcpy(logical + logical_length, raw, (size_t)got + 1);
+        memcpy(logical + logical_length, text + start, got);
+        logical[logical_length + got] = '\0';
         if (logical_length == 0)
             first_line = line;
-        logical_length += (size_t)got;
+        logical_length += got;
+        start = end + 1;
         /* Like iniparser: a line ending in a backslash goes on on the next
          * one, the backslash removed. */
         if (logical_length > 0 && logical[logical_length - 1] == '\\') {
@@ -197,12 +202,7 @@ int ini_layout_read(const char *file, struct ini_layout *layout, struct config_p
     if (logical_length > 0)
         scan_report(&scan, first_line, NULL, NULL,
                     "the last line ends with a backslash (a continuation) but no line follows");
-    if (ferror(in))
-        scan_report(&scan, 0, NULL, NULL, "cannot read: %s", strerror(errno));
-    free(raw);
     free(logical);
-    fclose(in);
-    return 0;
 }
 
 const struct ini_key *ini_section_key(const struct ini_section *section, const char *key)

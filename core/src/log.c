@@ -1,18 +1,63 @@
 /*
  * One log line per event, written with a single write(2) so lines from the
  * host never interleave mid-line even when stderr is shared.
+ *
+ * Output that never blocks (issue 9 item 9). A reader of the host's
+ * stderr that stops reading (a full pipe, a terminal on hold) must not
+ * stall supervision, so once the host asks for it (log_use_nonblocking_
+ * output), a line that cannot be written at once waits in a bounded
+ * backlog, written out as the reader catches up (log_flush, which the
+ * host's loop calls until the backlog is gone); a line that does not fit
+ * there is dropped, counted, and the count logged once the backlog drained.
+ * A line is written whole or dropped whole, never cut.
+ *
+ * Why not O_NONBLOCK on stderr itself: the flag belongs to the open file
+ * description, which the host shares with whoever started it (the shell
+ * or terminal would then see EAGAIN on its own reads and writes) and with
+ * its spawners (forked before the loop; they write nothing there once
+ * their plugin is loaded, and workers write to their own output pipe,
+ * dup'ed onto 1 and 2, never to the host's stderr). Instead the host writes through a description of its own:
+ * a pipe, FIFO or terminal is opened again (/proc/self/fd/2) with
+ * O_NONBLOCK; a socket (systemd's journal stream) is written with
+ * send(MSG_DONTWAIT), which is non-blocking for that call only; a regular
+ * file never waits on a reader and is written as before.
  */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dynsup/plugin.h"
+#include "text_escape.h"
+
+#define LOG_LINE_MAX 4096
+/* What may wait for a slow reader: about 2,500 typical lines. */
+#define LOG_BACKLOG_MAX (256 * 1024)
+
+enum log_output {
+    LOG_OUTPUT_BLOCKING,    /* write(2) and wait (the default; regular files) */
+    LOG_OUTPUT_OWN_FD,      /* our own O_NONBLOCK description of a pipe or terminal */
+    LOG_OUTPUT_SOCKET,      /* send(MSG_DONTWAIT) */
+};
 
 static int log_threshold = DYNSUP_LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static enum log_output log_output = LOG_OUTPUT_BLOCKING;
+
+/* The backlog: bytes [backlog_start, backlog_end) wait to be written. One
+ * line more than the limit fits, for the rest of a line cut by a partial
+ * write (which is kept whatever the limit: a line is never cut). */
+static char backlog[LOG_BACKLOG_MAX + LOG_LINE_MAX];
+static size_t backlog_start, backlog_end;
+static unsigned long dropped_lines;
+static void (*backlog_callback)(void);
 
 void log_set_threshold(int level)
 {
@@ -21,7 +66,34 @@ void log_set_threshold(int level)
 
 void log_set_fd(int fd)
 {
+    if (log_output == LOG_OUTPUT_OWN_FD)
+        close(log_fd);
     log_fd = fd;
+    log_output = LOG_OUTPUT_BLOCKING;
+}
+
+int log_use_nonblocking_output(void)
+{
+    struct stat info;
+    if (fstat(log_fd, &info) != 0)
+        return -1;
+    if (S_ISSOCK(info.st_mode)) {
+        log_output = LOG_OUTPUT_SOCKET;
+    } else if (S_ISFIFO(info.st_mode) || S_ISCHR(info.st_mode)) {
+        char name[32];
+        snprintf(name, sizeof name, "/proc/self/fd/%d", log_fd);
+        int fd = open(name, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+            return -1; /* no reader (ENXIO) or no /proc: writes stay as they were */
+        log_fd = fd;
+        log_output = LOG_OUTPUT_OWN_FD;
+    }
+    return 0;
+}
+
+void log_set_backlog_callback(void (*callback)(void))
+{
+    backlog_callback = callback;
 }
 
 const char *log_level_name(int level)
@@ -35,12 +107,88 @@ const char *log_level_name(int level)
     return "debug";
 }
 
+/* ---- output ------------------------------------------------------------ */
+
+static ssize_t write_now(const char *data, size_t length)
+{
+    for (;;) {
+        ssize_t written = log_output == LOG_OUTPUT_SOCKET
+                              ? send(log_fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL)
+                              : write(log_fd, data, length);
+        if (written >= 0 || errno != EINTR)
+            return written;
+    }
+}
+
+static bool would_block(void)
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+static void backlog_append(const char *data, size_t length)
+{
+    if (backlog_end + length > sizeof backlog) {
+        memmove(backlog, backlog + backlog_start, backlog_end - backlog_start);
+        backlog_end -= backlog_start;
+        backlog_start = 0;
+    }
+    memcpy(backlog + backlog_end, data, length);
+    backlog_end += length;
+}
+
+static void emit(const char *line, size_t length)
+{
+    if (log_output == LOG_OUTPUT_BLOCKING) {
+        ssize_t ignored = write(log_fd, line, length);
+        (void)ignored;
+        return;
+    }
+    if (backlog_end > backlog_start) {
+        if (backlog_end - backlog_start + length > LOG_BACKLOG_MAX)
+            dropped_lines++;
+        else
+            backlog_append(line, length);
+        return;
+    }
+    ssize_t written = write_now(line, length);
+    if (written == (ssize_t)length || (written < 0 && !would_block()))
+        return; /* out, or nobody will ever read it (EPIPE): nothing to wait for */
+    size_t done = written > 0 ? (size_t)written : 0;
+    backlog_append(line + done, length - done);
+    if (backlog_callback != NULL)
+        backlog_callback();
+}
+
+bool log_flush(void)
+{
+    while (backlog_end > backlog_start) {
+        ssize_t written = write_now(backlog + backlog_start, backlog_end - backlog_start);
+        if (written < 0 && would_block())
+            return true;
+        if (written <= 0) {
+            backlog_start = backlog_end = 0; /* the reader is gone */
+            break;
+        }
+        backlog_start += (size_t)written;
+    }
+    backlog_start = backlog_end = 0;
+    if (dropped_lines > 0) {
+        unsigned long count = dropped_lines;
+        dropped_lines = 0;
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                  "dropped %lu log lines: the reader of this log did not keep up", count);
+    }
+    return backlog_end > backlog_start;
+}
+
+/* ---- lines ------------------------------------------------------------- */
+
 void log_eventv(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt,
                 va_list ap)
 {
     if (level > log_threshold)
         return;
-    char line[4096];
+    char line[LOG_LINE_MAX];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm utc;
@@ -54,19 +202,16 @@ void log_eventv(int level, const char *supervisor, const char *child, pid_t pid,
                      child ? child : "-", pid_text);
     if (n > 0)
         used += (size_t)n < sizeof line - used ? (size_t)n : sizeof line - used - 1;
-    n = vsnprintf(line + used, sizeof line - used, fmt, ap);
+    /* Keep the one-line promise: control characters in a message (a file
+     * name, a client's text, a worker's line) must neither forge log lines
+     * nor drive the terminal, so they are escaped (text_escape.h). */
+    char message[sizeof line];
+    n = vsnprintf(message, sizeof message, fmt, ap);
     if (n > 0)
-        used += (size_t)n < sizeof line - used ? (size_t)n : sizeof line - used - 1;
-    /* Keep the one-line promise: control characters from worker output
-     * (a stray \r or \n inside a message) must not forge log lines. */
-    for (size_t i = 0; i < used; i++)
-        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
-            line[i] = ' ';
-    if (used >= sizeof line - 1)
-        used = sizeof line - 2;
+        used += text_escape(line + used, sizeof line - 1 - used, message,
+                            (size_t)n < sizeof message ? (size_t)n : sizeof message - 1);
     line[used++] = '\n';
-    ssize_t ignored = write(log_fd, line, used);
-    (void)ignored;
+    emit(line, used);
 }
 
 void log_event(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt, ...)

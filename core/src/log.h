@@ -11,14 +11,30 @@
 #define DYNSUP_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "dynsup/plugin.h" /* enum dynsup_log_level */
 
 /* Lines below this level are dropped (default: info). */
 void log_set_threshold(int level);
-/* Where lines go (default: stderr). */
+/* Where lines go (default: stderr), written blocking until
+ * log_use_nonblocking_output. */
 void log_set_fd(int fd);
+
+/* From now on, never wait for the reader (see log.c for how, without
+ * touching the description stderr shares with others): a line that cannot
+ * be written at once waits in a bounded backlog (256 KiB), one that does
+ * not fit is dropped and counted. Returns 0, or -1 when the output cannot
+ * be made non-blocking (writes then stay blocking, as before). */
+int log_use_nonblocking_output(void);
+/* Called when the backlog stops being empty: the caller should call
+ * log_flush until it returns false (e.g. from a timer). NULL: none. */
+void log_set_backlog_callback(void (*callback)(void));
+/* Writes what the backlog holds that the reader takes now; once it is
+ * empty, logs the number of lines dropped meanwhile. Returns true while
+ * something still waits. */
+bool log_flush(void);
 
 void log_event(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

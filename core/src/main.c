@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "dynsup/plugin.h"
+#include "spawner.h"
 #include "host.h"
 #include "host_notify.h"
 #include "metrics_http.h"
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *command = argv[1];
+    /* A spawner, exec'ed by the host (spawner.c): not a command for people. */
+    if (strcmp(command, SPAWNER_EXEC_MARK) == 0)
+        return spawner_exec_main(argc, argv);
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
         cli_print_usage(stdout);
         return EXIT_OK;

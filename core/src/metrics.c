@@ -17,7 +17,8 @@
 static const char *const state_names[] = {"starting", "running", "stopping", "restarting"};
 #define STATE_COUNT 4
 
-/* A label value with \, " and newline escaped, as the format wants. */
+/* A label value with \\, " and newline escaped, as the format wants, and
+ * other control characters replaced by "?". */
 static void put_label(FILE *out, const char *name, const char *value)
 {
     fprintf(out, "%s=\"", name);
@@ -28,6 +29,8 @@ static void put_label(FILE *out, const char *name, const char *value)
             fputs("\\\"", out);
         else if (*c == '\n')
             fputs("\\n", out);
+        else if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            fputc('?', out); /* no terminal control sequence reaches `dynsup-host metrics` */
         else
             fputc(*c, out);
     }
@@ -214,6 +217,17 @@ static void child_labels(FILE *out, const struct child_counters *entry)
 
 static void write_history(FILE *out, const struct metrics_counters *counters)
 {
+    family(out, "dynsup_reloads_total", "counter",
+           "Reloads (request, SIGHUP, watch) by result: applied (ok) or refused (invalid_config).");
+    fputs("dynsup_reloads_total{result=\"ok\"}", out);
+    number(out, (double)counters->reloads_ok);
+    fputs("dynsup_reloads_total{result=\"invalid_config\"}", out);
+    number(out, (double)counters->reloads_failed);
+    family(out, "dynsup_config_last_load_success_timestamp_seconds", "gauge",
+           "When the config in use was loaded: boot or the last applied reload (Unix time).");
+    fputs("dynsup_config_last_load_success_timestamp_seconds", out);
+    number(out, counters->last_good_config_unix);
+
     family(out, "dynsup_child_starts_total", "counter",
            "Answers to start_child (requests, events, autostart) by result.");
     for (size_t i = 0; i < counters->supervisor_count; i++) {
@@ -287,15 +301,29 @@ static void write_host(FILE *out, const struct metrics_input *input)
     put_label(out, "metrics_http", input->http_built ? "yes" : "no");
     fputs("} 1\n", out);
 
-    family(out, "dynsup_plugin_info", "gauge", "Loaded plugins with their version.");
+    family(out, "dynsup_plugin_info", "gauge",
+           "Loaded plugin generations with their version; current=\"yes\" serves new starts.");
     for (size_t i = 0; i < input->plugin_count; i++) {
+        const struct metrics_plugin *plugin = &input->plugins[i];
         fputs("dynsup_plugin_info{", out);
-        put_label(out, "plugin", input->plugins[i].name);
+        put_label(out, "plugin", plugin->name);
         fputc(',', out);
-        put_label(out, "version", input->plugins[i].version);
+        put_label(out, "version", plugin->version);
+        if (plugin->generation) {
+            fprintf(out, ",generation=\"%u\",", plugin->generation);
+            put_label(out, "current", plugin->current ? "yes" : "no");
+        }
         fputc(',', out);
-        put_label(out, "file", input->plugins[i].file);
+        put_label(out, "file", plugin->file);
         fputs("} 1\n", out);
+    }
+    family(out, "dynsup_plugin_workers", "gauge", "Workers alive per plugin generation.");
+    for (size_t i = 0; i < input->plugin_count; i++) {
+        const struct metrics_plugin *plugin = &input->plugins[i];
+        fputs("dynsup_plugin_workers{", out);
+        put_label(out, "plugin", plugin->name);
+        fprintf(out, ",generation=\"%u\"}", plugin->generation);
+        number(out, (double)plugin->workers);
     }
 
     family(out, "dynsup_uptime_seconds", "gauge", "Seconds since the host started.");

@@ -18,8 +18,13 @@
 #include "metrics_counters.h"
 #include "supervisor.h"
 
+/* One loaded generation of a plugin file (reload loads a changed file as
+ * a new generation beside the old one until the old one's workers exit). */
 struct metrics_plugin {
     const char *name, *version, *file;
+    unsigned generation;     /* 0: not told (no label) */
+    size_t workers;          /* its workers alive */
+    bool current;            /* new starts run this generation */
 };
 
 /* The host process's own figures; a field below 0 is unknown and left out. */

@@ -212,6 +212,16 @@ void metrics_record_action(struct metrics_counters *counters, const struct actio
     }
 }
 
+void metrics_record_reload(struct metrics_counters *counters, bool ok, double now_unix)
+{
+    if (ok) {
+        counters->reloads_ok++;
+        counters->last_good_config_unix = now_unix;
+    } else {
+        counters->reloads_failed++;
+    }
+}
+
 void metrics_record_exit(struct metrics_counters *counters, const char *supervisor,
                          const char *child, const struct child_exit *how)
 {

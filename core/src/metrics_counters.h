@@ -12,6 +12,7 @@
 #ifndef DYNSUP_METRICS_COUNTERS_H
 #define DYNSUP_METRICS_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hashmap.h"
@@ -53,6 +54,8 @@ struct supervisor_counters {
 };
 
 struct metrics_counters {
+    uint64_t reloads_ok, reloads_failed;   /* applied / refused (dry runs not counted) */
+    double last_good_config_unix;          /* boot, then each applied reload; Unix time */
     struct hashmap children_by_key;      /* "sup\nchild" -> struct child_counters */
     struct hashmap supervisors_by_name;  /* name -> struct supervisor_counters */
     struct hashmap start_times;          /* request token -> struct pending_start */
@@ -74,6 +77,8 @@ void metrics_record_action(struct metrics_counters *counters, const struct actio
 /* A start_child request (token != 0) goes to the tree at `now`: its answer
  * (a REPLY with that token) is a sample of the start latency. */
 void metrics_start_requested(struct metrics_counters *counters, request_token token, ds_time_ms now);
+/* A reload was applied (ok) or refused, at Unix time now_unix. */
+void metrics_record_reload(struct metrics_counters *counters, bool ok, double now_unix);
 /* Counts a worker's exit (supervisor and child may be NULL if unknown). */
 void metrics_record_exit(struct metrics_counters *counters, const char *supervisor,
                          const char *child, const struct child_exit *how);

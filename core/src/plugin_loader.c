@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -212,34 +213,6 @@ static void unload(void *handle, int fd)
     close(fd);
 }
 
-/* ---- trust ---------------------------------------------------------------- */
-
-/* Whoever can write a plugin or its folder runs code as the host, so both
- * must belong to root or the host's user and be writable by that owner
- * only. */
-bool trust_refusal(const struct stat *info, const char *rule_subject, char *reason,
-                   size_t reason_size)
-{
-    uid_t host_uid = geteuid();
-    if (info->st_uid != 0 && info->st_uid != host_uid) {
-        if (host_uid == 0)
-            snprintf(reason, reason_size, "owned by uid %u, expected root (the host's user)",
-                     (unsigned)info->st_uid);
-        else
-            snprintf(reason, reason_size, "owned by uid %u, expected root or uid %u (the host's user)",
-                     (unsigned)info->st_uid, (unsigned)host_uid);
-        return true;
-    }
-    mode_t writable = info->st_mode & (S_IWGRP | S_IWOTH);
-    if (writable != 0) {
-        const char *by = writable == S_IWGRP ? "group" : writable == S_IWOTH ? "others" : "group and others";
-        snprintf(reason, reason_size, "writable by %s (mode %04o); %s must be writable only by their owner",
-                 by, (unsigned)(info->st_mode & 07777), rule_subject);
-        return true;
-    }
-    return false;
-}
-
 /* The real path of what fd designates, as the kernel knows it (no symlink
  * left in it). Returns 0, or -1 with errno set. */
 static int descriptor_real_path(int fd, char *out, size_t out_size)
@@ -338,9 +311,64 @@ static int open_trusted_plugin(int dir_fd, const char *real_dir, const char *nam
 /* dlopens the checked descriptor fd (the file `path`), checks the
  * descriptor and on success adds it to set, which then owns fd. Returns 0,
  * or -1 with the reason in errors (nothing left loaded, fd closed). */
+/*
+ * A private copy of the checked file, in memory: the copy is what gets
+ * mapped. Code pages mapped from the file itself are shared with the page
+ * cache, so `cp new.so plugins/x.so` (which rewrites the file in place)
+ * would change the code under every running worker and crash them; a
+ * generation of a plugin must be immune to later writes to its file
+ * (SPEC section 8). Returns the copy's descriptor (fd closed), or -1 with
+ * the reason in errors (fd closed too).
+ */
+static int private_copy(int fd, const char *path, const char *name, struct error_list *errors)
+{
+    int copy = memfd_create(name, MFD_CLOEXEC);
+    if (copy < 0) {
+        error_list_add(errors, "%s: cannot load: cannot make a private copy: %s", path,
+                       strerror(errno));
+        close(fd);
+        return -1;
+    }
+    char buffer[65536];
+    off_t offset = 0;
+    for (;;) {
+        ssize_t got = pread(fd, buffer, sizeof buffer, offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got < 0) {
+                error_list_add(errors, "%s: cannot read: %s", path, strerror(errno));
+                close(copy);
+                close(fd);
+                return -1;
+            }
+            break;
+        }
+        for (ssize_t done = 0; done < got;) {
+            ssize_t put = write(copy, buffer + done, (size_t)(got - done));
+            if (put < 0 && errno == EINTR)
+                continue;
+            if (put <= 0) {
+                error_list_add(errors, "%s: cannot load: cannot make a private copy: %s", path,
+                               strerror(errno));
+                close(copy);
+                close(fd);
+                return -1;
+            }
+            done += put;
+        }
+        offset += got;
+    }
+    close(fd);
+    return copy;
+}
+
 static int load_one(struct plugin_set *set, int fd, const char *path, const char *expected_name,
                     struct error_list *errors)
 {
+    fd = private_copy(fd, path, expected_name, errors);
+    if (fd < 0)
+        return -1;
     char fd_path[FD_PATH_SIZE];
     descriptor_path(fd, fd_path);
     void *handle = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);

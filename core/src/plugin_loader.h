@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "dynsup/plugin.h"
+#include "file_trust.h" /* trust_refusal, used with the loader's checks */
 
 struct loaded_plugin {
     char *name;                          /* descriptor name == file name without .so */
@@ -62,14 +63,5 @@ void plugin_set_free(struct plugin_set *set);
  * name without ".so". Returns 0, or -1 with one error per problem. */
 int plugin_validate(const struct dynsup_plugin *plugin, const char *file, const char *expected_name,
                     struct error_list *errors);
-
-/* The host's trust rule for a file or folder that decides what runs as
- * the host (plugins, their folder, the control socket's folder): owned by
- * root or the host's euid, writable by that owner only. Returns true, with
- * the reason in `reason` ("writable by group (mode 0775); SUBJECT must be
- * writable only by their owner", "owned by uid 1234, expected ..."), when
- * `info` breaks it. */
-bool trust_refusal(const struct stat *info, const char *rule_subject, char *reason,
-                   size_t reason_size);
 
 #endif

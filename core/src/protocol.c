@@ -29,6 +29,7 @@ enum request_field {
     FIELD_ARGS = 1 << 3,
     FIELD_PID = 1 << 4,
     FIELD_EVENT = 1 << 5,
+    FIELD_DRY_RUN = 1 << 6,
 };
 
 static const struct {
@@ -37,6 +38,7 @@ static const struct {
 } field_keys[] = {
     {FIELD_SUPERVISOR, "supervisor"}, {FIELD_CHILD, "child"}, {FIELD_NAME, "name"},
     {FIELD_ARGS, "args"},             {FIELD_PID, "pid"},     {FIELD_EVENT, "event"},
+    {FIELD_DRY_RUN, "dry_run"},
 };
 
 /* What each cmd accepts (SPEC section 5). "cmd" itself is always allowed. */
@@ -54,6 +56,7 @@ static const struct {
     {"status", CMD_STATUS, 0, 0},
     {"plugins", CMD_PLUGINS, 0, 0},
     {"stop", CMD_STOP, 0, 0},
+    {"reload", CMD_RELOAD, 0, FIELD_DRY_RUN},
     {"metrics", CMD_METRICS, 0, 0},
 };
 
@@ -169,6 +172,11 @@ static int take_field(enum request_field field, const json_t *value, struct requ
         return take_args(value, request, detail, detail_size);
     case FIELD_PID:
         return take_pid(value, &request->pid, detail, detail_size);
+    case FIELD_DRY_RUN:
+        if (!json_is_boolean(value))
+            return fail(detail, detail_size, "field \"dry_run\" must be true or false");
+        request->dry_run = json_is_true(value);
+        return 0;
     }
     return fail(detail, detail_size, "internal error: unhandled field");
 }

@@ -27,6 +27,7 @@ enum request_cmd {
     CMD_STATUS,
     CMD_PLUGINS,
     CMD_STOP,
+    CMD_RELOAD,
     CMD_METRICS,   /* {"result":"ok","metrics":TEXT}, TEXT in Prometheus format (metrics.h) */
 };
 
@@ -39,6 +40,7 @@ struct request {
     int argc;
     pid_t pid;          /* terminate_child (> 0) */
     char *event;        /* emit */
+    bool dry_run;       /* reload, optional (false) */
 };
 
 /* Parses one line (without the '\n'). Returns 0, or -1 with `detail`
@@ -59,6 +61,13 @@ char *protocol_format_forbidden(void);
 char *protocol_format_error(const char *error, const char *detail);
 /* {"result":"ok"} */
 char *protocol_format_ok(void);
+/* reload's answers (SPEC section 8): {"result":"ok","changes":[{"kind":K,
+ * "id":X,"change":C[,"detail":D]}]} and {"result":"error","error":
+ * "invalid_config","errors":[...]} */
+struct change_list;
+struct error_list;
+char *protocol_format_changes(const struct change_list *changes, bool dry_run);
+char *protocol_format_invalid_config(const struct error_list *errors);
 
 /* which_children: {"result":"ok","children":[{"id","pid"(null if 0),"type":"worker",
  * "plugin","name"(null if none),"args":[...],"state":"running"|...}]} */
@@ -86,12 +95,18 @@ struct plugins_writer;
 struct plugins_writer *plugins_writer_new(void);
 void plugins_writer_add(struct plugins_writer *writer, const char *name, const char *version,
                         const char *file);
+/* The same with a generation of a plugin file (SPEC section 8): its
+ * number, its workers, and whether new starts use it. */
+void plugins_writer_add_generation(struct plugins_writer *writer, const char *name,
+                                   const char *version, const char *file, unsigned generation,
+                                   size_t workers, bool current);
 char *plugins_writer_finish(struct plugins_writer *writer);
 
 /* Request builders for the CLI client (one line each, '\n'-terminated, malloc'd). */
 char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
                                  char *const *args, int argc);
 char *protocol_build_terminate_child(const char *supervisor, pid_t pid);
+char *protocol_build_reload(bool dry_run);
 char *protocol_build_simple(const char *cmd, const char *key, const char *value); /* key NULL for none */
 
 #endif

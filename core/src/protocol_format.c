@@ -6,6 +6,8 @@
  */
 #include "protocol.h"
 
+#include "config_diff.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -302,6 +304,21 @@ void plugins_writer_add(struct plugins_writer *writer, const char *name, const c
         writer->broken = true;
 }
 
+void plugins_writer_add_generation(struct plugins_writer *writer, const char *name,
+                                   const char *version, const char *file, unsigned generation,
+                                   size_t workers, bool current)
+{
+    plugins_writer_add(writer, name, version, file);
+    if (!writer || writer->broken)
+        return;
+    json_t *item = json_array_get(writer->plugins, json_array_size(writer->plugins) - 1);
+    int status = put(item, "generation", json_integer(generation));
+    status |= put(item, "workers", json_integer((json_int_t)workers));
+    status |= put(item, "current", json_boolean(current));
+    if (status != 0)
+        writer->broken = true;
+}
+
 char *plugins_writer_finish(struct plugins_writer *writer)
 {
     if (!writer)
@@ -310,6 +327,40 @@ char *plugins_writer_finish(struct plugins_writer *writer)
     char *line = finish_line(writer->root, writer->broken, 0);
     free(writer);
     return line;
+}
+
+/* ---- reload ---- */
+
+char *protocol_format_changes(const struct change_list *changes, bool dry_run)
+{
+    json_t *root = result_object("ok");
+    json_t *list = json_array();
+    bool broken = put(root, "dry_run", json_boolean(dry_run)) < 0;
+    broken |= put(root, "changes", json_incref(list)) < 0;
+    for (size_t i = 0; i < changes->count && !broken; i++) {
+        const struct config_change *change = &changes->items[i];
+        json_t *item = json_object();
+        int status = put(item, "kind", json_text(change_kind_name(change->kind)));
+        status |= put(item, "id", json_text(change->id));
+        status |= put(item, "change", json_text(change_type_name(change->change)));
+        if (change->detail)
+            status |= put(item, "detail", json_text(change->detail));
+        broken = status != 0 || json_array_append_new(list, item) < 0;
+    }
+    json_decref(list);
+    return finish_line(root, broken, 0);
+}
+
+char *protocol_format_invalid_config(const struct error_list *errors)
+{
+    json_t *root = result_object("error");
+    json_t *list = json_array();
+    bool broken = put(root, "error", json_text("invalid_config")) < 0;
+    broken |= put(root, "errors", json_incref(list)) < 0;
+    for (size_t i = 0; i < errors->count && !broken; i++)
+        broken = json_array_append_new(list, json_text(errors->messages[i])) < 0;
+    json_decref(list);
+    return finish_line(root, broken, 0);
 }
 
 /* ---- request builders (CLI side) ---- */
@@ -342,6 +393,13 @@ char *protocol_build_terminate_child(const char *supervisor, pid_t pid)
     json_t *root = request_object("terminate_child");
     int status = put(root, "supervisor", json_text(supervisor));
     status |= put(root, "pid", json_integer(pid));
+    return finish_line(root, status != 0, 0);
+}
+
+char *protocol_build_reload(bool dry_run)
+{
+    json_t *root = request_object("reload");
+    int status = dry_run ? put(root, "dry_run", json_true()) : 0;
     return finish_line(root, status != 0, 0);
 }
 

@@ -8,8 +8,10 @@
  * purpose: libuv's first loop registers a pthread_atfork handler that
  * rebuilds its signal pipe in every forked child, four syscalls and half
  * a dozen page faults in each worker before it may start, for machinery a
- * worker never uses (the host forks the spawner before its own loop
- * exists, so the spawner inherits no such handler). It keeps no table of
+ * worker never uses; worse, in a child it closes the descriptor numbers
+ * its signal pipe had in the parent, whatever they are there. The spawner
+ * is exec'ed (spawner_exec_main), so it inherits no such handler even
+ * when the host launches it while its loop runs (a reload). It keeps no table of
  * workers at all: a worker's pipes go to the host and its exit status is
  * forwarded as is, so the spawner stays the same size with 10 or 10,000
  * children.
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "plugin_loader.h"
+#include "spawner_containment.h"
 #include "worker.h"
 
 #define SPAWNER_SOCKET_FD 3
@@ -93,7 +96,7 @@ static void send_or_die(int fd, const void *data, size_t length, const int *fds,
             poll(&wait_writable, 1, -1);
             continue;
         }
-        _exit(0);
+        containment_end_all(0); /* the host is gone */
     }
 }
 
@@ -140,7 +143,7 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     sigaddset(&term, SIGTERM);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &term, NULL);
-    struct pollfd job_ready = {.fd = WORKER_KEPT_FD, .events = POLLIN};
+    struct pollfd job_ready = {.fd = worker_job_fd, .events = POLLIN};
     while (!worker_stop_requested() && ppoll(&job_ready, 1, NULL, &none) < 0 && errno == EINTR)
         ;
     if (worker_stop_requested())
@@ -148,11 +151,11 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
     char record[SPARE_JOB_MAX];
     ssize_t length;
-    while ((length = read(WORKER_KEPT_FD, record, sizeof record)) < 0 && errno == EINTR)
+    while ((length = read(worker_job_fd, record, sizeof record)) < 0 && errno == EINTR)
         ;
     if (length <= 0)
         _exit(0); /* the host let it go */
-    close(WORKER_KEPT_FD);
+    close(worker_job_fd);
     sigprocmask(SIG_SETMASK, &none, NULL); /* a worker now: a SIGTERM is a stop request */
     char *argv[SPARE_JOB_MAX + 1];
     struct worker_job job;
@@ -203,6 +206,12 @@ WORKER_PATH static pid_t fork_worker(struct spawner *spawner, const struct worke
         spare_main(plugin, output[1], report[1], jobs[0], spawner_pid, spawner->host_pid);
     }
     int fork_error = errno;
+    if (pid > 0) {
+        /* The worker does the same: whichever runs first, the group
+         * exists before the host can hear of the pid and signal it. */
+        setpgid(pid, pid);
+        containment_track(pid);
+    }
     sigprocmask(SIG_SETMASK, &previous, NULL);
     close(output[1]);
     close(report[1]);
@@ -274,7 +283,7 @@ static void read_host_messages(struct spawner *spawner)
         ssize_t length = recv(spawner->socket_fd, spawner->request, sizeof spawner->request,
                               MSG_DONTWAIT);
         if (length == 0 || (length < 0 && errno != EINTR && errno != EAGAIN))
-            _exit(0); /* the host closed its end: it is stopping or gone */
+            containment_end_all(0); /* the host closed its end: it is stopping or gone */
         if (length < 0) {
             if (errno == EAGAIN)
                 return;
@@ -287,26 +296,36 @@ static void read_host_messages(struct spawner *spawner)
             spawn_worker(spawner, (size_t)length);
         else if (type == SPAWNER_SPARE_WANTED)
             send_spare(spawner);
+        else if (type == SPAWNER_PING) {
+            uint32_t pong = SPAWNER_PONG;
+            send_or_die(spawner->socket_fd, &pong, sizeof pong, NULL, 0);
+        }
     }
 }
 
+static void report_exit(pid_t pid, int wait_status, void *context)
+{
+    struct spawner *spawner = context;
+    struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
+    uint32_t type = SPAWNER_EXITED;
+    char message[sizeof type + sizeof exited];
+    memcpy(message, &type, sizeof type);
+    memcpy(message + sizeof type, &exited, sizeof exited);
+    send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
+}
+
 /* SIGCHLDs coalesce: one readable signalfd may stand for many exits, so
- * reap until nothing is left. */
+ * reap until nothing is left. The host's death comes on the same
+ * signalfd. */
 static void reap_children(struct spawner *spawner)
 {
     struct signalfd_siginfo pending[16];
-    while (read(spawner->child_exit_fd, pending, sizeof pending) > 0)
-        ;
-    int wait_status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &wait_status, WNOHANG)) > 0) {
-        struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
-        uint32_t type = SPAWNER_EXITED;
-        char message[sizeof type + sizeof exited];
-        memcpy(message, &type, sizeof type);
-        memcpy(message + sizeof type, &exited, sizeof exited);
-        send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
-    }
+    ssize_t length;
+    while ((length = read(spawner->child_exit_fd, pending, sizeof pending)) > 0)
+        for (size_t i = 0; i < (size_t)length / sizeof pending[0]; i++)
+            if ((int)pending[i].ssi_signo == SPAWNER_HOST_DEATH_SIGNAL)
+                containment_end_all(0);
+    containment_reap(report_exit, spawner);
 }
 
 static void send_load_report(struct spawner *spawner, const struct error_list *errors)
@@ -336,7 +355,9 @@ static void send_load_report(struct spawner *spawner, const struct error_list *e
 static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const char *file_name,
                                    const char *work_dir, pid_t host_pid)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Not SIGKILL: when the host dies, the spawner kills its workers'
+     * process groups before it goes (spawner_containment.c). */
+    prctl(PR_SET_PDEATHSIG, SPAWNER_HOST_DEATH_SIGNAL);
     if (getppid() != host_pid)
         _exit(0);
     prctl(PR_SET_NAME, SPAWNER_NAME);
@@ -356,7 +377,10 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     sigemptyset(&blocked_set);
     for (size_t i = 0; i < sizeof blocked / sizeof blocked[0]; i++)
         sigaddset(&blocked_set, blocked[i]);
+    sigaddset(&blocked_set, SPAWNER_HOST_DEATH_SIGNAL);
     sigprocmask(SIG_BLOCK, &blocked_set, NULL);
+    if (getppid() != host_pid) /* died before the mask: its signal is gone */
+        _exit(0);
     /* The host ignores SIGPIPE; blocked here, it may be the default again,
      * which spares every worker a sigaction. */
     signal(SIGPIPE, SIG_DFL);
@@ -388,11 +412,15 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
      * lines reach the log as they happen. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     worker_set_up_signals();
+    worker_set_up_descriptors();
+    if (containment_init() != 0)
+        _exit(1);
 
     /* A worker starts from an empty mask (worker_prepare). */
     sigset_t child_exits;
     sigemptyset(&child_exits);
     sigaddset(&child_exits, SIGCHLD);
+    sigaddset(&child_exits, SPAWNER_HOST_DEATH_SIGNAL);
     spawner.child_exit_fd = signalfd(-1, &child_exits, SFD_NONBLOCK | SFD_CLOEXEC);
     if (spawner.child_exit_fd < 0)
         _exit(1);
@@ -401,16 +429,38 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
         {.fd = spawner.child_exit_fd, .events = POLLIN},
     };
     for (;;) {
-        if (poll(watched, 2, -1) < 0) {
+        /* No timeout while idle: only a pending sweep of adopted
+         * processes wakes the spawner on its own. */
+        if (poll(watched, 2, containment_sweep_timeout_ms()) < 0) {
             if (errno == EINTR)
                 continue;
-            _exit(1);
+            containment_end_all(1);
         }
         if (watched[1].revents)
             reap_children(&spawner);
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
+        containment_sweep_if_due();
     }
+}
+
+static const char *spawner_config_path = "-";
+
+void spawner_set_config_path(const char *config_path)
+{
+    spawner_config_path = config_path;
+}
+
+int spawner_exec_main(int argc, char **argv)
+{
+    if (argc != 7)
+        return 2;
+    char *end;
+    long host_pid = strtol(argv[6], &end, 10);
+    if (*end != '\0' || host_pid <= 0)
+        return 2;
+    spawner_main(SPAWNER_SOCKET_FD, argv[3], argv[4], argv[5][0] ? argv[5] : NULL,
+                 (pid_t)host_pid);
 }
 
 /* ---------------------------------------------------------------- host side */
@@ -441,7 +491,19 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
     }
     if (pid == 0) {
         close(pair[0]);
-        spawner_main(pair[1], plugin_dir, file_name, work_dir, host_pid);
+        if (pair[1] != SPAWNER_SOCKET_FD) {
+            dup2(pair[1], SPAWNER_SOCKET_FD); /* without close-on-exec */
+            close(pair[1]);
+        } else {
+            fcntl(SPAWNER_SOCKET_FD, F_SETFD, 0);
+        }
+        char host_pid_text[24];
+        snprintf(host_pid_text, sizeof host_pid_text, "%d", (int)host_pid);
+        char *argv[] = {"dynsup-host", SPAWNER_EXEC_MARK, (char *)spawner_config_path,
+                        (char *)plugin_dir, (char *)file_name, (char *)(work_dir ? work_dir : ""),
+                        host_pid_text, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
     }
     close(pair[1]);
 

@@ -46,6 +46,8 @@ enum spawner_message_type {
     SPAWNER_SPARE_WANTED,/* host → spawner: fork a spare (no payload) */
     SPAWNER_SPARE,       /* spawner → host: the spare; on success carries 3 fds
                             (job pipe write end, output, report) */
+    SPAWNER_PING,        /* host → spawner: are you there? (no payload) */
+    SPAWNER_PONG,        /* spawner → host: the answer (no payload) */
 };
 
 /* A spare takes one job record of at most SPARE_JOB_MAX bytes, written
@@ -105,6 +107,17 @@ void describe_wait_status(int wait_status, char *text, size_t size);
 int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
                    pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
                    struct error_list *errors);
+
+/* The spawner is a fresh image of dynsup-host, exec'ed as
+ *   dynsup-host --internal-spawner CONFIG PLUGIN_DIR FILE WORK_DIR HOST_PID
+ * with its socket on descriptor 3. Exec'ed, not just forked: a process
+ * forked from a host whose loop runs would carry libuv's pthread_atfork
+ * handler, which closes and remakes descriptors in every child it forks,
+ * workers included. CONFIG (the host's config file, shown by ps) is set
+ * once by the host with spawner_set_config_path. */
+#define SPAWNER_EXEC_MARK "--internal-spawner"
+void spawner_set_config_path(const char *config_path);
+int spawner_exec_main(int argc, char **argv);
 
 /* ---- message formats (spawner_protocol.c) */
 

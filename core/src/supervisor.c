@@ -154,8 +154,12 @@ static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
         start_child_now(tree, parked->supervisor, &parked->start, parked->token, out);
         free_parked(parked);
     }
-    if (!tree->stopping && sup != NULL && sup->terminating && sup->counts.workers == 0)
+    if (sup != NULL && sup->removing && sup->counts.workers == 0) {
+        emit_log(out, LOG_LEVEL_INFO, sup->name, NULL, 0, 0, "supervisor removed");
+        detach_supervisor(tree, sup);
+    } else if (!tree->stopping && sup != NULL && sup->terminating && sup->counts.workers == 0) {
         supervisor_terminated(tree, sup, now, out);
+    }
     if (tree->stopping && !tree->exited && tree->child_total == 0) {
         tree->exited = true;
         emit_log(out, LOG_LEVEL_INFO, NULL, NULL, 0, 0, "all children stopped; exiting with status %d",
@@ -379,13 +383,32 @@ static void exited_while_running(struct tree *tree, struct child *child, bool no
         remove_child(tree, child);
 }
 
+static void child_exited(struct tree *tree, struct child *child, struct child_exit how,
+                         ds_time_ms now, struct action_list *out);
+
 void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_time_ms now,
                        struct action_list *out)
 {
     free_removed_children(tree);
     struct child *child = pid > 0 ? hashmap_get_number(&tree->children_by_pid, (uint64_t)pid) : NULL;
-    if (child == NULL)
-        return;
+    if (child != NULL)
+        child_exited(tree, child, how, now, out);
+}
+
+void tree_worker_exited(struct tree *tree, child_key key, pid_t pid, struct child_exit how,
+                        ds_time_ms now, struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    /* Another process of this child by now (the exit of one whose init
+     * failed, say), or the child is gone: nothing of the tree's ended. */
+    if (child != NULL && pid > 0 && child->process_pid == pid)
+        child_exited(tree, child, how, now, out);
+}
+
+static void child_exited(struct tree *tree, struct child *child, struct child_exit how,
+                         ds_time_ms now, struct action_list *out)
+{
     struct supervisor *sup = child->supervisor;
     char how_text[64];
     describe_exit(how, how_text, sizeof how_text);
@@ -462,3 +485,55 @@ void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out)
     settle(tree, NULL, now, out);
 }
 
+
+/* ---- reconfiguration (a reload, SPEC section 8) ---- */
+
+int tree_update_supervisor(struct tree *tree, const struct supervisor_config *config)
+{
+    struct supervisor *sup = find_supervisor(tree, config->name);
+    if (sup == NULL || sup->removing)
+        return -1;
+    /* A lowered max_children only refuses new starts: nobody is stopped. */
+    sup->max_children = config->max_children;
+    sup->max_restarts = config->max_restarts;
+    sup->max_seconds = config->max_seconds;
+    return 0;
+}
+
+void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_ms now,
+                            struct action_list *out)
+{
+    free_removed_children(tree);
+    struct supervisor *sup = find_supervisor(tree, supervisor);
+    if (sup == NULL || sup->removing)
+        return;
+    sup->removing = true;
+    sup->terminating = true; /* refuses new starts while its children stop */
+    emit_log(out, LOG_LEVEL_INFO, sup->name, NULL, 0, 0,
+             "supervisor removed by a reload: shutting down its %zu children", sup->counts.workers);
+    shut_down_all_children(tree, sup, "the supervisor was removed", out);
+    settle(tree, sup, now, out);
+}
+
+void tree_set_root_intensity(struct tree *tree, uint32_t max_restarts, uint32_t max_seconds)
+{
+    tree->root_max_restarts = max_restarts;
+    tree->root_max_seconds = max_seconds;
+}
+
+bool tree_root_restart(struct tree *tree, const char *what, ds_time_ms now,
+                       struct action_list *out)
+{
+    free_removed_children(tree);
+    if (tree->stopping)
+        return false;
+    if (window_record(&tree->root_restarts, now, tree->root_max_restarts, tree->root_max_seconds))
+        return true;
+    emit_log(out, LOG_LEVEL_ERROR, NULL, NULL, 0, 0,
+             "root restart intensity exceeded: %zu restarts within %u s (max_restarts %u) after %s; "
+             "stopping the host",
+             tree->root_restarts.count, tree->root_max_seconds, tree->root_max_restarts, what);
+    stop_host(tree, 1, out);
+    settle(tree, NULL, now, out);
+    return false;
+}

@@ -202,6 +202,13 @@ void tree_init_reported(struct tree *tree, child_key key, enum init_result resul
 /* waitpid reaped pid. Unknown pids are ignored. */
 void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_time_ms now,
                        struct action_list *out);
+/* The process `pid` of the child `key` was reaped. Known by key, not by
+ * pid: pids are only unique among live processes, and two plugin
+ * processes' reports are not ordered with each other, so the pid of an
+ * exit read late may already be another child's. Ignored unless pid is
+ * the child's current process. */
+void tree_worker_exited(struct tree *tree, child_key key, pid_t pid, struct child_exit how,
+                        ds_time_ms now, struct action_list *out);
 
 /* terminate_child: replies ok once the child is gone, or not_found at once. */
 void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
@@ -219,6 +226,25 @@ void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out);
 
 /* A request the shell no longer can answer (its client went away) is
  * forgotten: later REPLY actions for it may still come; the shell drops them. */
+
+/* ---- reconfiguration (a reload) ---- */
+
+/* New max_children and intensity for an existing supervisor; its children
+ * are untouched (a lowered max_children only refuses new starts). Returns
+ * -1 if there is no such supervisor. */
+int tree_update_supervisor(struct tree *tree, const struct supervisor_config *config);
+/* Stops every child of the supervisor in parallel, each by its shutdown,
+ * as a host stop would, then removes the supervisor (new starts answer
+ * shutting_down meanwhile). */
+void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_ms now,
+                            struct action_list *out);
+void tree_set_root_intensity(struct tree *tree, uint32_t max_restarts, uint32_t max_seconds);
+/* Something the root restarted that is not a supervisor (a plugin process
+ * relaunched): counts toward the root's intensity. Returns true if it may
+ * go on; false once the intensity is exceeded, the host then stopping
+ * with exit status 1 (actions in out). */
+bool tree_root_restart(struct tree *tree, const char *what, ds_time_ms now,
+                       struct action_list *out);
 
 /* ---- queries (read-only) ---- */
 

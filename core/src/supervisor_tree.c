@@ -181,6 +181,19 @@ void free_child(struct child *child)
     free(child);
 }
 
+static void free_supervisor(struct supervisor *sup)
+{
+    struct child *next;
+    for (struct child *child = sup->first; child != NULL; child = next) {
+        next = child->next;
+        free_child(child);
+    }
+    hashmap_free(&sup->children_by_name);
+    window_free(&sup->restarts);
+    free(sup->name);
+    free(sup);
+}
+
 void free_removed_children(struct tree *tree)
 {
     while (tree->removed != NULL) {
@@ -188,6 +201,25 @@ void free_removed_children(struct tree *tree)
         tree->removed = child->next_removed;
         free_child(child);
     }
+    while (tree->removed_supervisors != NULL) {
+        struct supervisor *sup = tree->removed_supervisors;
+        tree->removed_supervisors = sup->next_removed;
+        free_supervisor(sup);
+    }
+}
+
+void detach_supervisor(struct tree *tree, struct supervisor *sup)
+{
+    for (size_t i = 0; i < tree->supervisor_count; i++)
+        if (tree->supervisors[i] == sup) {
+            memmove(&tree->supervisors[i], &tree->supervisors[i + 1],
+                    (tree->supervisor_count - i - 1) * sizeof *tree->supervisors);
+            tree->supervisor_count--;
+            break;
+        }
+    hashmap_remove_string(&tree->supervisors_by_name, sup->name);
+    sup->next_removed = tree->removed_supervisors;
+    tree->removed_supervisors = sup;
 }
 
 void set_state(struct child *child, enum child_state state)
@@ -278,18 +310,8 @@ void tree_free(struct tree *tree)
     free_removed_children(tree);
     for (struct parked_start *parked; (parked = take_unparked(tree)) != NULL;)
         free_parked(parked);
-    for (size_t i = 0; i < tree->supervisor_count; i++) {
-        struct supervisor *sup = tree->supervisors[i];
-        struct child *next;
-        for (struct child *child = sup->first; child != NULL; child = next) {
-            next = child->next;
-            free_child(child);
-        }
-        hashmap_free(&sup->children_by_name);
-        window_free(&sup->restarts);
-        free(sup->name);
-        free(sup);
-    }
+    for (size_t i = 0; i < tree->supervisor_count; i++)
+        free_supervisor(tree->supervisors[i]);
     free(tree->supervisors);
     hashmap_free(&tree->supervisors_by_name);
     hashmap_free(&tree->children_by_key);

@@ -56,6 +56,8 @@ struct supervisor {
     struct restart_window restarts;
     uint32_t times_restarted;
     bool terminating; /* intensity exceeded: its children are being shut down */
+    bool removing;    /* removed by a reload: gone once its children are */
+    struct supervisor *next_removed; /* in tree->removed_supervisors */
 };
 
 struct tree {
@@ -72,6 +74,7 @@ struct tree {
     bool exited;    /* ACTION_EXIT was emitted */
     int exit_status;
     struct child *removed; /* freed at the start of the next event */
+    struct supervisor *removed_supervisors; /* likewise: actions may still name them */
     /* parked starts whose holder is gone: started again before the event ends */
     struct parked_start *unparked_first, *unparked_last;
 };
@@ -95,6 +98,9 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
 void free_child(struct child *child);
 /* Frees the entries removed during the previous event. */
 void free_removed_children(struct tree *tree);
+/* Takes an empty supervisor out of the tree; freed with the removed
+ * children (the current event's actions may still name it). */
+void detach_supervisor(struct tree *tree, struct supervisor *sup);
 /* The only way to change a child's state, so `active` stays exact. */
 void set_state(struct child *child, enum child_state state);
 /* The child's process is pid (now findable by pid). */

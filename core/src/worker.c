@@ -24,14 +24,27 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "spawner.h"
 #include "supervisor.h"
 
-#define REPORT_FD 3
+/* Where the runtime's descriptors go when the limit is too small to keep
+ * them out of the way (worker_set_up_descriptors). */
+#define LOW_REPORT_FD 3
+#define LOW_JOB_FD 4
+
+static int report_fd = LOW_REPORT_FD;
+int worker_job_fd = LOW_JOB_FD;
+/* The report pipe as the runtime made it: a plugin may have closed it and
+ * opened a file of its own under the same number, which must never
+ * receive the runtime's record. */
+static dev_t report_device;
+static ino_t report_inode;
 
 static volatile sig_atomic_t stop_requested;
 /* A SIGTERM from anyone but the supervisor still stops the worker cleanly,
@@ -110,6 +123,14 @@ static const struct dynsup_worker_api worker_api = {
     .vlog = worker_vlog,
 };
 
+WORKER_PATH static void close_range_between(int first, int last)
+{
+    if (syscall(SYS_close_range, (unsigned)first, (unsigned)last, 0) == 0)
+        return;
+    for (int fd = first; fd <= last; fd++)
+        close(fd);
+}
+
 WORKER_PATH static void close_all_from(int first)
 {
     if (syscall(SYS_close_range, (unsigned)first, ~0u, 0) == 0)
@@ -169,6 +190,32 @@ WORKER_PATH static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &no_signals, NULL);
 }
 
+void worker_set_up_descriptors(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return;
+    /* Below 64 descriptors there is no "far away": keep the old places. */
+    if (limit.rlim_cur < 64)
+        return;
+    /* Not the limit itself when it is high: a descriptor at N makes the
+     * kernel grow the worker's table to N entries (8 MiB for 1,048,576).
+     * 1023 stays below FD_SETSIZE too, for plugins that use select(). */
+    rlim_t top = limit.rlim_cur > 1024 ? 1024 : limit.rlim_cur;
+    report_fd = (int)top - 1;
+    worker_job_fd = (int)top - 2;
+}
+
+/* The plugin closed the report pipe (and maybe reused its number): the
+ * record goes nowhere and the host, reading EOF without an answer while
+ * the worker lives, fails the start and kills the worker. */
+WORKER_PATH static bool report_pipe_is_ours(void)
+{
+    struct stat info;
+    return fstat(report_fd, &info) == 0 && info.st_dev == report_device &&
+           info.st_ino == report_inode;
+}
+
 WORKER_PATH static void report_init(enum init_result result, const char *detail)
 {
     struct worker_report report;
@@ -176,24 +223,51 @@ WORKER_PATH static void report_init(enum init_result result, const char *detail)
     report.init_result = (int32_t)result;
     if (detail)
         snprintf(report.detail, sizeof report.detail, "%s", detail);
-    ssize_t ignored = write(REPORT_FD, &report, sizeof report);
+    if (!report_pipe_is_ours()) {
+        /* The host reads EOF with no answer while we live: it fails the
+         * start and kills us. Running the plugin's run() meanwhile would
+         * do work for a start that is being refused. */
+        static const char why[] = "<3>the plugin closed the runtime's init report descriptor; "
+                                  "waiting for the supervisor to end this worker\n";
+        ssize_t ignored = write(STDERR_FILENO, why, sizeof why - 1);
+        (void)ignored;
+        for (;;)
+            pause();
+    }
+    ssize_t ignored = write(report_fd, &report, sizeof report);
     (void)ignored;
-    close(REPORT_FD);
+    close(report_fd);
 }
 
-void worker_prepare(int output_fd, int report_fd, int keep_fd, pid_t parent, pid_t supervisor)
+void worker_prepare(int output_fd, int report_pipe, int keep_fd, pid_t parent, pid_t supervisor)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
     supervisor_pid = supervisor;
+    /* Its own process group (the spawner sets it too, so that it holds
+     * before the host can hear of the pid): the supervisor's stop signals
+     * reach whatever the worker forks, what is left of the group when the
+     * worker exits is killed (spawner.c), and a worker's `kill 0` reaches
+     * its own processes only. */
+    setpgid(0, 0);
 
-    /* output_fd, report_fd and keep_fd are >= 4: 0-2 are stdio and 3 is
-     * the spawner's socket, which the dup2 below replaces. */
+    /* output_fd, report_pipe and keep_fd are >= 4 and far below the
+     * runtime's places: 0-2 are stdio and 3 is the spawner's socket. */
     if (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0 ||
-        dup2(report_fd, REPORT_FD) < 0 || (keep_fd >= 0 && dup2(keep_fd, WORKER_KEPT_FD) < 0))
+        dup2(report_pipe, report_fd) < 0 || (keep_fd >= 0 && dup2(keep_fd, worker_job_fd) < 0))
         _exit(127);
-    close_all_from(keep_fd >= 0 ? WORKER_KEPT_FD + 1 : REPORT_FD + 1);
+    bool keeps_job = keep_fd >= 0;
+    int lowest = keeps_job && worker_job_fd < report_fd ? worker_job_fd : report_fd;
+    int highest = keeps_job && worker_job_fd > report_fd ? worker_job_fd : report_fd;
+    if (lowest > 3)
+        close_range_between(3, lowest - 1);
+    close_all_from(highest + 1);
+    struct stat info;
+    if (fstat(report_fd, &info) == 0) {
+        report_device = info.st_dev;
+        report_inode = info.st_ino;
+    }
     reset_signals();
 }
 
@@ -245,9 +319,9 @@ _Noreturn void worker_become(const struct worker_job *job, const struct dynsup_p
 }
 
 _Noreturn void worker_main(const struct worker_job *job, const struct dynsup_plugin *plugin,
-                           int output_fd, int report_fd, pid_t parent)
+                           int output_fd, int report_pipe, pid_t parent)
 {
-    worker_prepare(output_fd, report_fd, -1, parent, job->supervisor_pid);
+    worker_prepare(output_fd, report_pipe, -1, parent, job->supervisor_pid);
     worker_become(job, plugin);
 }
 

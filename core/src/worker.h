@@ -25,8 +25,12 @@ struct worker_job {
  * in one or two pages instead of one per function. */
 #define WORKER_PATH __attribute__((hot))
 
-/* The spawner's descriptor a prepared worker keeps (the spare's job pipe). */
-#define WORKER_KEPT_FD 4
+/* The runtime's own descriptors in a worker (the report pipe during init,
+ * a spare's job pipe while it waits) sit at the top of the descriptor
+ * table (1023, or just under a lower RLIMIT_NOFILE soft limit), so that the plugin's
+ * first open() gets 3 and nothing of the runtime's is where a plugin
+ * expects its own (SPEC section 9). Set by worker_set_up_descriptors. */
+extern int worker_job_fd;
 
 /* Spawner side, once after loading its plugin, with SIGTERM blocked:
  * installs the workers' SIGTERM handler (inherited through fork) and notes
@@ -34,11 +38,16 @@ struct worker_job {
  * back to default. */
 void worker_set_up_signals(void);
 
-/* In the forked child: makes the process a clean worker-to-be (fds 0/1/2
- * only, plus keep_fd moved to WORKER_KEPT_FD when >= 0; stdout and stderr
- * on output_fd, the report pipe on 3; default signals but SIGTERM, which
- * only `supervisor` may send as a stop request; killed when `parent`
- * dies). Exits at once if `parent` is already gone. */
+/* Spawner side, once: picks the numbers of the runtime's descriptors in a
+ * worker from the descriptor limit every worker inherits. */
+void worker_set_up_descriptors(void);
+
+/* In the forked child: makes the process a clean worker-to-be, leader of
+ * its own process group (fds 0/1/2 only, plus keep_fd moved to
+ * worker_job_fd when >= 0 and the report pipe at the top of the table;
+ * stdout and stderr on output_fd; default signals but SIGTERM, which only
+ * `supervisor` may send as a stop request; killed when `parent` dies).
+ * Exits at once if `parent` is already gone. */
 WORKER_PATH void worker_prepare(int output_fd, int report_fd, int keep_fd, pid_t parent, pid_t supervisor);
 
 /* Never returns: runs init, reports its answer on the report pipe, then

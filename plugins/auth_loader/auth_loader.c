@@ -3,8 +3,10 @@
  * them in a local store (SPEC §7). Started as
  *
  *     URL STORE [--timeout-ms N] [--connect-timeout-ms N] [--max-bytes N]
+ *               [--public-key FILE]...
  *
  * Its log tells the story: "started with URL ..." → "load data from ..."
+ * → ["load signature from URL.minisig" → "signature verified: key ID"]
  * → "save data (N rules) to ..." → "work done" (or "rules unchanged (304
  * Not Modified)" → "work done"). A failure is one error line naming the
  * cause; the store then keeps its old bytes.
@@ -22,6 +24,11 @@
  *   9  cannot save the store
  *  10  stopped by the supervisor
  *  11  any other transfer failure (TLS, refused protocol, ...)
+ *  12  no signature (URL.minisig answered 404 or 410), with --public-key
+ *  13  malformed signature (not a minisign signature file)
+ *  14  signed by a key not given by --public-key
+ *  15  bad signature (document or trusted comment not what the key signed)
+ *  16  refused: the document's version is older than the stored one's
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -37,6 +44,8 @@
 #include "options.h"
 #include "rules.h"
 #include "store.h"
+#include "trust.h"
+#include "version_guard.h"
 
 #define AUTH_LOADER_VERSION "1.0.0"
 #define AUTH_LOADER_MAX_REDIRECTS 5
@@ -57,12 +66,18 @@ enum loader_exit {
     EXIT_CANNOT_SAVE = 9,
     EXIT_STOPPED = 10,
     EXIT_TRANSFER_FAILED = 11,
+    EXIT_NO_SIGNATURE = 12,
+    EXIT_MALFORMED_SIGNATURE = 13,
+    EXIT_UNKNOWN_KEY = 14,
+    EXIT_BAD_SIGNATURE = 15,
+    EXIT_OLDER_VERSION = 16,
 };
 
 /* One worker process runs one plugin instance, so init can hand its
  * parsed options to run through a static; the strings point into the
  * host-owned argv. */
 static struct loader_options parsed_options;
+static struct trust trusted_keys;
 
 /* The store's folder must exist and STORE must not be a folder: checked
  * up front so a wrong path is an init failure, not an endless retry. */
@@ -103,7 +118,8 @@ static int parse_arguments(dynsup_worker *w, int argc, char **argv,
 {
     struct loader_error err = {{0}};
     if (options_parse(argc, argv, options, &err) != 0 ||
-        check_store_path(options->store_path, &err) != 0) {
+        check_store_path(options->store_path, &err) != 0 ||
+        trust_load_keys(options, &trusted_keys, &err) != 0) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "bad arguments: %s", err.message);
         return -1;
     }
@@ -195,12 +211,26 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
     bool arena = response->body_length >= ARENA_THRESHOLD &&
                  json_arena_begin(response->body_length * 12 < ARENA_MAX ? response->body_length * 12
                                                                          : ARENA_MAX) == 0;
-    long rule_count = rules_validate_document(response->body, response->body_length, &err);
+    long long version = VERSION_NONE, stored_version = VERSION_NONE;
+    struct loader_error stored_err = {{0}};
+    long rule_count = rules_validate_document_version(response->body, response->body_length,
+                                                      &version, &err);
+    int stored_status = rule_count < 0 ? 0 : version_of_store(options->store_path,
+                                                              &stored_version, &stored_err);
     if (arena)
         json_arena_end();
     if (rule_count < 0) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "invalid rules from %s: %s", options->url, err.message);
         return EXIT_INVALID_DOCUMENT;
+    }
+    if (stored_status != 0) {
+        /* A store we cannot read is what this document repairs; whoever
+         * can corrupt it could as well write it, so nothing is lost. */
+        dynsup_log(w, DYNSUP_LOG_WARNING, "no version check against the stored rules: %s",
+                   stored_err.message);
+    } else if (version_guard_allows(stored_version, version, &err) != 0) {
+        dynsup_log(w, DYNSUP_LOG_ERROR, "refused rules from %s: %s", options->url, err.message);
+        return EXIT_OLDER_VERSION;
     }
     if (dynsup_should_stop(w)) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "stopped by supervisor before saving; %s unchanged",
@@ -234,6 +264,50 @@ static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options
 __attribute__((constructor)) static void set_up_libcurl_once(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static enum loader_exit exit_for_trust(enum trust_outcome outcome, enum fetch_status status)
+{
+    switch (outcome) {
+    case TRUST_VERIFIED:
+        return EXIT_DONE;
+    case TRUST_NO_SIGNATURE:
+        return EXIT_NO_SIGNATURE;
+    case TRUST_MALFORMED:
+        return EXIT_MALFORMED_SIGNATURE;
+    case TRUST_UNKNOWN_KEY:
+        return EXIT_UNKNOWN_KEY;
+    case TRUST_BAD_SIGNATURE:
+        return EXIT_BAD_SIGNATURE;
+    case TRUST_FETCH_FAILED:
+        break;
+    }
+    return status == FETCH_OK ? EXIT_TRANSFER_FAILED : exit_for_fetch(status);
+}
+
+/* With --public-key: fetches URL.minisig and checks the 200's body
+ * against it, before anything parses that body. */
+static enum loader_exit verify_signature(dynsup_worker *w, const struct fetch_request *request,
+                                         const struct fetch_response *response)
+{
+    struct loader_error err = {{0}};
+    char *signature_url = trust_signature_url(request->url, &err);
+    if (signature_url == NULL) {
+        dynsup_log(w, DYNSUP_LOG_ERROR, "load signature of %s failed: %s", request->url,
+                   err.message);
+        return EXIT_TRANSFER_FAILED;
+    }
+    dynsup_log(w, DYNSUP_LOG_INFO, "load signature from %s", signature_url);
+    enum fetch_status status = FETCH_OK;
+    char signer[17] = "";
+    enum trust_outcome outcome = trust_check(&trusted_keys, request, signature_url, response->body,
+                                             response->body_length, &status, signer, &err);
+    free(signature_url);
+    if (outcome == TRUST_VERIFIED)
+        dynsup_log(w, DYNSUP_LOG_INFO, "signature verified: key %s", signer);
+    else
+        dynsup_log(w, DYNSUP_LOG_ERROR, "%s", err.message);
+    return exit_for_trust(outcome, status);
 }
 
 static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
@@ -280,7 +354,10 @@ static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
     } else if (status == FETCH_NOT_MODIFIED) {
         dynsup_log(w, DYNSUP_LOG_INFO, "rules unchanged (304 Not Modified)");
     } else if (status == FETCH_OK) {
-        outcome = save_rules(w, options, &response);
+        if (trusted_keys.key_count > 0)
+            outcome = verify_signature(w, &request, &response);
+        if (outcome == EXIT_DONE)
+            outcome = save_rules(w, options, &response);
     } else {
         dynsup_log(w, DYNSUP_LOG_ERROR, "load data from %s failed: %s", options->url,
                    err.message);

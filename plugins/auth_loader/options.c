@@ -72,6 +72,37 @@ static int apply_option(struct loader_options *options, size_t which, long long 
     }
 }
 
+static int add_public_key(struct loader_options *options, const char *path,
+                          struct loader_error *err)
+{
+    if (path[0] == '\0') {
+        loader_error_set(err, "--public-key: expected a file path, got an empty word");
+        return -1;
+    }
+    if (options->public_key_count == OPTIONS_MAX_PUBLIC_KEYS) {
+        loader_error_set(err, "--public-key: at most %d keys, got \"%s\" as one more",
+                         OPTIONS_MAX_PUBLIC_KEYS, path);
+        return -1;
+    }
+    options->public_key_paths[options->public_key_count++] = path;
+    return 0;
+}
+
+/* The value of option `name` written as argv[*index] (either "--name=V"
+ * or "--name V"); advances *index past it. NULL with err if missing. */
+static const char *option_value(int argc, char **argv, int *index, const char *name,
+                                struct loader_error *err)
+{
+    const char *equals = strchr(argv[*index], '=');
+    if (equals != NULL)
+        return equals + 1;
+    if (*index + 1 >= argc) {
+        loader_error_set(err, "%s: missing its value", name);
+        return NULL;
+    }
+    return argv[++*index];
+}
+
 /* Handles argv[*index], an option word; advances *index past its value. */
 static int parse_option(int argc, char **argv, int *index, struct loader_options *options,
                         struct loader_error *err)
@@ -79,25 +110,24 @@ static int parse_option(int argc, char **argv, int *index, struct loader_options
     const char *word = argv[*index];
     const char *equals = strchr(word, '=');
     size_t name_length = equals ? (size_t)(equals - word) : strlen(word);
+    if (name_length == strlen("--public-key") && strncmp(word, "--public-key", name_length) == 0) {
+        const char *path = option_value(argc, argv, index, "--public-key", err);
+        return path == NULL ? -1 : add_public_key(options, path, err);
+    }
     for (size_t which = 0; which < sizeof known_options / sizeof known_options[0]; which++) {
         const char *name = known_options[which].name;
         if (strlen(name) != name_length || strncmp(word, name, name_length) != 0)
             continue;
-        const char *value = equals ? equals + 1 : NULL;
-        if (value == NULL) {
-            if (*index + 1 >= argc) {
-                loader_error_set(err, "%s: missing its value", name);
-                return -1;
-            }
-            value = argv[++*index];
-        }
+        const char *value = option_value(argc, argv, index, name, err);
+        if (value == NULL)
+            return -1;
         long long number = 0;
         if (parse_bounded(name, value, known_options[which].max, &number, err) != 0)
             return -1;
         return apply_option(options, which, number);
     }
     loader_error_set(err, "unknown option \"%s\" (known: --timeout-ms, --connect-timeout-ms, "
-                     "--max-bytes)", word);
+                     "--max-bytes, --public-key)", word);
     return -1;
 }
 
@@ -120,13 +150,13 @@ int options_parse(int argc, char **argv, struct loader_options *options,
             options->store_path = word;
         } else {
             loader_error_set(err, "unexpected argument \"%s\" (usage: URL STORE [--timeout-ms N] "
-                             "[--connect-timeout-ms N] [--max-bytes N])", word);
+                             "[--connect-timeout-ms N] [--max-bytes N] [--public-key FILE]...)", word);
             return -1;
         }
     }
     if (options->url == NULL || options->store_path == NULL) {
         loader_error_set(err, "missing %s (usage: URL STORE [--timeout-ms N] "
-                         "[--connect-timeout-ms N] [--max-bytes N])",
+                         "[--connect-timeout-ms N] [--max-bytes N] [--public-key FILE]...)",
                          options->url == NULL ? "URL and STORE" : "STORE");
         return -1;
     }

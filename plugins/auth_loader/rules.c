@@ -109,6 +109,12 @@ long rules_validate_json(const json_t *document, struct loader_error *err)
 
 long rules_validate_document(const char *bytes, size_t length, struct loader_error *err)
 {
+    return rules_validate_document_version(bytes, length, NULL, err);
+}
+
+long rules_validate_document_version(const char *bytes, size_t length, long long *version,
+                                     struct loader_error *err)
+{
     json_error_t parse_error;
     /* Duplicate keys are refused: with them, which "rules" counts would
      * depend on the reader, and the store is read by other programs.
@@ -121,6 +127,10 @@ long rules_validate_document(const char *bytes, size_t length, struct loader_err
         return -1;
     }
     long count = rules_validate_json(document, err);
+    if (count >= 0 && version != NULL) {
+        const json_t *value = json_object_get(document, "version");
+        *version = value != NULL ? (long long)json_integer_value(value) : -1;
+    }
     json_decref(document);
     return count;
 }

@@ -27,6 +27,12 @@
  * "invalid JSON at line L column C: ..." or a schema path message. */
 long rules_validate_document(const char *bytes, size_t length, struct loader_error *err);
 
+/* As rules_validate_document, and *version (may be NULL) gets the
+ * document's "version", or -1 when it has none (VERSION_NONE of
+ * version_guard.h). */
+long rules_validate_document_version(const char *bytes, size_t length, long long *version,
+                                     struct loader_error *err);
+
 /* Validates an already parsed document (borrowed, not modified).
  * Returns the number of rules or -1 with err set. */
 long rules_validate_json(const json_t *document, struct loader_error *err);

@@ -27,6 +27,7 @@ static const char *command_name(enum request_cmd cmd)
     case CMD_STATUS: return "status";
     case CMD_PLUGINS: return "plugins";
     case CMD_STOP: return "stop";
+    case CMD_RELOAD: return "reload";
     case CMD_METRICS: return "metrics";
     }
     fuzz_check(!"a parsed request has a known cmd");
@@ -53,6 +54,8 @@ static char *build_request(const struct request *request)
     case CMD_STOP:
     case CMD_METRICS:
         return protocol_build_simple(cmd, NULL, NULL);
+    case CMD_RELOAD:
+        return protocol_build_reload(request->dry_run);
     }
     return NULL;
 }
@@ -70,6 +73,7 @@ static void check_same_request(const struct request *a, const struct request *b)
     fuzz_check(same_text(a->name, b->name));
     fuzz_check(same_text(a->event, b->event));
     fuzz_check(a->pid == b->pid);
+    fuzz_check(a->dry_run == b->dry_run);
     fuzz_check(a->argc == b->argc);
     fuzz_check((a->args == NULL) == (b->args == NULL));
     for (int i = 0; i < a->argc; i++)

@@ -44,9 +44,10 @@ LOADER_ARGS = "--timeout-ms 1000 --connect-timeout-ms 1000 --max-bytes 65536"
 class FakeAuthService:
     """tools/fake-auth-service on a free port, serving `rules_path`."""
 
-    def __init__(self, rules_path, mode="ok"):
+    def __init__(self, rules_path, mode="ok", options=()):
         self.process = subprocess.Popen(
-            [sys.executable, FAKE_AUTH_SERVICE, "--port", "0", "--rules", rules_path, "--mode", mode],
+            [sys.executable, FAKE_AUTH_SERVICE, "--port", "0", "--rules", rules_path, "--mode", mode,
+             *options],
             stdout=subprocess.PIPE, text=True)
         first_line = self.process.stdout.readline().strip()
         prefix = "listening on "
@@ -107,7 +108,7 @@ class Story:
     folder, and a story host (not started yet)."""
 
     def __init__(self, rules=RULES_V7, mode="ok", autostart=False, args=LOADER_ARGS, seed=False,
-                 max_restarts=3, max_seconds=5, event_keys=""):
+                 max_restarts=3, max_seconds=5, event_keys="", service_options=()):
         self.host = None
         self.service = None
         self.dir = tempfile.mkdtemp(prefix="dynsup-auth-")
@@ -119,7 +120,7 @@ class Story:
         self.meta = self.store + ".meta"
         if seed:
             self.seed()
-        self.service = FakeAuthService(self.rules_path, mode)
+        self.service = FakeAuthService(self.rules_path, mode, service_options)
         self.host = Host(story_config(self.service.rules_url, self.store, autostart,
                                       max_restarts, max_seconds, event_keys), loader_spec(args))
 

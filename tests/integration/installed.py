@@ -83,7 +83,7 @@ class InstalledHost:
 
 
 def exercise(host, supervisor="examples"):
-    """check, run, start a child, stop: the installed host on its installed
+    """check, run, start a child, reload, stop: the installed host on its installed
     config, with no edit. Returns the host's log."""
     checked = host.cli("check")
     assert checked.returncode == 0, (checked.stdout, checked.stderr)
@@ -96,6 +96,9 @@ def exercise(host, supervisor="examples"):
         assert alive(pid)
         listed = host.cli("which-children", supervisor)
         assert str(pid) in listed.stdout, listed.stdout
+        reloaded = host.cli("reload")  # what ExecReload= runs
+        assert reloaded.returncode == 0, (reloaded.stdout, reloaded.stderr)
+        assert alive(pid), "a reload touched a running child"
         assert host.stop_and_wait() == 0, host.log()
         wait_for(lambda: gone(pid), what="the sleeper to be gone")
     finally:

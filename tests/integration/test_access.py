@@ -16,7 +16,7 @@ import os
 import pwd
 import stat
 
-from harness import DEADLINE, Host, run_tests, talk_as
+from harness import DEADLINE, Host, run_cli, run_tests, talk_as
 
 SUPERVISOR = "[supervisor:work]\nmax_children = infinity\n"
 CHILDREN = {"sleeper.ini": "[child:sleeper]\nplugin = sleeper\nrestart = temporary\n"}
@@ -206,6 +206,50 @@ def test_sticky_shared_folder_like_tmp_is_refused_too():
     os.chmod(folder, 0o1777)
     start_refused(host, "control socket folder %s: refused: writable by group and others (mode 1777)" % folder)
 
+
+
+# ---- check refuses what run refuses (issue 9 item 6) ----------------------
+
+def check_and_run_refuse(host, message):
+    """`check` exits 2 with `message`, and so does `run`, leaving no socket."""
+    result = run_cli("check", "-c", host.config)
+    assert result.returncode == 2, result
+    assert message in result.stdout + result.stderr, "expected %r in %r" % (message, result)
+    start_refused(host, message)
+
+
+def test_check_refuses_a_socket_folder_writable_by_others_like_run():
+    host = Host(SUPERVISOR, CHILDREN)
+    folder = os.path.dirname(host.socket_path)
+    os.chmod(folder, 0o777)
+    check_and_run_refuse(host, "control socket folder %s: refused: writable by group and others (mode 0777)"
+                         % folder)
+
+
+def test_check_refuses_a_socket_path_too_long_for_a_unix_socket_like_run():
+    long_folder = "run/" + "x" * 120
+    host = Host(SUPERVISOR, CHILDREN)
+    os.makedirs(host.path(long_folder), mode=0o700)
+    with open(host.config) as config:
+        text = config.read()
+    with open(host.config, "w") as config:
+        config.write(text.replace("socket = run/dynsup.sock", "socket = %s/dynsup.sock" % long_folder))
+    host.socket_path = host.path(long_folder, "dynsup.sock")
+    check_and_run_refuse(host, "is too long for a unix socket (at most 107 bytes)")
+
+
+def test_check_refuses_a_socket_path_that_is_not_a_socket_like_run():
+    host = Host(SUPERVISOR, CHILDREN)
+    with open(host.socket_path, "w") as placeholder:
+        placeholder.write("not a socket\n")
+    result = run_cli("check", "-c", host.config)
+    assert result.returncode == 2, result
+    assert "exists and is not a socket" in result.stderr, result
+    host.start(wait=False)
+    assert host.process.wait(DEADLINE) == 2
+    assert "exists and is not a socket" in host.log()
+    with open(host.socket_path) as placeholder:
+        assert placeholder.read() == "not a socket\n"
 
 if __name__ == "__main__":
     run_tests(globals())

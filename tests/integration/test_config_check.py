@@ -222,5 +222,50 @@ DYNSUP_EXPORT const struct dynsup_plugin dynsup_plugin = {
     assert_run_refuses(host, "crashed")
 
 
+
+# ---- what a config file may be (issue 9 item 5) ----
+
+def host_with_files_that_are_not_config_files():
+    """A FIFO, /dev/zero and a 2 MiB file among the child specs: none may
+    block, bloat or be read; each must be named."""
+    host = Host(GOOD_SUPERVISORS, GOOD_CHILDREN)
+    os.mkfifo(host.path("children.d", "fifo.ini"))
+    os.symlink("/dev/zero", host.path("children.d", "zero.ini"))
+    with open(host.path("children.d", "huge.ini"), "w") as huge:
+        huge.truncate(2 * 1024 * 1024)
+    return host
+
+
+def test_check_and_run_name_every_file_that_is_not_a_config_file_without_hanging():
+    host = host_with_files_that_are_not_config_files()
+    result = run_cli("check", "-c", host.config, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, result
+    assert host.path("children.d", "fifo.ini") + ": not a regular file (a FIFO)" in output, output
+    assert host.path("children.d", "zero.ini") + ": not a regular file (a character device)" in output, output
+    assert host.path("children.d", "huge.ini") + ": 2097152 bytes, more than a config file may hold" in output, output
+    assert_run_refuses(host, "fifo.ini: not a regular file", "zero.ini: not a regular file", "huge.ini: 2097152 bytes")
+
+
+def test_client_commands_do_not_hang_on_a_bad_children_dir():
+    host = host_with_files_that_are_not_config_files()
+    # no host runs: the client still finds the socket path and says so
+    result = run_cli("status", "-c", host.config, timeout=60)
+    assert result.returncode == 3, result
+    assert host.socket_path in result.stderr, result
+    result = run_cli("stop", "-c", host.config, timeout=60)
+    assert result.returncode == 3, result
+
+
+def test_a_symlinked_config_like_a_configmap_is_fine():
+    host = Host(GOOD_SUPERVISORS, {})
+    data = host.path("children.d", "..data")
+    os.mkdir(data)
+    with open(os.path.join(data, "sleeper.ini"), "w") as spec:
+        spec.write(GOOD_CHILDREN["sleeper.ini"])
+    os.symlink("..data/sleeper.ini", host.path("children.d", "sleeper.ini"))
+    result = run_cli("check", "-c", host.config)
+    assert result.returncode == 0, result
+
 if __name__ == "__main__":
     run_tests(globals())

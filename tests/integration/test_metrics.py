@@ -74,8 +74,9 @@ def test_metrics_request_and_cli_tell_what_happened():
         assert found['dynsup_child_exits_total{supervisor="work",child="failing",kind="error"}'] == 3
         assert found['dynsup_child_exits_total{supervisor="work",child="sleeper",kind="normal"}'] == 2
         assert found['dynsup_supervisor_escalations_total{supervisor="work"}'] == 1
-        assert found['dynsup_plugin_info{plugin="sleeper",version="1.0.0",file="%s"}'
-                     % os.path.join(os.path.dirname(HOST_BINARY), "plugins", "sleeper.so")] == 1
+        assert found['dynsup_plugin_info{plugin="sleeper",version="1.0.0",generation="1",current="yes",'
+                     'file="%s"}' % os.path.join(os.path.dirname(HOST_BINARY), "plugins", "sleeper.so")] == 1
+        assert found['dynsup_plugin_workers{plugin="sleeper",generation="1"}'] == 2
         assert found["process_open_fds"] > 0 and found["process_resident_memory_bytes"] > 0
         # Every request answered: five starts, one latency sample each.
         assert found['dynsup_start_latency_seconds_count{supervisor="work"}'] == 5
@@ -84,6 +85,25 @@ def test_metrics_request_and_cli_tell_what_happened():
         printed = host.cli("metrics", check=0).stdout
         assert printed.startswith("# HELP dynsup_build_info"), printed[:200]
         assert samples(printed)['dynsup_child_starts_total{supervisor="work",result="ok"}'] == 5
+
+
+def test_reloads_are_counted_and_the_last_good_one_dated():
+    host = Host("[supervisor:s]\n")
+    with host.start():
+        boot = samples(host.request({"cmd": "metrics"})["metrics"])
+        loaded_at = boot["dynsup_config_last_load_success_timestamp_seconds"]
+        assert abs(loaded_at - boot["process_start_time_seconds"]) < 5, boot
+        host.cli("reload", check=0)
+        with open(host.config, "a") as config:
+            config.write("[supervisor:t]\nbogus = 1\n")
+        assert host.cli("reload").returncode == 1
+        host.cli("reload", "--dry-run")
+        found = samples(host.request({"cmd": "metrics"})["metrics"])
+        assert found['dynsup_reloads_total{result="ok"}'] == 1, found
+        assert found['dynsup_reloads_total{result="invalid_config"}'] == 1, found
+        assert found["dynsup_config_last_load_success_timestamp_seconds"] >= loaded_at
+        info = [key for key in found if key.startswith("dynsup_plugin_info{plugin=\"sleeper\"")]
+        assert len(info) == 1 and 'generation="1",current="yes"' in info[0], info
 
 
 def test_labels_never_hold_a_pid():

@@ -9,7 +9,7 @@ import stat
 import time
 
 from harness import (DEADLINE, TIME_SCALE, Host, alive, gone, run_tests, talk_as, wait_for, wait_workers,
-                     worker_pids)
+                     vm_rss_kib, worker_pids)
 
 SUPERVISORS = """
 [supervisor:work]
@@ -169,6 +169,47 @@ def test_a_client_that_never_reads_does_not_block_the_others():
         hog.close()
         assert host.request({"cmd": "status"})["result"] == "ok"
         assert host.process.poll() is None
+
+
+def test_pipelined_big_answers_never_read_keep_host_memory_and_latency_bounded():
+    # issue 9 item 7: one 64 KB write of pipelined which_children (~1400
+    # requests), never read. The output bound must hold per request, not per
+    # 64 KB read: each answer here is ~100 KB, so answering the whole read
+    # before looking would pile up ~140 MB in the host and hold its loop.
+    with new_host().start() as host:
+        big_args = ["%04d" % i + "x" * 3296 for i in range(3)]  # ~10 KB per child
+        for _ in range(10):
+            assert host.start_child("work", "sleeper", args=big_args)["result"] == "ok"
+        rss_before = vm_rss_kib(host.pid)
+        hog = host.connect()
+        line = (json.dumps({"cmd": "which_children", "supervisor": "work"}) + "\n").encode()
+        burst = line * (65536 // len(line))
+        hog.setblocking(False)
+        sent = 0
+        while sent < len(burst):
+            try:
+                sent += hog.send(burst[sent:])
+            except BlockingIOError:
+                if not select.select([], [hog], [], 2.0)[1]:
+                    break
+        assert sent > 0
+        worst = 0.0
+        for _ in range(20):
+            started = time.monotonic()
+            assert host.request({"cmd": "count_children", "supervisor": "work"})["result"] == "ok"
+            worst = max(worst, time.monotonic() - started)
+        growth_mib = (vm_rss_kib(host.pid) - rss_before) / 1024
+        assert worst < 1.0 * TIME_SCALE, "a request took %.2fs while a client did not read" % worst
+        assert growth_mib < 32, "host RSS grew by %.0f MiB for one client that does not read" % growth_mib
+        # the hog is still owed its answers, in order, once it reads
+        hog.setblocking(True)
+        hog.settimeout(DEADLINE)
+        reader = hog.makefile("rb")
+        for _ in range(5):
+            answer = read_line(reader)
+            assert answer["result"] == "ok" and len(answer["children"]) == 10
+        hog.close()
+        assert host.request({"cmd": "status"})["result"] == "ok"
 
 
 def test_fifty_concurrent_connections_are_all_served():

@@ -179,6 +179,24 @@ def test_max_children_refuses_a_start_and_starts_no_process():
         started(host.start_child("work", "sleeper"))
 
 
+def test_max_children_zero_is_accepted_and_refuses_every_start():
+    # OTP takes any non-negative max_children: 0 is a supervisor that takes
+    # nothing for now, including its autostart and events.
+    config = SUPERVISORS + ("\n[supervisor:closed]\nmax_children = 0\nautostart = sleeper\n"
+                            "[event:knock]\nsupervisor = closed\nchild = sleeper\n")
+    host = Host(config, CHILDREN)
+    checked = host.cli("check")
+    assert checked.returncode == 0, (checked.stdout, checked.stderr)
+    with host.start() as host:
+        host.wait_log("max_children")
+        assert host.start_child("closed", "sleeper") == {"result": "error", "error": "max_children"}
+        assert host.request({"cmd": "emit", "event": "knock"}) == {"result": "error", "error": "max_children"}
+        assert host.which_children("closed") == []
+        assert host.supervisor_status("closed")["max_children"] == 0
+        assert worker_pids(host) == []
+        started(host.start_child("work", "sleeper"))
+
+
 def test_a_restarting_child_counts_toward_max_children():
     with new_host().start() as host:
         flag = host.path("init-fails")

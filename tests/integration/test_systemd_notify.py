@@ -119,6 +119,29 @@ def test_stop_says_stopping():
         assert states.index("READY=1") < states.index("STOPPING=1")
 
 
+def test_reload_says_reloading_then_ready_even_when_refused():
+    host = Host("[supervisor:s]\n")
+    listener = NotifyListener(host.dir)
+    with start_with_notify(host, listener):
+        listener.wait("READY=1")
+        host.cli("reload", check=0)
+        wait_for(lambda: listener.states().count("READY=1") == 2, what="READY=1 after the reload")
+        states = listener.states()
+        reloading = states.index("RELOADING=1")
+        assert reloading < len(states) - 1 - states[::-1].index("READY=1"), states
+        assert states[reloading + 1].startswith("MONOTONIC_USEC="), states
+        # A refused reload (a bad key) ends with READY=1 too: the old config serves on.
+        with open(host.config, "a") as config:
+            config.write("[supervisor:t]\nbogus = 1\n")
+        assert host.cli("reload").returncode == 1
+        wait_for(lambda: listener.states().count("READY=1") == 3, what="READY=1 after the refused reload")
+        assert listener.states().count("RELOADING=1") == 2
+        # A dry run is not a reload: nothing is said.
+        host.cli("reload", "--dry-run")
+        assert host.request({"cmd": "status"})["result"] == "ok"
+        assert listener.states().count("RELOADING=1") == 2
+
+
 def test_watchdog_pings_at_half_the_period():
     host = Host()
     listener = NotifyListener(host.dir)

@@ -87,7 +87,7 @@ static void test_realistic_example_loads_every_value_as_written(void **state)
     assert_string_equal(update->child, "auth_loader");
     assert_int_equal(update->signal, SIGUSR1);
     assert_int_equal(update->interval_s, 3600);
-    assert_int_equal(config_find_event(cfg, "ping")->signal, SIGHUP);
+    assert_int_equal(config_find_event(cfg, "ping")->signal, SIGUSR2);
     assert_int_equal(config_find_event(cfg, "ping")->interval_s, 0);
 }
 

@@ -73,6 +73,99 @@ static void test_unreadable_child_file_is_reported_and_the_others_still_read(voi
     assert_non_null(config_find_child(&s->cfg, "b"));
 }
 
+/* ---- what a config file may be (issue 9 item 5) ------------------------ */
+
+/* A file that could block or grow without end must fail at once, not hang
+ * the test: should it block after all, SIGALRM ends the test as failed. */
+#define NO_HANG_SECONDS 20
+
+static void test_a_fifo_in_children_dir_is_refused_without_blocking(void **state)
+{
+    struct scratch *s = *state;
+    alarm(NO_HANG_SECONDS);
+    write_file(s, "children.d/b.ini", "[child:b]\nplugin = p\n");
+    assert_int_equal(mkfifo(scratch_path(s, "children.d/a.ini"), 0600), 0);
+    load_host(s, HOST);
+    alarm(0);
+    assert_error(s, "children.d/a.ini: not a regular file (a FIFO); config files must be regular files");
+    assert_non_null(config_find_child(&s->cfg, "b"));
+}
+
+static void test_a_device_as_child_file_is_refused_without_reading_it(void **state)
+{
+    struct scratch *s = *state;
+    alarm(NO_HANG_SECONDS);
+    mkdir(scratch_path(s, "children.d"), 0700);
+    assert_int_equal(symlink("/dev/zero", scratch_path(s, "children.d/zero.ini")), 0);
+    load_host(s, HOST);
+    alarm(0);
+    assert_error(s, "children.d/zero.ini: not a regular file (a character device)");
+}
+
+static void test_a_fifo_as_host_file_is_refused_without_blocking(void **state)
+{
+    struct scratch *s = *state;
+    alarm(NO_HANG_SECONDS);
+    assert_int_equal(mkfifo(scratch_path(s, "host.ini"), 0600), 0);
+    assert_int_equal(load_path(s, scratch_path(s, "host.ini")), -1);
+    alarm(0);
+    assert_int_equal(s->errors.count, 1);
+    assert_error(s, "host.ini: not a regular file (a FIFO)");
+}
+
+static void test_a_file_over_one_mebibyte_is_refused_naming_the_limit(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/big.ini", "[child:big]\nplugin = p\n");
+    assert_int_equal(truncate(scratch_path(s, "children.d/big.ini"), 1024 * 1024 + 1), 0);
+    load_host(s, HOST);
+    assert_error(s, "children.d/big.ini: 1048577 bytes, more than a config file may hold (1048576)");
+    assert_null(config_find_child(&s->cfg, "big"));
+}
+
+static void test_a_line_over_4096_bytes_is_refused_naming_its_number(void **state)
+{
+    struct scratch *s = *state;
+    char text[8192];
+    snprintf(text, sizeof text, "[child:a]\nplugin = p\n; %05000d\n", 7);
+    write_file(s, "children.d/long.ini", text);
+    load_host(s, HOST);
+    assert_error(s, "children.d/long.ini:3: line longer than 4096 bytes");
+}
+
+static void test_a_symlink_to_a_regular_file_is_read_like_a_configmap(void **state)
+{
+    struct scratch *s = *state;
+    /* Kubernetes mounts a ConfigMap as symlinks into a ..data folder. */
+    mkdir(scratch_path(s, "children.d"), 0700);
+    assert_int_equal(mkdir(scratch_path(s, "children.d/..data"), 0700), 0);
+    write_file(s, "children.d/..data/a.ini", "[child:a]\nplugin = p\n");
+    assert_int_equal(symlink("..data/a.ini", scratch_path(s, "children.d/a.ini")), 0);
+    load_host(s, HOST);
+    assert_loaded_cleanly(s);
+    assert_non_null(config_find_child(&s->cfg, "a"));
+}
+
+static void test_every_file_that_is_not_a_config_file_is_named_at_once(void **state)
+{
+    struct scratch *s = *state;
+    alarm(NO_HANG_SECONDS);
+    mkdir(scratch_path(s, "children.d"), 0700);
+    assert_int_equal(mkfifo(scratch_path(s, "children.d/a.ini"), 0600), 0);
+    assert_int_equal(symlink("/dev/zero", scratch_path(s, "children.d/b.ini")), 0);
+    write_file(s, "children.d/c.ini", "");
+    assert_int_equal(truncate(scratch_path(s, "children.d/c.ini"), 2 * 1024 * 1024), 0);
+    write_file(s, "children.d/d.ini", "[child:d]\nplugin = p\n");
+    load_host(s, HOST "[supervisor:s]\nstrategy = none\n");
+    alarm(0);
+    assert_error(s, "children.d/a.ini: not a regular file");
+    assert_error(s, "children.d/b.ini: not a regular file");
+    assert_error(s, "children.d/c.ini: 2097152 bytes, more than");
+    assert_error(s, "[supervisor:s] strategy:");
+    assert_int_equal(s->errors.count, 4);
+    assert_non_null(config_find_child(&s->cfg, "d"));
+}
+
 static void test_overlong_line_is_reported_in_iniparser_words(void **state)
 {
     struct scratch *s = *state;
@@ -108,6 +201,13 @@ int main(void)
         TEST(test_empty_children_dir_gives_no_children_and_no_errors),
         TEST(test_only_ini_files_are_read_in_file_name_order),
         TEST(test_unreadable_child_file_is_reported_and_the_others_still_read),
+        TEST(test_a_fifo_in_children_dir_is_refused_without_blocking),
+        TEST(test_a_device_as_child_file_is_refused_without_reading_it),
+        TEST(test_a_fifo_as_host_file_is_refused_without_blocking),
+        TEST(test_a_file_over_one_mebibyte_is_refused_naming_the_limit),
+        TEST(test_a_line_over_4096_bytes_is_refused_naming_its_number),
+        TEST(test_a_symlink_to_a_regular_file_is_read_like_a_configmap),
+        TEST(test_every_file_that_is_not_a_config_file_is_named_at_once),
         TEST(test_overlong_line_is_reported_in_iniparser_words),
         TEST(test_child_whose_plugin_is_not_loaded_is_reported),
 #undef TEST

@@ -90,7 +90,7 @@ static void test_every_error_of_a_file_is_reported_at_once(void **state)
     assert_int_equal(s->errors.count, 5);
     assert_error(s, "dynsup.ini:5: [host] colour: unknown key");
     assert_error(s, "dynsup.ini:8: [supervisor:auth_rules] strategy: unsupported strategy \"one_for_all\"");
-    assert_error(s, "dynsup.ini:9: [supervisor:auth_rules] max_children: expected a positive number or infinity, found \"none\"");
+    assert_error(s, "dynsup.ini:9: [supervisor:auth_rules] max_children: expected a number or infinity, found \"none\"");
     assert_error(s, "dynsup.ini:14: [event:update] signal:");
     assert_error(s, "dynsup.ini:16: [event:update]: section given twice (first at line 11)");
 }

@@ -4,14 +4,17 @@
  * reported as "FILE:LINE: [SECTION] KEY: what was expected, found ...".
  */
 #include <ftw.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,6 +61,98 @@ static void test_backslash_continues_a_value_on_the_next_line(void **state)
     assert_error(s, "a.ini:5: [child:a] restart:"); /* lines still counted right */
 }
 
+/* OTP's max_children is any non-negative number: 0 is a supervisor that
+ * takes nothing for now (every start answers max_children). */
+static void test_max_children_zero_is_accepted(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\n");
+    load_host(s, HOST "[supervisor:s]\nmax_children = 0\n");
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.supervisors[0].max_children, 0);
+}
+
+/* What `run` would refuse about the control socket's place, `check`
+ * (config_load) refuses too (issue 9 item 6). */
+static void test_socket_place_that_run_would_refuse_is_a_config_error(void **state)
+{
+    struct scratch *s = *state;
+    char text[512];
+    snprintf(text, sizeof text, "[host]\nplugin_dir = p\nsocket = run/%0120d.sock\n", 7);
+    load_host(s, text);
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket ");
+    assert_error(s, "is too long for a unix socket (at most 107 bytes)");
+
+    mkdir(scratch_path(s, "open"), 0700);
+    chmod(scratch_path(s, "open"), 0777);
+    load_host(s, "[host]\nplugin_dir = p\nsocket = open/s.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket folder ");
+    assert_error(s, "open: refused: writable by group and others (mode 0777); control socket folders "
+                    "must be writable only by their owner");
+
+    write_file(s, "file.sock", "not a socket");
+    load_host(s, "[host]\nplugin_dir = p\nsocket = file.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket: ");
+    assert_error(s, "file.sock exists and is not a socket; not replacing it");
+
+    write_file(s, "plain", "a file");
+    load_host(s, "[host]\nplugin_dir = p\nsocket = plain/s.sock\n");
+    assert_error(s, "plain: not a folder");
+
+    /* a missing folder is fine: run creates it... */
+    load_host(s, "[host]\nplugin_dir = p\nsocket = run/deeper/s.sock\n");
+    assert_loaded_cleanly(s);
+    /* ...unless what should hold it is a file */
+    load_host(s, "[host]\nplugin_dir = p\nsocket = plain/deeper/s.sock\n");
+    assert_error(s, "dynsup.ini:3: [host] socket: control socket folder ");
+    assert_error(s, "plain/deeper: Not a directory");
+}
+
+/* Two things run refuses only when the host is not root: handing the
+ * socket to allow_group with chown(2), allowed only for a group the host
+ * belongs to, and creating a missing socket folder where it may not write.
+ * Loaded as uid/gid 65534 (nobody), in a forked child when the test runs
+ * as root. */
+static bool has_error(const struct error_list *errors, const char *first, const char *second)
+{
+    for (size_t i = 0; i < errors->count; i++)
+        if (strstr(errors->messages[i], first) && strstr(errors->messages[i], second))
+            return true;
+    return false;
+}
+
+static void test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "dynsup.ini", "[host]\nplugin_dir = p\nsocket = newdir/s.sock\nallow_group = root\n");
+    chmod(scratch_path(s, "children.d"), 0755);
+    chmod(s->dir, 0755);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        if (getegid() == 0 || access(s->dir, W_OK) == 0)
+            _exit(0); /* nothing to prove for this user */
+        struct config cfg;
+        struct error_list errors;
+        error_list_init(&errors);
+        int status = config_load(scratch_path(s, "dynsup.ini"), &cfg, &errors);
+        bool found = has_error(&errors, "dynsup.ini:4: [host] allow_group: ", "is not in group root") &&
+                     has_error(&errors, "dynsup.ini:3: [host] socket: control socket folder ",
+                               "newdir: cannot create: Permission denied");
+        for (size_t i = 0; !found && i < errors.count; i++)
+            fprintf(stderr, "  error: %s\n", errors.messages[i]);
+        config_free(&cfg);
+        error_list_free(&errors);
+        _exit(status == -1 && found ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_good_values_of_every_kind_are_accepted(void **state)
 {
     struct scratch *s = *state;
@@ -65,13 +160,18 @@ static void test_good_values_of_every_kind_are_accepted(void **state)
     load_host(s, "[host]\nplugin_dir = p\nsocket = s\nmax_restarts = 0\nmax_seconds = 4294967295\n"
                  "[supervisor:s]\nmax_children = infinity\nmax_restarts = 0\nmax_seconds = 1\n"
                  "[event:e1]\nsupervisor = s\nchild = a\nsignal = usr2\ninterval = 1\n"
-                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGHUP\n");
+                 "[event:e2]\nsupervisor = s\nchild = a\nsignal = SIGUSR1\n"
+                 "[event:e3]\nsupervisor = s\nchild = a\ninterval = 600\njitter = 600\n"
+                 "[event:e4]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 0\n");
     assert_loaded_cleanly(s);
     assert_int_equal(s->cfg.max_restarts, 0);
     assert_int_equal(s->cfg.max_seconds, UINT32_MAX);
     assert_int_equal(s->cfg.supervisors[0].max_restarts, 0);
     assert_int_equal(s->cfg.events[0].signal, SIGUSR2);
-    assert_int_equal(s->cfg.events[1].signal, SIGHUP);
+    assert_int_equal(s->cfg.events[1].signal, SIGUSR1);
+    assert_int_equal(s->cfg.events[0].jitter_s, 0); /* the default */
+    assert_int_equal(s->cfg.events[2].jitter_s, 600);
+    assert_int_equal(s->cfg.events[3].jitter_s, 0);
     assert_int_equal(s->cfg.children[0].shutdown_ms, 1);
 }
 
@@ -92,8 +192,8 @@ static const char *const bad_host_files[][2] = {
     {HOST "allow_group = no_such_group_dynsup\n", "dynsup.ini:4: [host] allow_group: unknown group \"no_such_group_dynsup\""},
     {HOST "colour = blue\n", "dynsup.ini:4: [host] colour: unknown key (expected one of: plugin_dir, children_dir, socket,"},
     {HOST "[supervisor:s]\nstrategy = one_for_all\n", "dynsup.ini:5: [supervisor:s] strategy: unsupported strategy \"one_for_all\" (only one_for_one)"},
-    {HOST "[supervisor:s]\nmax_children = 0\n", "[supervisor:s] max_children: expected a positive number or infinity, found \"0\""},
-    {HOST "[supervisor:s]\nmax_children = lots\n", "[supervisor:s] max_children: expected a positive number or infinity, found \"lots\""},
+    {HOST "[supervisor:s]\nmax_children = lots\n", "[supervisor:s] max_children: expected a number or infinity, found \"lots\""},
+    {HOST "[supervisor:s]\nmax_children = -1\n", "[supervisor:s] max_children: expected a number or infinity, found \"-1\""},
     {HOST "[supervisor:s]\nmax_restarts = many\n", "[supervisor:s] max_restarts: expected a number (decimal digits only), found \"many\""},
     {HOST "[supervisor:s]\nmax_seconds = 0\n", "[supervisor:s] max_seconds: expected at least 1, found \"0\""},
     {HOST "[supervisor:s]\nextra_arguments = a 'open\n", "[supervisor:s] extra_arguments: unterminated single quote in \"a 'open\""},
@@ -106,6 +206,10 @@ static const char *const bad_host_files[][2] = {
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = nope\n", "dynsup.ini:7: [event:e] child: unknown child \"nope\""},
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 0\n", "[event:e] interval: expected at least 1, found \"0\""},
     {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 1h\n", "[event:e] interval: expected a number (decimal digits only), found \"1h\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\njitter = 5\n", "dynsup.ini:8: [event:e] jitter: needs interval (jitter delays the periodic firings)"},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 61\n", "dynsup.ini:9: [event:e] jitter: expected at most interval (60), found \"61\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = 1m\n", "[event:e] jitter: expected a number (decimal digits only), found \"1m\""},
+    {HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\ninterval = 60\njitter = -1\n", "[event:e] jitter: expected a number (decimal digits only), found \"-1\""},
     {HOST "[child:a]\nplugin = p\n", "dynsup.ini:4: [child:a]: child specs belong in a file of children_dir"},
 };
 
@@ -123,15 +227,16 @@ static void test_signals_the_host_uses_itself_cannot_fire_events(void **state)
 {
     struct scratch *s = *state;
     static const char *const refused[] = {"SIGTERM", "SIGINT", "SIGKILL", "SIGCHLD", "TERM",
-                                          "SIGFOO",  "10",     "SIGUSR3"};
+                                          "SIGFOO",  "10",     "SIGUSR3", "SIGHUP"};
     write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\n");
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         char text[256], expected[256];
         snprintf(text, sizeof text,
                  HOST "[supervisor:s]\n[event:e]\nsupervisor = s\nchild = a\nsignal = %s\n", refused[i]);
         snprintf(expected, sizeof expected, "dynsup.ini:8: [event:e] signal: %s, found \"%s\"",
-                 i < 5 ? "this signal is used by the host itself; expected SIGUSR1, SIGUSR2 or SIGHUP"
-                       : "expected SIGUSR1, SIGUSR2 or SIGHUP",
+                 i < 5   ? "this signal is used by the host itself; expected SIGUSR1 or SIGUSR2"
+                 : i < 8 ? "expected SIGUSR1 or SIGUSR2"
+                         : "SIGHUP is the host's reload signal (dynsup-host reload); expected SIGUSR1 or SIGUSR2",
                  refused[i]);
         load_host(s, text);
         assert_error(s, expected);
@@ -172,6 +277,9 @@ int main(void)
         TEST(test_quoted_values_keep_semicolons_and_hashes),
         TEST(test_text_after_a_closing_quote_is_an_error_not_dropped),
         TEST(test_backslash_continues_a_value_on_the_next_line),
+        TEST(test_max_children_zero_is_accepted),
+        TEST(test_socket_place_that_run_would_refuse_is_a_config_error),
+        TEST(test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),

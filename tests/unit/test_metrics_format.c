@@ -134,10 +134,10 @@ static void test_terminate_answers_are_not_start_results(void **state)
 static void test_label_values_are_escaped(void **state)
 {
     (void)state;
-    struct metrics_plugin plugin = {.name = "p", .version = "1 \"beta\"\\x\n", .file = "/f"};
+    struct metrics_plugin plugin = {.name = "p", .version = "1 \"beta\"\\x\n\033[2J", .file = "/f"};
     struct metrics_input input = {.plugins = &plugin, .plugin_count = 1, .version = "0.2.0"};
     char *text = metrics_format(&input);
-    assert_has_line(text, "dynsup_plugin_info{plugin=\"p\",version=\"1 \\\"beta\\\"\\\\x\\n\",file=\"/f\"} 1");
+    assert_has_line(text, "dynsup_plugin_info{plugin=\"p\",version=\"1 \\\"beta\\\"\\\\x\\n?[2J\",file=\"/f\"} 1");
     free(text);
 }
 

@@ -216,6 +216,16 @@ static void test_stopping_children_count_toward_max_children_until_reaped(void *
     start_spawning(w, "small", worker("b", RESTART_PERMANENT), 7);
 }
 
+static void test_max_children_zero_refuses_every_start(void **state)
+{
+    struct world *w = *state;
+    add_supervisor(w, "closed", 0, 3, 5);
+    start(w, "closed", worker("a", RESTART_PERMANENT), 7);
+    assert_int_equal(w->out.count, 1);
+    assert_error_reply(w, 7, ERR_MAX_CHILDREN);
+    assert_counts(w, "closed", 0, 0, 0);
+}
+
 static void test_infinite_max_children_never_refuses(void **state)
 {
     struct world *w = *state;
@@ -366,6 +376,7 @@ int main(void)
         TEST(test_restarting_children_count_toward_max_children),
         TEST(test_slot_is_freed_once_the_child_is_gone),
         TEST(test_stopping_children_count_toward_max_children_until_reaped),
+        TEST(test_max_children_zero_refuses_every_start),
         TEST(test_infinite_max_children_never_refuses),
         TEST(test_name_in_use_answers_already_started_with_the_existing_pid),
         TEST(test_start_naming_a_child_still_in_init_waits_and_gets_its_pid),

@@ -39,9 +39,32 @@
  * a time, tagged with the child id and pid. dynsup_log() writes a line with
  * an explicit level.
  *
- * Isolation: the worker holds none of the host's descriptors (only 0, 1
- * and 2), has default signal dispositions (but SIGTERM, see above) and is
- * killed when the host dies.
+ * Isolation: the worker has default signal dispositions (but SIGTERM, see
+ * above), an empty signal mask, and is killed when the host dies.
+ *
+ * Descriptors: a worker holds exactly these when init and run are called:
+ *   0  /dev/null
+ *   1  stdout, and
+ *   2  stderr: one pipe to the host's log (one line, one log line)
+ * and, during init only, one descriptor of the runtime's: the pipe that
+ * carries init's answer to the host. It sits far from the low numbers
+ * (1023, or just under a lower RLIMIT_NOFILE soft limit), so your first
+ * open() gets 3, and it is closed before run is called. Do not close descriptors
+ * you did not open: a worker that closes the runtime's one during init
+ * fails its start (`init_failed`) and is killed. Nothing of the host's
+ * (its control socket, other workers' pipes) is ever open in a worker.
+ *
+ * Processes a worker forks: every worker leads its own process group, and
+ * what it forks (fork, system("cmd &"), popen) stays in that group. The
+ * supervisor's stop signals go to the whole group, and when the worker
+ * exits, whatever is left of its group is killed with SIGKILL; nothing a
+ * worker started outlives it, not even when the host is killed. A process
+ * that leaves the group (setsid, setpgid, daemon(3)) is killed as soon as
+ * the runtime notices it is no longer with its worker. `kill(0, sig)`
+ * reaches the worker's own processes only. A plugin that really wants a
+ * long-lived background process must not fork one: make it a child of
+ * its own (another child spec, started with start_child) so that it is
+ * supervised, or run it under the system's service manager.
  */
 #ifndef DYNSUP_PLUGIN_H
 #define DYNSUP_PLUGIN_H

@@ -1,5 +1,5 @@
 /* auth_loader's arguments: URL STORE [--timeout-ms N] [--connect-timeout-ms N]
- * [--max-bytes N], and the message of every refusal. */
+ * [--max-bytes N] [--public-key FILE]..., and the message of every refusal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,8 +149,43 @@ static void test_an_unknown_option_is_refused_listing_the_known_ones(void **stat
 {
     (void)state;
     REFUSED("unknown option \"--timeout\" (known: --timeout-ms, --connect-timeout-ms, "
-            "--max-bytes)",
+            "--max-bytes, --public-key)",
             "http://h/", "r", "--timeout", "5");
+}
+
+static void test_every_public_key_is_kept_in_order(void **state)
+{
+    (void)state;
+    /* Two keys at once: the fleet trusts the old and the new while rotating. */
+    struct loader_options options;
+    struct loader_error err = {{0}};
+    assert_int_equal(PARSE(&options, &err, "http://h/", "r", "--public-key", "old.pub",
+                           "--public-key=new.pub"),
+                     0);
+    assert_int_equal(options.public_key_count, 2);
+    assert_string_equal(options.public_key_paths[0], "old.pub");
+    assert_string_equal(options.public_key_paths[1], "new.pub");
+}
+
+static void test_without_a_public_key_no_signature_is_asked_for(void **state)
+{
+    (void)state;
+    struct loader_options options;
+    struct loader_error err = {{0}};
+    assert_int_equal(PARSE(&options, &err, "http://h/", "r"), 0);
+    assert_int_equal(options.public_key_count, 0);
+}
+
+static void test_public_key_refusals_name_the_option(void **state)
+{
+    (void)state;
+    REFUSED("--public-key: missing its value", "http://h/", "r", "--public-key");
+    REFUSED("--public-key: expected a file path, got an empty word", "http://h/", "r",
+            "--public-key=");
+    REFUSED("--public-key: at most 8 keys, got \"9.pub\" as one more", "http://h/", "r",
+            "--public-key=1.pub", "--public-key=2.pub", "--public-key=3.pub", "--public-key=4.pub",
+            "--public-key=5.pub", "--public-key=6.pub", "--public-key=7.pub", "--public-key=8.pub",
+            "--public-key=9.pub");
 }
 
 int main(void)
@@ -169,6 +204,9 @@ int main(void)
         cmocka_unit_test(test_numbers_must_be_positive_whole_numbers_in_range),
         cmocka_unit_test(test_an_option_without_its_value_is_refused),
         cmocka_unit_test(test_an_unknown_option_is_refused_listing_the_known_ones),
+        cmocka_unit_test(test_every_public_key_is_kept_in_order),
+        cmocka_unit_test(test_without_a_public_key_no_signature_is_asked_for),
+        cmocka_unit_test(test_public_key_refusals_name_the_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

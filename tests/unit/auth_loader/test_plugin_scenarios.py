@@ -28,6 +28,8 @@ SERVICE = os.environ.get("FAKE_AUTH_SERVICE", "")
 EXIT_DONE, EXIT_BAD_ARGUMENTS, EXIT_CANNOT_CONNECT, EXIT_TIMEOUT = 0, 2, 3, 4
 EXIT_HTTP_STATUS, EXIT_TOO_LARGE, EXIT_TOO_MANY_REDIRECTS = 5, 6, 7
 EXIT_INVALID_DOCUMENT, EXIT_CANNOT_SAVE, EXIT_STOPPED, EXIT_TRANSFER_FAILED = 8, 9, 10, 11
+EXIT_NO_SIGNATURE, EXIT_MALFORMED_SIGNATURE, EXIT_UNKNOWN_KEY, EXIT_BAD_SIGNATURE = 12, 13, 14, 15
+EXIT_OLDER_VERSION = 16
 
 # Odd spacing on purpose: the store must hold these bytes, not a re-encoding.
 RULES = (b'{"version": 7,\n  "rules": [ {"client": "billing", "service": "payments"},\n'
@@ -39,9 +41,9 @@ OLD_META = b'{"etag": "\\"stale\\"", "last_modified": null}\n'
 class FakeAuthService:
     """tools/fake-auth-service on a free port, serving a rules file."""
 
-    def __init__(self, rules_path):
+    def __init__(self, rules_path, *options):
         self.process = subprocess.Popen(
-            [sys.executable, SERVICE, "--port", "0", "--rules", rules_path],
+            [sys.executable, SERVICE, "--port", "0", "--rules", rules_path, *options],
             stdout=subprocess.PIPE, text=True)
         first_line = self.process.stdout.readline().strip()
         prefix = "listening on "
@@ -169,12 +171,54 @@ class AuthLoaderScenarios(unittest.TestCase):
 
     def test_a_changed_document_is_downloaded_again(self):
         self.assertEqual(self.run_loader().status, EXIT_DONE)
-        changed = b'{"rules": [{"client": "a", "service": "b"}]}'
+        changed = b'{"version": 8, "rules": [{"client": "a", "service": "b"}]}'
         self.write(self.rules_path, changed)
         run = self.run_loader()
         self.assertEqual(run.status, EXIT_DONE)
         self.assert_story(run, f"info save data (1 rule) to {self.store}")
         self.assertEqual(self.read(self.store), changed)
+
+    # --- no rollback ------------------------------------------------------
+
+    def test_an_older_version_is_refused_and_the_store_kept(self):
+        older = b'{"version": 6, "rules": [{"client": "old", "service": "rules"}]}\n'
+        self.assertEqual(self.run_loader().status, EXIT_DONE)  # the store holds version 7
+        stored, meta = self.read(self.store), self.read(self.meta)
+        self.write(self.rules_path, older)
+        run = self.run_loader()
+        self.assertEqual(run.status, EXIT_OLDER_VERSION, run.lines)
+        self.assertEqual(run.errors(), [f"error refused rules from {self.service.rules_url}: "
+                                        "version 6 is older than the stored version 7"])
+        self.assertEqual((self.read(self.store), self.read(self.meta)), (stored, meta))
+        self.assert_no_temp_left()
+
+    def test_a_document_without_version_cannot_replace_a_versioned_one(self):
+        self.assertEqual(self.run_loader().status, EXIT_DONE)
+        stored = self.read(self.store)
+        self.write(self.rules_path, b'{"rules": []}')
+        run = self.run_loader()
+        self.assertEqual(run.status, EXIT_OLDER_VERSION, run.lines)
+        self.assertEqual(len(run.errors()), 1, run.lines)
+        self.assertIn("it has no version, older than the stored version 7", run.errors()[0])
+        self.assertEqual(self.read(self.store), stored)
+
+    def test_the_same_version_is_accepted(self):
+        # The store lost its validators (an unconditional request): the same
+        # version comes again and is saved, here with new bytes.
+        self.assertEqual(self.run_loader().status, EXIT_DONE)
+        os.unlink(self.meta)
+        same_version = RULES.replace(b"billing", b"billing2")
+        self.write(self.rules_path, same_version)
+        run = self.run_loader()
+        self.assertEqual(run.status, EXIT_DONE, run.lines)
+        self.assertEqual(self.read(self.store), same_version)
+
+    def test_an_unreadable_store_is_repaired_with_a_warning(self):
+        self.write(self.store, b'{"version": 9, "rul')
+        run = self.run_loader()
+        self.assertEqual(run.status, EXIT_DONE, run.lines)
+        self.assertIn("no version check against the stored rules", "\n".join(run.lines))
+        self.assertEqual(self.read(self.store), RULES)
 
     def test_if_modified_since_alone_can_answer_304(self):
         self.assertEqual(self.run_loader().status, EXIT_DONE)

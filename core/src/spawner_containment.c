@@ -1,0 +1,208 @@
+/*
+ * A spawner keeps whatever its workers fork from outliving them (SPEC
+ * section 9), the way s6 and systemd do with process groups and cgroups:
+ *
+ *  - every worker leads its own process group (worker.c and fork_worker);
+ *    the host sends its stop signals to the group;
+ *  - when a worker has exited, its group is killed before the worker is
+ *    reaped: the zombie still holds the pid, so the group id cannot have
+ *    been handed to anyone else in between (waitid with WNOWAIT);
+ *  - the spawner is a child subreaper, so a worker's descendants whose
+ *    parent died are re-parented to it, not to PID 1: it reaps them (no
+ *    zombies) and kills those that left their worker's group (setsid, a
+ *    daemon) once their worker is gone, when it next looks (after reaping
+ *    a worker, at most every SWEEP_INTERVAL_MS);
+ *  - when the host dies the spawner is told by a catchable parent-death
+ *    signal and kills every group and adopted process before it exits
+ *    (its workers would die with it anyway, their descendants would not).
+ *
+ * The spawner keeps one bit per possible pid to know its own workers (and
+ * spares) from adopted processes: pid_max bits, 4 KiB for the usual
+ * 32,768, 512 KiB at the largest pid_max, untouched pages costing nothing.
+ */
+#include "spawner_containment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SWEEP_INTERVAL_MS 100
+
+static uint64_t *workers;      /* bit per pid: forked by this spawner, not reaped yet */
+static size_t worker_words;
+static bool sweep_wanted;
+static int64_t last_sweep_ms = -SWEEP_INTERVAL_MS;
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static long read_pid_max(void)
+{
+    long pid_max = 4194304; /* the kernel's largest */
+    FILE *file = fopen("/proc/sys/kernel/pid_max", "re");
+    if (file) {
+        long value;
+        if (fscanf(file, "%ld", &value) == 1 && value > 0 && value <= pid_max)
+            pid_max = value;
+        fclose(file);
+    }
+    return pid_max;
+}
+
+int containment_init(void)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        return -1;
+    worker_words = ((size_t)read_pid_max() + 63) / 64 + 1;
+    workers = calloc(worker_words, sizeof *workers);
+    return workers ? 0 : -1;
+}
+
+static bool in_range(pid_t pid)
+{
+    return pid > 0 && (size_t)pid / 64 < worker_words;
+}
+
+void containment_track(pid_t pid)
+{
+    if (in_range(pid))
+        workers[pid / 64] |= UINT64_C(1) << (pid % 64);
+}
+
+bool containment_is_worker(pid_t pid)
+{
+    return in_range(pid) && (workers[pid / 64] >> (pid % 64)) & 1;
+}
+
+static void forget(pid_t pid)
+{
+    if (in_range(pid))
+        workers[pid / 64] &= ~(UINT64_C(1) << (pid % 64));
+}
+
+int containment_reap(void (*exited)(pid_t pid, int wait_status, void *context), void *context)
+{
+    int reaped_workers = 0;
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+            break;
+        pid_t pid = info.si_pid;
+        bool worker = containment_is_worker(pid);
+        if (worker)
+            kill(-pid, SIGKILL); /* what is left of its group; ESRCH when nothing is */
+        int wait_status;
+        if (waitpid(pid, &wait_status, WNOHANG) != pid)
+            continue;
+        if (!worker)
+            continue; /* an adopted descendant: nobody's child to the host */
+        forget(pid);
+        reaped_workers++;
+        exited(pid, wait_status, context);
+    }
+    if (reaped_workers > 0)
+        sweep_wanted = true;
+    return reaped_workers;
+}
+
+/* The pids of the spawner's children, from /proc (needs no table of
+ * adopted processes: the kernel keeps it). Returns how many, at most
+ * capacity; -1 if the list cannot be read. */
+static int read_children(pid_t *pids, int capacity)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int count = 0;
+    char buffer[4096];
+    long current = -1;
+    ssize_t length;
+    while ((length = read(fd, buffer, sizeof buffer)) > 0) {
+        for (ssize_t i = 0; i < length; i++) {
+            if (buffer[i] >= '0' && buffer[i] <= '9') {
+                current = (current < 0 ? 0 : current * 10) + (buffer[i] - '0');
+            } else if (current >= 0) {
+                if (count < capacity)
+                    pids[count++] = (pid_t)current;
+                current = -1;
+            }
+        }
+    }
+    if (current >= 0 && count < capacity)
+        pids[count++] = (pid_t)current;
+    close(fd);
+    return count;
+}
+
+/* Kills adopted processes that belong to no live worker: those whose
+ * group is not a live worker's (they left it, or their worker is gone).
+ * Their exits are reaped like any child's. */
+static void sweep(bool everything)
+{
+    static pid_t children[65536];
+    int count = read_children(children, (int)(sizeof children / sizeof children[0]));
+    pid_t own_group = getpgrp();
+    for (int i = 0; i < count; i++) {
+        pid_t pid = children[i];
+        if (containment_is_worker(pid)) {
+            if (everything) {
+                kill(-pid, SIGKILL);
+                kill(pid, SIGKILL);
+            }
+            continue;
+        }
+        pid_t group = getpgid(pid);
+        if (!everything && group > 0 && containment_is_worker(group))
+            continue; /* still with its worker, which is alive: its group goes with it */
+        kill(pid, SIGKILL);
+        if (group == pid && group != own_group)
+            kill(-group, SIGKILL);
+    }
+}
+
+int containment_sweep_timeout_ms(void)
+{
+    if (!sweep_wanted)
+        return -1;
+    int64_t wait = last_sweep_ms + SWEEP_INTERVAL_MS - monotonic_ms();
+    return wait > 0 ? (int)wait : 0;
+}
+
+void containment_sweep_if_due(void)
+{
+    if (!sweep_wanted || containment_sweep_timeout_ms() > 0)
+        return;
+    sweep_wanted = false;
+    last_sweep_ms = monotonic_ms();
+    sweep(false);
+}
+
+_Noreturn void containment_end_all(int status)
+{
+    /* Every worker's group first (the bit set covers the workers that
+     * the children list would not show once re-parented), then every
+     * child, adopted ones included. */
+    for (size_t word = 0; word < worker_words; word++)
+        for (uint64_t bits = workers[word]; bits; bits &= bits - 1) {
+            pid_t pid = (pid_t)(word * 64 + (size_t)__builtin_ctzll(bits));
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+    sweep(true);
+    _exit(status);
+}

@@ -1,0 +1,53 @@
+/*
+ * versioned: a test plugin built twice, as 1.0.0 and 1.1.0
+ * (test-plugins/versions/1.0 and 1.1), for the live upgrade tests
+ * (tests/integration/test_reload.py). Never installed.
+ *
+ * It logs "versioned VERSION running" when it starts and "versioned
+ * VERSION stopping" when asked to stop, so a test can tell which
+ * generation's code a worker runs from its first line to its last. The
+ * 1.1.0 build carries extra code ahead of run(), so its functions sit at
+ * other offsets: a worker whose mapped file was overwritten in place
+ * would jump into the wrong code.
+ */
+#include <time.h>
+
+#include <dynsup/plugin.h>
+
+#ifndef VERSIONED_VERSION
+#define VERSIONED_VERSION "1.0.0"
+#endif
+
+#ifdef VERSIONED_PADDING
+/* Never called: it only moves the code after it. */
+__attribute__((used, noinline)) int versioned_padding(int value);
+__attribute__((used, noinline)) int versioned_padding(int value)
+{
+    volatile int sum = value;
+    for (int i = 0; i < 100; i++) {
+        sum = sum * 31 + i; sum ^= sum >> 3; sum += 7; sum = sum * 17 - i; sum ^= sum << 5;
+        sum = sum * 13 + i; sum ^= sum >> 7; sum += 3; sum = sum * 11 - i; sum ^= sum << 2;
+    }
+    return sum;
+}
+#endif
+
+static int versioned_run(dynsup_worker *w, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s running", VERSIONED_VERSION);
+    while (!dynsup_should_stop(w)) {
+        struct timespec step = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
+        nanosleep(&step, NULL);
+    }
+    dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s stopping", VERSIONED_VERSION);
+    return 0;
+}
+
+DYNSUP_EXPORT const struct dynsup_plugin dynsup_plugin = {
+    .abi_version = DYNSUP_PLUGIN_ABI_VERSION,
+    .name = "versioned",
+    .version = VERSIONED_VERSION,
+    .run = versioned_run,
+};
