@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_internal.h"
 #include "cli_print.h"
 #include "config.h"
 #include "protocol.h"
@@ -37,7 +38,9 @@
 struct cli_options {
     const char *config_path;   /* -c, or NULL for the default */
     const char *socket_path;   /* -s, wins over the config */
-    const char *name;          /* --name (start-child only) */
+    const char *name;          /* --name (start-child, terminate-child) */
+    const char *key;           /* --key (terminate-child) */
+    bool all;                  /* --all (which-children) */
     bool dry_run;              /* --dry-run (reload only) */
     bool json;
     bool help;
@@ -64,7 +67,8 @@ struct client_command {
     cli_print_fn *print_ok;
 };
 
-static build_request_fn build_start_child, build_terminate_child, build_simple, build_reload;
+static build_request_fn build_start_child, build_terminate_child, build_which_children,
+    build_simple, build_reload;
 
 static const struct client_command client_commands[] = {
     {"start-child", "start_child", NULL, "[--name NAME] SUP CHILD [ARG...]",
@@ -73,14 +77,21 @@ static const struct client_command client_commands[] = {
      "child's arguments, exactly as given: options are read only before CHILD.\n"
      "Prints \"ok PID\", \"ignore\" or \"error REASON [PID]\".",
      2, -1, build_start_child, cli_print_started},
-    {"terminate-child", "terminate_child", NULL, "SUP PID", "stop one child of SUP by pid",
-     "Stop the child PID of supervisor SUP using its shutdown setting; it is not restarted.\n"
+    {"terminate-child", "terminate_child", NULL, "SUP PID | --name NAME | --key KEY",
+     "stop one child of SUP",
+     "Stop one child of supervisor SUP using its shutdown setting; it is not restarted.\n"
+     "The child is the one running as PID, the holder of the registered NAME, or the\n"
+     "child with the stable KEY that which-children shows (a key outlives restarts; a\n"
+     "pid does not). A child waiting to restart is removed at once.\n"
      "Prints \"ok\" or \"error not_found\".",
-     2, 2, build_terminate_child, cli_print_plain_ok},
-    {"which-children", "which_children", "supervisor", "SUP", "list the children of SUP",
-     "List the children of supervisor SUP: id, pid (\"-\" while restarting), plugin,\n"
-     "registered name, arguments and state.",
-     1, 1, build_simple, cli_print_children},
+     1, 2, build_terminate_child, cli_print_plain_ok},
+    {"which-children", "which_children", "supervisor", "SUP | --all",
+     "list the children of SUP (or of every supervisor)",
+     "List the children of supervisor SUP, or with --all of every supervisor: the stable\n"
+     "key, id, pid (\"-\" while it has no process), state, restarts since its first start,\n"
+     "uptime of its current process, how and how long ago it last ended, when a waiting\n"
+     "restart is due, plugin and version, registered name and arguments.",
+     0, 1, build_which_children, cli_print_children},
     {"count-children", "count_children", "supervisor", "SUP", "count the children of SUP",
      "Print the counts of supervisor SUP: specs, active, supervisors, workers.", 1, 1,
      build_simple, cli_print_counts},
@@ -172,6 +183,11 @@ static void print_command_usage(const struct client_command *command, FILE *out)
         fprintf(out, "      --name NAME      register the child under NAME (unique while alive)\n");
     if (command->build == build_reload)
         fprintf(out, "      --dry-run        validate and list the changes; apply nothing\n");
+    if (command->build == build_which_children)
+        fprintf(out, "      --all            the children of every supervisor\n");
+    if (command->build == build_terminate_child)
+        fprintf(out, "      --name NAME      the child registered under NAME\n"
+                     "      --key KEY        the child with this stable key (which-children)\n");
     fprintf(out, "  -h, --help           show this help\n\n%s", exit_status_text);
 }
 
@@ -189,7 +205,8 @@ static enum parse_result parse_arguments(const struct client_command *command, i
     static const struct option long_options[] = {
         {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},         {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},         {"dry-run", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},         {"key", required_argument, NULL, 'k'},
+        {"all", no_argument, NULL, 'a'},          {"dry-run", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     bool passes_arguments = command->max_operands < 0;
@@ -229,11 +246,28 @@ static enum parse_result parse_arguments(const struct client_command *command, i
             options->dry_run = true;
             break;
         case 'n':
-            if (command->build != build_start_child) {
-                fprintf(stderr, "dynsup-host %s: --name is only for start-child\n", command->name);
+            if (command->build != build_start_child && command->build != build_terminate_child) {
+                fprintf(stderr, "dynsup-host %s: --name is only for start-child and "
+                                "terminate-child\n", command->name);
                 return PARSE_USAGE_ERROR;
             }
             options->name = optarg;
+            break;
+        case 'a':
+            if (command->build != build_which_children) {
+                fprintf(stderr, "dynsup-host %s: --all is only for which-children\n",
+                        command->name);
+                return PARSE_USAGE_ERROR;
+            }
+            options->all = true;
+            break;
+        case 'k':
+            if (command->build != build_terminate_child) {
+                fprintf(stderr, "dynsup-host %s: --key is only for terminate-child\n",
+                        command->name);
+                return PARSE_USAGE_ERROR;
+            }
+            options->key = optarg;
             break;
         case ':':
             fprintf(stderr, "dynsup-host %s: option %s needs a value\n", command->name,
@@ -276,15 +310,43 @@ static char *build_terminate_child(const struct client_command *command,
                                    const struct cli_options *options, const char **problem)
 {
     (void)command;
-    const char *text = options->operands[1];
+    int given = (options->operand_count > 1) + (options->name != NULL) + (options->key != NULL);
+    if (given != 1) {
+        *problem = "give exactly one of PID, --name NAME or --key KEY";
+        return NULL;
+    }
+    if (options->name)
+        return protocol_build_terminate_child(options->operands[0], 0, options->name, 0);
+    const char *text = options->key ? options->key : options->operands[1];
     char *end;
     errno = 0;
-    long pid = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || pid <= 0 || pid > INT_MAX) {
+    unsigned long long number = strtoull(text, &end, 10);
+    if (options->key && (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+                         number == 0 || number > (1ull << 53))) {
+        *problem = "KEY must be a positive integer";
+        return NULL;
+    }
+    if (options->key)
+        return protocol_build_terminate_child(options->operands[0], 0, NULL, number);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || number == 0 ||
+        number > INT_MAX) {
         *problem = "PID must be a positive integer";
         return NULL;
     }
-    return protocol_build_terminate_child(options->operands[0], (pid_t)pid);
+    return protocol_build_terminate_child(options->operands[0], (pid_t)number, NULL, 0);
+}
+
+/* With --all the first request is status: it names every supervisor. */
+static char *build_which_children(const struct client_command *command,
+                                  const struct cli_options *options, const char **problem)
+{
+    if ((options->operand_count == 1) == options->all) {
+        *problem = "give exactly one of SUP or --all";
+        return NULL;
+    }
+    if (options->all)
+        return protocol_build_simple("status", NULL, NULL);
+    return build_simple(command, options, problem);
 }
 
 static char *build_simple(const struct client_command *command, const struct cli_options *options,
@@ -320,7 +382,7 @@ static int resolve_socket_path(const struct cli_options *options, const char *co
     struct error_list errors;
     memset(&cfg, 0, sizeof cfg);
     error_list_init(&errors);
-    config_load(config_path, &cfg, &errors);
+    config_load_host_file(config_path, &cfg, &errors);
     *socket_path = cfg.socket_path ? strdup(cfg.socket_path) : NULL;
     if (!*socket_path) {
         for (size_t i = 0; i < errors.count; i++)
@@ -505,6 +567,12 @@ static int exchange(const char *socket_path, const char *command_name, const cha
     return status;
 }
 
+int cli_exchange(const char *socket_path, const char *command_name, const char *request,
+                 char **answer)
+{
+    return exchange(socket_path, command_name, request, answer);
+}
+
 /* Prints the answer (as is with --json, else human) and maps it to an exit status. */
 static int present_answer(const struct client_command *command, const struct cli_options *options,
                           const char *answer)
@@ -572,6 +640,8 @@ int cli_client_main(int argc, char **argv)
     status = resolve_socket_path(&options, command->name, &socket_path);
     if (status == EXIT_OK)
         status = exchange(socket_path, command->name, request, &answer);
+    if (status == EXIT_OK && options.all)
+        status = cli_which_children_of_all(socket_path, command->name, &answer);
     if (status == EXIT_OK) {
         status = present_answer(command, &options, answer);
         fflush(stdout);

@@ -10,10 +10,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "text_escape.h"
 
-#define TABLE_COLUMNS 6
+#define TABLE_COLUMNS 13 /* SUPERVISOR (with --all), then the 12 of one supervisor */
 
 /* The escaped text of a string field (NULs inside it included), or
  * `fallback` when absent or not a string; malloc'd, NULL when out of
@@ -163,17 +164,84 @@ static char *args_cell(const json_t *args)
     return text;
 }
 
-/* Fills one row of cells (malloc'd) for a child; returns false on OOM. */
-static bool child_row(const json_t *child, char **cells)
+/* A span of milliseconds, short and without blanks: "850ms", "12.3s",
+ * "5m03s", "2h05m", "3d04h". */
+static void span_text(long long ms, char *buffer, size_t size)
 {
-    char pid[32];
+    long long s = ms / 1000;
+    if (ms < 1000)
+        snprintf(buffer, size, "%lldms", ms < 0 ? 0 : ms);
+    else if (s < 60)
+        snprintf(buffer, size, "%.1fs", (double)ms / 1000.0);
+    else if (s < 3600)
+        snprintf(buffer, size, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buffer, size, "%lldh%02lldm", s / 3600, s / 60 % 60);
+    else
+        snprintf(buffer, size, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+}
+
+/* now - field (since) or field - now (until), or "-" when null. */
+static char *time_cell(const json_t *object, const char *key, long long now_ms, bool until)
+{
+    const json_t *value = json_object_get(object, key);
+    if (!json_is_integer(value))
+        return strdup(json_is_null(value) || !value ? "-" : "?");
+    long long at = (long long)json_integer_value(value);
+    char text[32];
+    span_text(until ? at - now_ms : now_ms - at, text, sizeof text);
+    return strdup(text);
+}
+
+/* "status=1" or "SIGKILL", and how long ago, or "-" */
+static char *last_exit_cell(const json_t *child, long long now_ms)
+{
+    const json_t *last_exit = json_object_get(child, "last_exit");
+    if (!json_is_object(last_exit))
+        return strdup("-");
+    char how[48], status[32], ago[32], *cell = NULL;
+    char *signal = text_field(last_exit, "signal", NULL);
+    number_field(last_exit, "status", "?", status, sizeof status);
+    if (signal)
+        snprintf(how, sizeof how, "%s", signal);
+    else
+        snprintf(how, sizeof how, "status=%s", status);
+    free(signal);
+    const json_t *at = json_object_get(last_exit, "at");
+    span_text(json_is_integer(at) ? now_ms - (long long)json_integer_value(at) : 0, ago, sizeof ago);
+    if (asprintf(&cell, "%s,%s_ago", how, ago) < 0)
+        return NULL;
+    return cell;
+}
+
+static long long unix_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Fills one row of cells (malloc'd) for a child; returns false on OOM.
+ * The SUPERVISOR cell is left NULL: the caller decides whether it shows. */
+static bool child_row(const json_t *child, char **cells, long long now_ms)
+{
+    char pid[32], key[32], restarts[32];
     number_field(child, "pid", "-", pid, sizeof pid);
-    cells[0] = text_field(child, "id", "?");
-    cells[1] = strdup(pid);
-    cells[2] = text_field(child, "plugin", "?");
-    cells[3] = text_field(child, "name", "-");
-    cells[4] = args_cell(json_object_get(child, "args"));
-    cells[5] = text_field(child, "state", "?");
+    number_field(child, "key", "?", key, sizeof key);
+    number_field(child, "restarts", "?", restarts, sizeof restarts);
+    cells[0] = text_field(child, "supervisor", "?");
+    cells[1] = strdup(key);
+    cells[2] = text_field(child, "id", "?");
+    cells[3] = strdup(pid);
+    cells[4] = text_field(child, "state", "?");
+    cells[5] = strdup(restarts);
+    cells[6] = time_cell(child, "started_at", now_ms, false);
+    cells[7] = last_exit_cell(child, now_ms);
+    cells[8] = time_cell(child, "next_restart_at", now_ms, true);
+    cells[9] = text_field(child, "plugin", "?");
+    cells[10] = text_field(child, "plugin_version", "?");
+    cells[11] = text_field(child, "name", "-");
+    cells[12] = args_cell(json_object_get(child, "args"));
     for (int column = 0; column < TABLE_COLUMNS; column++)
         if (!cells[column])
             return false;
@@ -182,9 +250,13 @@ static bool child_row(const json_t *child, char **cells)
 
 void cli_print_children(const json_t *answer, FILE *out)
 {
-    static const char *const headings[TABLE_COLUMNS] = {"ID", "PID", "PLUGIN", "NAME", "ARGS",
-                                                        "STATE"};
+    static const char *const headings[TABLE_COLUMNS] = {
+        "SUPERVISOR", "KEY", "ID", "PID", "STATE", "RESTARTS", "UPTIME", "LAST_EXIT",
+        "RESTART_IN", "PLUGIN", "VERSION", "NAME", "ARGS"};
     const json_t *children = json_object_get(answer, "children");
+    /* which-children --all tags each child with its supervisor */
+    bool with_supervisor = json_is_true(json_object_get(answer, "all_supervisors"));
+    int first_column = with_supervisor ? 0 : 1;
     size_t rows = json_array_size(children) + 1;
     char **cells = calloc(rows * TABLE_COLUMNS, sizeof *cells);
     if (!cells) {
@@ -196,8 +268,9 @@ void cli_print_children(const json_t *answer, FILE *out)
         cells[column] = strdup(headings[column]);
         complete = complete && cells[column];
     }
+    long long now_ms = unix_now_ms();
     for (size_t row = 1; row < rows && complete; row++)
-        complete = child_row(json_array_get(children, row - 1), cells + row * TABLE_COLUMNS);
+        complete = child_row(json_array_get(children, row - 1), cells + row * TABLE_COLUMNS, now_ms);
 
     size_t widths[TABLE_COLUMNS] = {0};
     for (size_t i = 0; i < rows * TABLE_COLUMNS; i++) {
@@ -206,7 +279,7 @@ void cli_print_children(const json_t *answer, FILE *out)
             widths[i % TABLE_COLUMNS] = length;
     }
     for (size_t row = 0; row < rows && complete; row++) {
-        for (int column = 0; column < TABLE_COLUMNS; column++) {
+        for (int column = first_column; column < TABLE_COLUMNS; column++) {
             const char *cell = cells[row * TABLE_COLUMNS + column];
             if (column == TABLE_COLUMNS - 1)
                 fprintf(out, "%s\n", cell);

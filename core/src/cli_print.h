@@ -15,7 +15,9 @@ typedef void cli_print_fn(const json_t *answer, FILE *out);
 cli_print_fn cli_print_started;
 /* terminate-child, stop: "ok" */
 cli_print_fn cli_print_plain_ok;
-/* which-children: a table ID PID PLUGIN NAME ARGS STATE */
+/* which-children: a table KEY ID PID STATE RESTARTS UPTIME LAST_EXIT RESTART_IN PLUGIN
+ * VERSION NAME ARGS; with "all_supervisors": true (--all), a SUPERVISOR column first,
+ * read from each child's "supervisor" field. */
 cli_print_fn cli_print_children;
 /* count-children: "specs N active N supervisors N workers N" */
 cli_print_fn cli_print_counts;

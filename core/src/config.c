@@ -28,6 +28,7 @@
 
 #include "config_values.h"
 #include "listen_address.h"
+#include "log.h"
 #include "text_escape.h"
 
 /* ---- error list ------------------------------------------------------ */
@@ -132,8 +133,9 @@ static void read_metrics_listen(const struct section_reader *r, struct config *c
                           "%s", problem);
 }
 
-static const char *const host_keys[] = {"plugin_dir", "children_dir", "socket", "allow_users",
-                                        "allow_group", "max_restarts", "max_seconds", "watch",
+static const char *const host_keys[] = {"plugin_dir",   "children_dir", "socket",
+                                        "allow_users",  "allow_group",  "max_restarts",
+                                        "max_seconds",  "log_level",    "watch",
                                         "metrics_listen", NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
@@ -189,14 +191,19 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
         section_key_error(r, "watch", ini_layout_line(&r->file->layout, "host", "watch"),
                           "expected yes or no, found \"%s\"", watch);
     free(watch);
+    int line;
+    const char *level = section_value(r, "log_level", &line);
+    if (level != NULL && (cfg->log_level = log_level_parse(level)) < 0)
+        section_value_problem(r, "log_level", line, "expected debug, info, notice, warning or error",
+                              level);
     read_metrics_listen(r, cfg);
 }
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */
 
-static const char *const supervisor_keys[] = {"strategy",    "max_children",    "max_restarts",
-                                              "max_seconds", "extra_arguments", "autostart",
-                                              NULL};
+static const char *const supervisor_keys[] = {
+    "strategy",        "max_children", "max_restarts",  "max_seconds",       "extra_arguments",
+    "autostart",       "restart_delay", "restart_delay_max", "children",          NULL};
 
 static void read_supervisor_section(struct loader *ld, const struct section_reader *r,
                                     const char *name)
@@ -211,6 +218,7 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     spec->max_children = DS_INFINITY;
     spec->max_restarts = 3;
     spec->max_seconds = 5;
+    spec->restart_delay_ms = spec->restart_delay_max_ms = CONFIG_UNSET;
     section_reject_unknown_keys(r, supervisor_keys);
 
     int line;
@@ -222,8 +230,10 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     if (value != NULL)
         section_value_problem(r, "max_children", line,
                               config_parse_max_children(value, &spec->max_children), value);
-    section_read_number(r, "max_restarts", 0, &spec->max_restarts);
+    section_read_max_restarts(r, &spec->max_restarts);
     section_read_number(r, "max_seconds", 1, &spec->max_seconds);
+    section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
+    section_read_allowed_children(r, spec);
     section_read_words(r, "extra_arguments", &spec->extra_args, &spec->extra_argc);
 
     /* Whether each child exists is checked once all child specs are read. */
@@ -274,7 +284,11 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
 
 /* ---- [child:ID] ------------------------------------------------------- */
 
-static const char *const child_keys[] = {"plugin", "args", "restart", "shutdown", "name", NULL};
+static const char *const child_keys[] = {
+    "plugin",       "args",         "restart",           "shutdown",    "name",
+    "restart_delay", "restart_delay_max", "request_args", "user",       "group",
+    "limit_nofile", "limit_memory", "limit_cpu",         "limit_core",  "nice",
+    "umask",        "working_directory", "environment",  NULL};
 
 static void read_child_section(struct loader *ld, const struct section_reader *r, const char *id)
 {
@@ -291,10 +305,18 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
     if (spec == NULL)
         return;
     spec->id = copy_text(ld, id);
+    /* Indexed by position (the array moves as it grows): lookups and the
+     * duplicate check above stay O(1) with tens of thousands of specs. */
+    if (spec->id != NULL &&
+        hashmap_put_string(&ld->cfg->children_by_id, spec->id,
+                           (void *)(uintptr_t)ld->cfg->child_count) != 0)
+        fail(ld, r->file->path, r->section->line, r->section->name, NULL, "out of memory");
     spec->file = copy_text(ld, r->file->path);
     spec->restart = RESTART_PERMANENT;
     spec->shutdown = SHUTDOWN_TIMEOUT;
     spec->shutdown_ms = 5000;
+    spec->restart_delay_ms = spec->restart_delay_max_ms = CONFIG_UNSET;
+    spec->request_args = true;
     section_reject_unknown_keys(r, child_keys);
     section_require_key(r, "plugin");
     section_read_name(r, "plugin", &spec->plugin);
@@ -310,6 +332,9 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
                               config_parse_shutdown(value, &spec->shutdown, &spec->shutdown_ms),
                               value);
     section_read_name(r, "name", &spec->name);
+    section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
+    section_read_request_args(r, spec);
+    section_read_environment(r, spec);
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -429,6 +454,22 @@ static void reference_error(struct loader *ld, const struct ini_file *host, cons
     free(section);
 }
 
+/* "HOST:LINE: [TYPE:ID] KEY: supervisor "S" may not start child "C" (...)" */
+static void not_listed_error(struct loader *ld, const struct ini_file *host, const char *type,
+                             const char *id, const char *key,
+                             const struct supervisor_spec *supervisor, const char *child)
+{
+    char *section;
+    if (asprintf(&section, "%s:%s", type, id) < 0) {
+        ld->problems.count++;
+        return;
+    }
+    fail(ld, host->path, ini_layout_line(&host->layout, section, key), section, key,
+         "supervisor \"%s\" may not start child \"%s\" (not in its children list)",
+         supervisor->name, child);
+    free(section);
+}
+
 /* Run once every file is read: autostart and events name child specs and
  * supervisors that may be defined anywhere. */
 static void check_references(struct loader *ld, const struct ini_file *host)
@@ -441,6 +482,14 @@ static void check_references(struct loader *ld, const struct ini_file *host)
                 !config_find_child(cfg, spec->autostart[k]))
                 reference_error(ld, host, "supervisor", spec->name, "autostart", "child",
                                 spec->autostart[k]);
+            else if (!config_supervisor_lists_child(spec, spec->autostart[k]))
+                not_listed_error(ld, host, "supervisor", spec->name, "autostart", spec,
+                                 spec->autostart[k]);
+        for (int k = 0; k < spec->children_count; k++)
+            if (config_name_is_valid(spec->children[k]) &&
+                !config_find_child(cfg, spec->children[k]))
+                reference_error(ld, host, "supervisor", spec->name, "children", "child",
+                                spec->children[k]);
     }
     for (size_t i = 0; i < cfg->event_count; i++) {
         const struct event_spec *spec = &cfg->events[i];
@@ -449,12 +498,18 @@ static void check_references(struct loader *ld, const struct ini_file *host)
                             spec->supervisor);
         if (spec->child != NULL && !config_find_child(cfg, spec->child))
             reference_error(ld, host, "event", spec->name, "child", "child", spec->child);
+        const struct supervisor_spec *supervisor =
+            spec->supervisor != NULL ? config_find_supervisor(cfg, spec->supervisor) : NULL;
+        if (supervisor != NULL && spec->child != NULL && config_find_child(cfg, spec->child) &&
+            !config_supervisor_lists_child(supervisor, spec->child))
+            not_listed_error(ld, host, "event", spec->name, "child", supervisor, spec->child);
     }
 }
 
-int config_load(const char *path, struct config *cfg, struct error_list *errors)
+static int load(const char *path, struct config *cfg, struct error_list *errors, bool children)
 {
-    *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1};
+    *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1,
+                           .log_level = -1};
     struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
     cfg->path = strdup(path);
     if (cfg->path == NULL) {
@@ -467,11 +522,23 @@ int config_load(const char *path, struct config *cfg, struct error_list *errors)
         read_host_file(&ld, &host);
         if (cfg->allow_users == NULL && words_split("", &cfg->allow_users, &cfg->allow_user_count, NULL) != 0)
             fail(&ld, path, 0, NULL, NULL, "out of memory");
-        read_children_dir(&ld, &host);
-        check_references(&ld, &host);
+        if (children) {
+            read_children_dir(&ld, &host);
+            check_references(&ld, &host);
+        }
     }
     ini_file_close(&host);
     return ld.problems.count == 0 ? 0 : -1;
+}
+
+int config_load(const char *path, struct config *cfg, struct error_list *errors)
+{
+    return load(path, cfg, errors, true);
+}
+
+int config_load_host_file(const char *path, struct config *cfg, struct error_list *errors)
+{
+    return load(path, cfg, errors, false);
 }
 
 /* ---- using a config -------------------------------------------------- */
@@ -500,6 +567,10 @@ const struct supervisor_spec *config_find_supervisor(const struct config *cfg, c
 
 const struct child_spec *config_find_child(const struct config *cfg, const char *id)
 {
+    if (cfg->children_by_id.count > 0) {
+        uintptr_t position = (uintptr_t)hashmap_get_string(&cfg->children_by_id, id);
+        return position > 0 && position <= cfg->child_count ? &cfg->children[position - 1] : NULL;
+    }
     for (size_t i = 0; i < cfg->child_count; i++)
         if (cfg->children[i].id != NULL && strcmp(cfg->children[i].id, id) == 0)
             return &cfg->children[i];
@@ -516,12 +587,14 @@ const struct event_spec *config_find_event(const struct config *cfg, const char 
 
 void config_free(struct config *cfg)
 {
+    hashmap_free(&cfg->children_by_id);
     for (size_t i = 0; i < cfg->supervisor_count; i++) {
         struct supervisor_spec *spec = &cfg->supervisors[i];
         free(spec->name);
         free(spec->file);
         words_free(spec->extra_args);
         words_free(spec->autostart);
+        words_free(spec->children);
     }
     for (size_t i = 0; i < cfg->child_count; i++) {
         struct child_spec *spec = &cfg->children[i];
@@ -530,6 +603,7 @@ void config_free(struct config *cfg)
         free(spec->plugin);
         words_free(spec->args);
         free(spec->name);
+        job_settings_text_free(&spec->job_settings);
     }
     for (size_t i = 0; i < cfg->event_count; i++) {
         struct event_spec *spec = &cfg->events[i];

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hashmap.h"
+#include "job_settings.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
 struct error_list {
@@ -27,16 +29,24 @@ void error_list_add(struct error_list *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void error_list_free(struct error_list *errors);
 
+/* A restart key that was not written (then a default or the supervisor's
+ * value applies). */
+#define CONFIG_UNSET UINT32_MAX
+
 struct supervisor_spec {
     char *name;               /* from [supervisor:NAME] */
     char *file;               /* config file it came from */
     uint32_t max_children;    /* DS_INFINITY = infinity (default) */
-    uint32_t max_restarts;    /* default 3 */
+    uint32_t max_restarts;    /* default 3; DS_INFINITY = infinity */
     uint32_t max_seconds;     /* default 5 */
+    uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET when not written */
     char **extra_args;        /* NULL-terminated */
     int extra_argc;
     char **autostart;         /* child ids, NULL-terminated */
     int autostart_count;
+    bool children_listed;     /* `children` was written: only those specs may be started */
+    char **children;          /* child ids, NULL-terminated */
+    int children_count;
 };
 
 struct child_spec {
@@ -49,6 +59,11 @@ struct child_spec {
     enum shutdown_mode shutdown;   /* default SHUTDOWN_TIMEOUT */
     uint32_t shutdown_ms;          /* default 5000 */
     char *name;               /* registered name or NULL */
+    uint32_t restart_delay_ms, restart_delay_max_ms; /* CONFIG_UNSET: the supervisor's */
+    bool request_args;        /* default true: start_child requests may add args */
+    /* user, group, limit_*, nice, umask, working_directory, environment:
+     * the tagged strings every job of this spec carries (job_settings.h) */
+    struct job_settings_text job_settings;
 };
 
 struct event_spec {
@@ -71,12 +86,14 @@ struct config {
     uid_t *allow_uids;        /* resolved from allow_users */
     char *allow_group;        /* NULL if none */
     gid_t allow_gid;
+    int log_level;            /* [host] log_level as a syslog level; -1 when not written */
     uint32_t max_restarts;    /* root intensity, default 3 */
     uint32_t max_seconds;     /* default 5 */
     bool watch;               /* reload by itself when a file changes (default no) */
     char *metrics_listen;     /* "ADDRESS:PORT" of the metrics HTTP endpoint, or NULL (none) */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */
     struct child_spec *children; size_t child_count;               /* sorted file name, then file order */
+    struct hashmap children_by_id;  /* id -> position + 1 in children (config_find_child) */
     struct event_spec *events; size_t event_count;
 };
 
@@ -89,11 +106,38 @@ struct config {
  * separately (config_check_plugins). */
 int config_load(const char *path, struct config *cfg, struct error_list *errors);
 
+/* The host file alone (its [host] keys, supervisors and events; no child
+ * spec is read and no reference checked): what a client command needs to
+ * reach the host, whatever children_dir holds. */
+int config_load_host_file(const char *path, struct config *cfg, struct error_list *errors);
+
 /* Adds an error for every child spec whose plugin is not among `names`. */
 void config_check_plugins(const struct config *cfg, const char *const *names, size_t count,
                           struct error_list *errors);
 
 void config_free(struct config *cfg);
+
+/* The backoff of a child of `child` started by `supervisor`: the child
+ * spec's keys, else the supervisor's, else off (restart_delay 0);
+ * restart_delay_max defaults to 60000 ms and is never below the delay. */
+struct restart_backoff config_restart_backoff(const struct supervisor_spec *supervisor,
+                                              const struct child_spec *child);
+
+/* Whether `supervisor` may start `child` (its `children` list, when it
+ * has one). */
+bool config_supervisor_lists_child(const struct supervisor_spec *supervisor, const char *child_id);
+
+enum start_refusal {
+    START_ALLOWED,
+    START_REFUSED_NOT_LISTED,   /* answered unknown_child */
+    START_REFUSED_REQUEST_ARGS, /* answered bad_request */
+};
+/* Whether a start_child of `child` under `supervisor` with request_argc
+ * request args is allowed; if not, `detail` says why, naming the file,
+ * section and key that refuse it. */
+enum start_refusal config_start_refusal(const struct supervisor_spec *supervisor,
+                                        const struct child_spec *child, int request_argc,
+                                        char *detail, size_t detail_size);
 
 const struct supervisor_spec *config_find_supervisor(const struct config *cfg, const char *name);
 const struct child_spec *config_find_child(const struct config *cfg, const char *id);

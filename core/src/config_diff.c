@@ -166,6 +166,19 @@ static void compare_words(struct detail *detail, const char *field, char *const 
     detail_add(detail, field, a, b);
 }
 
+/* restart_delay keys: CONFIG_UNSET means "not written" (the default or
+ * the supervisor's value applies). */
+static void compare_delays(struct detail *detail, const char *field, uint32_t before,
+                           uint32_t after)
+{
+    if (before == after)
+        return;
+    char a[24], b[24];
+    snprintf(a, sizeof a, before == CONFIG_UNSET ? "(unset)" : "%u", before);
+    snprintf(b, sizeof b, after == CONFIG_UNSET ? "(unset)" : "%u", after);
+    detail_add(detail, field, a, b);
+}
+
 static const char *restart_text(enum restart_policy restart)
 {
     return restart == RESTART_PERMANENT ? "permanent"
@@ -210,6 +223,15 @@ static void diff_child(const struct child_spec *a, const struct child_spec *b,
     if (strcmp(before, after) != 0)
         detail_add(&detail, "shutdown", before, after);
     compare_strings(&detail, "name", a->name, b->name);
+    compare_delays(&detail, "restart_delay", a->restart_delay_ms, b->restart_delay_ms);
+    compare_delays(&detail, "restart_delay_max", a->restart_delay_max_ms, b->restart_delay_max_ms);
+    if (a->request_args != b->request_args)
+        detail_add(&detail, "request_args", a->request_args ? "yes" : "no",
+                   b->request_args ? "yes" : "no");
+    if (a->job_settings.length != b->job_settings.length ||
+        (a->job_settings.length &&
+         memcmp(a->job_settings.data, b->job_settings.data, a->job_settings.length) != 0))
+        detail_add(&detail, "execution environment", "(old)", "(new)");
     if (detail.length)
         change_list_add(changes, CHANGE_CHILD, CHANGE_CHANGED, b->id, "%s", detail.text);
 }
@@ -225,6 +247,10 @@ static void diff_supervisor(const struct supervisor_spec *a, const struct superv
                   b->extra_argc);
     compare_words(&detail, "autostart", a->autostart, a->autostart_count, b->autostart,
                   b->autostart_count);
+    compare_delays(&detail, "restart_delay", a->restart_delay_ms, b->restart_delay_ms);
+    compare_delays(&detail, "restart_delay_max", a->restart_delay_max_ms, b->restart_delay_max_ms);
+    compare_words(&detail, "children", a->children, a->children_count, b->children,
+                  b->children_count);
     if (detail.length)
         change_list_add(changes, CHANGE_SUPERVISOR, CHANGE_CHANGED, b->name, "%s", detail.text);
 }
@@ -276,6 +302,13 @@ static void diff_host(const struct config *a, const struct config *b, struct cha
     compare_numbers(&restarts, "max_restarts", a->max_restarts, b->max_restarts);
     if (restarts.length)
         change_list_add(changes, CHANGE_HOST, CHANGE_CHANGED, "max_restarts", "%s", restarts.text);
+    if (a->log_level != b->log_level) {
+        char before[16], after[16];
+        snprintf(before, sizeof before, "%d", a->log_level);
+        snprintf(after, sizeof after, "%d", b->log_level);
+        change_list_add(changes, CHANGE_HOST, CHANGE_CHANGED, "log_level",
+                        "log_level %s -> %s (syslog levels)", before, after);
+    }
     if (a->watch != b->watch)
         change_list_add(changes, CHANGE_HOST, CHANGE_CHANGED, "watch", "watch %s -> %s",
                         a->watch ? "yes" : "no", b->watch ? "yes" : "no");

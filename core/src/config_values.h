@@ -176,6 +176,21 @@ void config_check_socket_place(const struct section_reader *r, const char *key, 
  * host that is not root may do only for a group of its own. */
 void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
                                const char *name);
+/* config_restart.c: max_restarts (a number or infinity) and the backoff
+ * keys restart_delay (ms, 0 = off) and restart_delay_max (ms >= 1, at
+ * least restart_delay); unwritten keys leave *out alone. */
+void section_read_max_restarts(const struct section_reader *r, uint32_t *out);
+void section_read_restart_delays(const struct section_reader *r, uint32_t *delay_ms,
+                                 uint32_t *delay_max_ms);
+/* config_permissions.c: [supervisor:X] children (child ids, "a, b" or
+ * "a b"; whether they exist is checked with the other references) and
+ * [child:ID] request_args (yes | no). */
+void section_read_allowed_children(const struct section_reader *r, struct supervisor_spec *spec);
+void section_read_request_args(const struct section_reader *r, struct child_spec *spec);
+/* config_environment.c: the per-child execution environment keys (user,
+ * group, limit_*, nice, umask, working_directory, environment) into the
+ * spec's job settings; refuses what this host cannot do. */
+void section_read_environment(const struct section_reader *r, struct child_spec *spec);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

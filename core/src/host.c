@@ -57,7 +57,7 @@ static void on_shutdown_timer(uv_timer_t *timer)
     uv_close((uv_handle_t *)timer, on_handle_closed_free);
     struct action_list actions;
     action_list_init(&actions);
-    tree_shutdown_timer(host->tree, key, host_now(host), &actions);
+    tree_timer_fired(host->tree, key, host_now(host), &actions);
     host_apply(host, &actions);
     action_list_free(&actions);
 }
@@ -481,11 +481,27 @@ int host_check(const char *config_path)
     return result == 0 ? 0 : 2;
 }
 
+/* Backoff jitter only spreads restarts apart; it needs no cryptographic
+ * quality, just a different sequence per host (xorshift32 seeded once). */
+static uint32_t next_jitter(void *context)
+{
+    uint32_t *state = context;
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
 static int build_tree(struct host *host)
 {
     host->tree = tree_new(host->config.max_restarts, host->config.max_seconds);
     if (!host->tree)
         return -1;
+    static uint32_t jitter_state;
+    jitter_state = (uint32_t)uv_hrtime() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+    if (jitter_state == 0)
+        jitter_state = 1;
+    tree_set_random_source(host->tree, (struct random_source){next_jitter, &jitter_state});
     for (size_t i = 0; i < host->config.supervisor_count; i++) {
         const struct supervisor_spec *spec = &host->config.supervisors[i];
         struct supervisor_config supervisor = {
@@ -599,6 +615,8 @@ int host_run(const char *config_path)
         config_free(&host.config);
         return 2;
     }
+    if (host.config.log_level >= 0)
+        log_set_configured_threshold(host.config.log_level);
     /* After the spawners are forked: workers keep the usual limit (select()
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();

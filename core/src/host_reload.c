@@ -220,6 +220,8 @@ static void apply(struct host *host, struct reload_plan *plan)
     host->config = plan->next;
     memset(&plan->next, 0, sizeof plan->next);
     tree_set_root_intensity(host->tree, host->config.max_restarts, host->config.max_seconds);
+    log_set_configured_threshold(host->config.log_level >= 0 ? host->config.log_level
+                                                             : DYNSUP_LOG_INFO);
     if (host->control) {
         struct control_access access = {
             .allow_uids = host->config.allow_uids,

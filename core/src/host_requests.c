@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config_diff.h"
@@ -48,6 +49,16 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
         snprintf(detail, sizeof detail, "no child spec \"%s\"", child_id);
         return answer_error(host, token, supervisor, ERR_UNKNOWN_CHILD, detail);
     }
+    char refusal[512];
+    switch (config_start_refusal(supervisor_spec, spec, request_argc, refusal, sizeof refusal)) {
+    case START_ALLOWED:
+        break;
+    case START_REFUSED_NOT_LISTED:
+        return answer_error(host, token, supervisor, ERR_UNKNOWN_CHILD, refusal);
+    case START_REFUSED_REQUEST_ARGS:
+        /* only requests carry args: there is always someone to answer */
+        return answer(host, token, protocol_format_bad_request(refusal));
+    }
     /* OTP's order: the supervisor's extra arguments, then the spec's, then
      * the caller's. */
     int argc = supervisor_spec->extra_argc + spec->argc + request_argc;
@@ -70,6 +81,10 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
         .restart = spec->restart,
         .shutdown = spec->shutdown,
         .shutdown_ms = spec->shutdown_ms,
+        .backoff = config_restart_backoff(supervisor_spec, spec),
+        /* kept by the child for its restarts; the config it points into
+         * lives until the host exits, reloads or not (host_reload.c) */
+        .shell_data = &spec->job_settings,
     };
     struct action_list actions;
     action_list_init(&actions);
@@ -88,9 +103,40 @@ void host_fire_event(struct host *host, const struct event_spec *event, uint64_t
     host_start_child(host, event->supervisor, event->child, NULL, NULL, 0, token);
 }
 
+struct children_context {
+    struct host *host;
+    struct children_writer *writer;
+};
+
+/* The version of the plugin generation the child's process runs (each
+ * generation keeps its own after a reload, SPEC section 8); without a
+ * process, the one its next start or restart will run. */
+static const char *plugin_version_of(struct host *host, const struct child_info *child)
+{
+    if (child->pid > 0)
+        for (size_t i = 0; i < host->spawner_count; i++) {
+            const struct spawner_link *link = host->spawners[i];
+            if (strcmp(link->plugin, child->plugin) == 0 &&
+                hashmap_get_number(&host->workers_by_pid, worker_key(i, child->pid)))
+                return link->version;
+        }
+    const struct spawner_link *current = host_current_generation(host, child->plugin);
+    return current ? current->version : NULL;
+}
+
 static void add_child(const struct child_info *child, void *context)
 {
-    children_writer_add(context, child);
+    struct children_context *children = context;
+    children_writer_add(children->writer, child, plugin_version_of(children->host, child));
+}
+
+/* The wall clock (Unix ms) when the tree's clock read 0. */
+static int64_t unix_ms_at_tree_zero(struct host *host)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t unix_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return unix_ms - host_now(host);
 }
 
 struct status_context {
@@ -136,15 +182,17 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
     case CMD_TERMINATE_CHILD: {
         struct action_list actions;
         action_list_init(&actions);
-        tree_terminate_child(host->tree, request->supervisor, request->pid, token, host_now(host),
+        struct child_selector which = {request->pid, request->key, request->name};
+        tree_terminate_child(host->tree, request->supervisor, &which, token, host_now(host),
                              &actions);
         host_apply(host, &actions);
         action_list_free(&actions);
         return;
     }
     case CMD_WHICH_CHILDREN: {
-        struct children_writer *writer = children_writer_new();
-        if (tree_each_child(host->tree, request->supervisor, add_child, writer) < 0) {
+        struct children_writer *writer = children_writer_new(unix_ms_at_tree_zero(host));
+        struct children_context children = {host, writer};
+        if (tree_each_child(host->tree, request->supervisor, add_child, &children) < 0) {
             free(children_writer_finish(writer));
             answer(host, token, unknown_supervisor(request->supervisor));
             return;

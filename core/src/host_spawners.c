@@ -412,9 +412,11 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "its plugin is not loaded";
         return -1;
     }
+    /* The execution environment of the spec as it was at the child's
+     * start (host_start_child), kept once per spec, not per child. */
     ssize_t length = spawner_encode_spawn(buffer, sizeof buffer, spawn->key, spawn->supervisor,
                                           child->id, child->name, child->plugin, child->argv,
-                                          child->argc);
+                                          child->argc, child->shell_data);
     if (length < 0) {
         *why = "the worker's arguments are too large";
         return -1;

@@ -48,6 +48,8 @@ enum log_output {
 };
 
 static int log_threshold = DYNSUP_LOG_INFO;
+static bool log_threshold_from_command_line;
+static bool log_priority_prefix;
 static int log_fd = STDERR_FILENO;
 static enum log_output log_output = LOG_OUTPUT_BLOCKING;
 
@@ -62,6 +64,18 @@ static void (*backlog_callback)(void);
 void log_set_threshold(int level)
 {
     log_threshold = level;
+    log_threshold_from_command_line = true;
+}
+
+void log_set_configured_threshold(int level)
+{
+    if (!log_threshold_from_command_line)
+        log_threshold = level;
+}
+
+void log_set_priority_prefix(bool on)
+{
+    log_priority_prefix = on;
 }
 
 void log_set_fd(int fd)
@@ -102,6 +116,8 @@ const char *log_level_name(int level)
         return "error";
     if (level == DYNSUP_LOG_WARNING)
         return "warning";
+    if (level == DYNSUP_LOG_WARNING + 1)
+        return "notice";
     if (level <= DYNSUP_LOG_INFO)
         return "info";
     return "debug";
@@ -193,7 +209,10 @@ void log_eventv(int level, const char *supervisor, const char *child, pid_t pid,
     clock_gettime(CLOCK_REALTIME, &now);
     struct tm utc;
     gmtime_r(&now.tv_sec, &utc);
-    size_t used = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &utc);
+    size_t used = 0;
+    if (log_priority_prefix)
+        used = (size_t)snprintf(line, sizeof line, "<%d>", level < 0 ? 0 : level > 7 ? 7 : level);
+    used += strftime(line + used, sizeof line - used, "%Y-%m-%dT%H:%M:%S", &utc);
     char pid_text[16] = "-";
     if (pid > 0)
         snprintf(pid_text, sizeof pid_text, "%d", (int)pid);

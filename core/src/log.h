@@ -16,8 +16,14 @@
 
 #include "dynsup/plugin.h" /* enum dynsup_log_level */
 
-/* Lines below this level are dropped (default: info). */
+/* Lines below this level are dropped (default: info). Set by the command
+ * line (run --log-level), it wins over the config's. */
 void log_set_threshold(int level);
+/* The config's [host] log_level: applies unless the command line chose. */
+void log_set_configured_threshold(int level);
+/* Start every line with "<N>", its syslog priority, as the journal reads
+ * stderr lines (sd-daemon(3)), so `journalctl -p err` finds errors. */
+void log_set_priority_prefix(bool on);
 /* Where lines go (default: stderr), written blocking until
  * log_use_nonblocking_output. */
 void log_set_fd(int fd);
@@ -40,7 +46,16 @@ void log_event(int level, const char *supervisor, const char *child, pid_t pid, 
     __attribute__((format(printf, 5, 6)));
 void log_eventv(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt,
                 va_list ap);
-/* "error", "warning", "info", "debug". */
+/* "error", "warning", "notice", "info", "debug". */
 const char *log_level_name(int level);
+
+/* log_setup.c */
+/* "debug", "info", "notice", "warning", "error" as a syslog level; -1 for
+ * anything else. */
+int log_level_parse(const char *name);
+/* True when stderr is the systemd journal's stream: JOURNAL_STREAM holds
+ * "DEVICE:INODE" of the socket the journal gave us, and stderr is still it
+ * (not redirected since). */
+bool log_stderr_is_journal(void);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,13 +15,17 @@
 #include "host.h"
 #include "host_notify.h"
 #include "metrics_http.h"
+#include "log.h"
 
 static void print_daemon_usage(FILE *out, const char *command)
 {
     if (strcmp(command, "run") == 0)
-        fprintf(out, "usage: dynsup-host run [-c CONFIG]\n"
+        fprintf(out, "usage: dynsup-host run [-c CONFIG] [--log-level LEVEL]\n"
                      "Run the host in the foreground. SIGTERM, SIGINT or the stop request stop\n"
-                     "every child in parallel and exit 0.\n");
+                     "every child in parallel and exit 0. Log lines go to stderr; under the\n"
+                     "systemd journal (JOURNAL_STREAM) each starts with its <priority>.\n"
+                     "  --log-level LEVEL     debug, info, notice, warning or error: lines below\n"
+                     "                        it are dropped (wins over [host] log_level; default info)\n");
     else
         fprintf(out, "usage: dynsup-host check [-c CONFIG]\n"
                      "Validate the config and every plugin; print every error; exit 2 on any.\n");
@@ -36,8 +41,10 @@ static int daemon_command(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"log-level", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
+    bool is_run = strcmp(command, "run") == 0;
     optind = 1;
     int option;
     while ((option = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
@@ -48,6 +55,17 @@ static int daemon_command(int argc, char **argv)
         case 'h':
             print_daemon_usage(stdout, command);
             return EXIT_OK;
+        case 'l':
+            if (!is_run || log_level_parse(optarg) < 0) {
+                fprintf(stderr, is_run ? "dynsup-host run: --log-level: expected debug, info, "
+                                         "notice, warning or error, found \"%s\"\n"
+                                       : "dynsup-host check: --log-level is only for run\n",
+                        optarg);
+                print_daemon_usage(stderr, command);
+                return EXIT_USAGE;
+            }
+            log_set_threshold(log_level_parse(optarg));
+            break;
         default:
             print_daemon_usage(stderr, command);
             return EXIT_USAGE;
@@ -58,7 +76,10 @@ static int daemon_command(int argc, char **argv)
         print_daemon_usage(stderr, command);
         return EXIT_USAGE;
     }
-    return strcmp(command, "run") == 0 ? host_run(config_path) : host_check(config_path);
+    if (!is_run)
+        return host_check(config_path);
+    log_set_priority_prefix(log_stderr_is_journal());
+    return host_run(config_path);
 }
 
 /* One line a script can parse, then what this build can do: optional

@@ -29,7 +29,8 @@ enum request_field {
     FIELD_ARGS = 1 << 3,
     FIELD_PID = 1 << 4,
     FIELD_EVENT = 1 << 5,
-    FIELD_DRY_RUN = 1 << 6,
+    FIELD_KEY = 1 << 6,
+    FIELD_DRY_RUN = 1 << 7,
 };
 
 static const struct {
@@ -38,6 +39,7 @@ static const struct {
 } field_keys[] = {
     {FIELD_SUPERVISOR, "supervisor"}, {FIELD_CHILD, "child"}, {FIELD_NAME, "name"},
     {FIELD_ARGS, "args"},             {FIELD_PID, "pid"},     {FIELD_EVENT, "event"},
+    {FIELD_KEY, "key"},
     {FIELD_DRY_RUN, "dry_run"},
 };
 
@@ -49,7 +51,8 @@ static const struct {
     unsigned optional;
 } command_rules[] = {
     {"start_child", CMD_START_CHILD, FIELD_SUPERVISOR | FIELD_CHILD, FIELD_NAME | FIELD_ARGS},
-    {"terminate_child", CMD_TERMINATE_CHILD, FIELD_SUPERVISOR | FIELD_PID, 0},
+    /* exactly one of pid, name, key: checked after the table */
+    {"terminate_child", CMD_TERMINATE_CHILD, FIELD_SUPERVISOR, FIELD_PID | FIELD_NAME | FIELD_KEY},
     {"which_children", CMD_WHICH_CHILDREN, FIELD_SUPERVISOR, 0},
     {"count_children", CMD_COUNT_CHILDREN, FIELD_SUPERVISOR, 0},
     {"emit", CMD_EMIT, FIELD_EVENT, 0},
@@ -156,6 +159,16 @@ static int take_pid(const json_t *value, pid_t *out, char *detail, size_t detail
     return 0;
 }
 
+/* Child keys are positive and fit in 53 bits: every JSON reader keeps
+ * them exact. */
+static int take_key(const json_t *value, uint64_t *out, char *detail, size_t detail_size)
+{
+    if (!json_is_integer(value) || json_integer_value(value) <= 0)
+        return fail(detail, detail_size, "field \"key\" must be a positive integer");
+    *out = (uint64_t)json_integer_value(value);
+    return 0;
+}
+
 static int take_field(enum request_field field, const json_t *value, struct request *request,
                       char *detail, size_t detail_size)
 {
@@ -177,6 +190,8 @@ static int take_field(enum request_field field, const json_t *value, struct requ
             return fail(detail, detail_size, "field \"dry_run\" must be true or false");
         request->dry_run = json_is_true(value);
         return 0;
+    case FIELD_KEY:
+        return take_key(value, &request->key, detail, detail_size);
     }
     return fail(detail, detail_size, "internal error: unhandled field");
 }
@@ -237,6 +252,12 @@ static int parse_object(const json_t *object, struct request *request, char *det
         }
         if (take_field(field_keys[i].field, value, request, detail, detail_size) < 0)
             return -1;
+    }
+    if (request->cmd == CMD_TERMINATE_CHILD) {
+        int given = (request->pid > 0) + (request->name != NULL) + (request->key > 0);
+        if (given != 1)
+            return fail(detail, detail_size, "terminate_child takes exactly one of \"pid\", "
+                        "\"name\" or \"key\" (%d given)", given);
     }
     if (request->cmd == CMD_START_CHILD && !request->args) {
         /* args is optional on the wire but always an array for the caller. */

@@ -38,7 +38,8 @@ struct request {
     char *name;         /* start_child, optional (NULL) */
     char **args;        /* start_child, optional: NULL-terminated, possibly empty */
     int argc;
-    pid_t pid;          /* terminate_child (> 0) */
+    pid_t pid;          /* terminate_child: exactly one of pid (> 0), name, key (> 0) */
+    uint64_t key;
     char *event;        /* emit */
     bool dry_run;       /* reload, optional (false) */
 };
@@ -70,10 +71,13 @@ char *protocol_format_changes(const struct change_list *changes, bool dry_run);
 char *protocol_format_invalid_config(const struct error_list *errors);
 
 /* which_children: {"result":"ok","children":[{"id","pid"(null if 0),"type":"worker",
- * "plugin","name"(null if none),"args":[...],"state":"running"|...}]} */
+ * "plugin","name"(null if none),"args":[...],"state":"running"|...,"key","plugin_version",
+ * "started_at","restarts","last_exit","next_restart_at"}]}. Times of the tree's clock
+ * become Unix ms by adding unix_ms_at_zero (the wall clock when the tree's clock read 0). */
 struct children_writer;
-struct children_writer *children_writer_new(void);
-void children_writer_add(struct children_writer *writer, const struct child_info *child);
+struct children_writer *children_writer_new(int64_t unix_ms_at_zero);
+void children_writer_add(struct children_writer *writer, const struct child_info *child,
+                         const char *plugin_version);
 char *children_writer_finish(struct children_writer *writer); /* frees writer */
 
 /* {"result":"ok","specs":n,"active":n,"supervisors":n,"workers":n} */
@@ -105,7 +109,9 @@ char *plugins_writer_finish(struct plugins_writer *writer);
 /* Request builders for the CLI client (one line each, '\n'-terminated, malloc'd). */
 char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
                                  char *const *args, int argc);
-char *protocol_build_terminate_child(const char *supervisor, pid_t pid);
+/* Exactly one of pid (> 0), name (non-NULL) or key (> 0). */
+char *protocol_build_terminate_child(const char *supervisor, pid_t pid, const char *name,
+                                     uint64_t key);
 char *protocol_build_reload(bool dry_run);
 char *protocol_build_simple(const char *cmd, const char *key, const char *value); /* key NULL for none */
 

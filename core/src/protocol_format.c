@@ -9,7 +9,9 @@
 #include "config_diff.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,21 +161,56 @@ static const char *child_state_name(enum child_state state)
 struct children_writer {
     json_t *root;
     json_t *children;
+    int64_t unix_ms_at_zero;
     bool broken;
 };
 
-struct children_writer *children_writer_new(void)
+struct children_writer *children_writer_new(int64_t unix_ms_at_zero)
 {
     struct children_writer *writer = calloc(1, sizeof *writer);
     if (!writer)
         return NULL;
+    writer->unix_ms_at_zero = unix_ms_at_zero;
     writer->root = result_object("ok");
     writer->children = json_array();
     writer->broken = put(writer->root, "children", json_incref(writer->children)) < 0;
     return writer;
 }
 
-void children_writer_add(struct children_writer *writer, const struct child_info *child)
+/* A time of the tree's clock as Unix ms, or null (negative: none). */
+static json_t *json_unix_ms(const struct children_writer *writer, ds_time_ms at)
+{
+    return at >= 0 ? json_integer((json_int_t)(writer->unix_ms_at_zero + at)) : json_null();
+}
+
+/* null, or {"status":N,"at":T} / {"signal":"SIGKILL","at":T} */
+static json_t *json_last_exit(const struct children_writer *writer, const struct child_info *child)
+{
+    if (!child->has_exited)
+        return json_null();
+    json_t *exit = json_object();
+    int status;
+    if (child->last_exit.signal != 0) {
+        const char *abbreviation = sigabbrev_np(child->last_exit.signal);
+        char name[32];
+        if (abbreviation)
+            snprintf(name, sizeof name, "SIG%s", abbreviation);
+        else
+            snprintf(name, sizeof name, "%d", child->last_exit.signal);
+        status = put(exit, "signal", json_string(name));
+    } else {
+        status = put(exit, "status", json_integer(child->last_exit.exit_code));
+    }
+    status |= put(exit, "at", json_unix_ms(writer, child->last_exit_at));
+    if (status != 0) {
+        json_decref(exit);
+        return NULL;
+    }
+    return exit;
+}
+
+void children_writer_add(struct children_writer *writer, const struct child_info *child,
+                         const char *plugin_version)
 {
     if (!writer || writer->broken)
         return;
@@ -185,6 +222,12 @@ void children_writer_add(struct children_writer *writer, const struct child_info
     status |= put(item, "name", json_text(child->name));
     status |= put(item, "args", string_array(child->argv, child->argc));
     status |= put(item, "state", json_string(child_state_name(child->state)));
+    status |= put(item, "key", json_integer((json_int_t)child->key));
+    status |= put(item, "plugin_version", json_text(plugin_version));
+    status |= put(item, "started_at", json_unix_ms(writer, child->started_at));
+    status |= put(item, "restarts", json_integer(child->restarts));
+    status |= put(item, "last_exit", json_last_exit(writer, child));
+    status |= put(item, "next_restart_at", json_unix_ms(writer, child->next_restart_at));
     if (status != 0 || json_array_append_new(writer->children, item) < 0)
         writer->broken = true;
 }
@@ -254,7 +297,8 @@ void status_writer_add(struct status_writer *writer, const struct supervisor_sta
     int failed = put(item, "name", json_text(status->name));
     failed |= put_counts(item, &status->counts);
     failed |= put(item, "restarts_in_window", json_integer(status->restarts_in_window));
-    failed |= put(item, "max_restarts", json_integer(max_restarts));
+    failed |= put(item, "max_restarts",
+                  max_restarts == DS_INFINITY ? json_null() : json_integer(max_restarts));
     failed |= put(item, "max_seconds", json_integer(max_seconds));
     failed |= put(item, "max_children",
                   max_children == DS_INFINITY ? json_null() : json_integer(max_children));
@@ -388,11 +432,17 @@ char *protocol_build_start_child(const char *supervisor, const char *child, cons
     return finish_line(root, status != 0, 0);
 }
 
-char *protocol_build_terminate_child(const char *supervisor, pid_t pid)
+char *protocol_build_terminate_child(const char *supervisor, pid_t pid, const char *name,
+                                     uint64_t key)
 {
     json_t *root = request_object("terminate_child");
     int status = put(root, "supervisor", json_text(supervisor));
-    status |= put(root, "pid", json_integer(pid));
+    if (pid > 0)
+        status |= put(root, "pid", json_integer(pid));
+    else if (name)
+        status |= put(root, "name", json_text(name));
+    else
+        status |= put(root, "key", json_integer((json_int_t)key));
     return finish_line(root, status != 0, 0);
 }
 

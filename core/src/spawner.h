@@ -122,15 +122,18 @@ int spawner_exec_main(int argc, char **argv);
 /* ---- message formats (spawner_protocol.c) */
 
 /* A SPAWN record: this header, then NUL-separated strings (supervisor,
- * child id, name or "", plugin, then argc arguments). */
+ * child id, name or "", plugin, then argc arguments, then setting_count
+ * job settings: the child spec's execution environment, job_settings.h). */
 struct spawn_header {
     uint32_t type;
     uint32_t argc;
     uint64_t key;
+    uint32_t setting_count;
 };
 
 /* Unpacks a SPAWN record in place: the strings stay where they are and
- * job points into them, argv[] (capacity argv_capacity) too. Returns the
+ * job points into them, argv[] (capacity argv_capacity, which also holds
+ * the job settings after the arguments' NULL) too. Returns the
  * plugin's name, or NULL if the record is malformed. Also runs in a
  * fresh worker (a spare's job): hot, as worker.h's WORKER_PATH says why. */
 struct worker_job;
@@ -148,6 +151,6 @@ int spawner_parse_load_report(char *text, size_t length, struct plugin_list *plu
  * Returns its length, or -1 if it does not fit. */
 ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
                              const char *child_id, const char *name, const char *plugin,
-                             char *const *argv, int argc);
+                             char *const *argv, int argc, const struct job_settings_text *settings);
 
 #endif

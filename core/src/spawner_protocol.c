@@ -37,9 +37,10 @@ static int append_string(char *buffer, size_t capacity, size_t *used, const char
 
 ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const char *supervisor,
                              const char *child_id, const char *name, const char *plugin,
-                             char *const *argv, int argc)
+                             char *const *argv, int argc, const struct job_settings_text *settings)
 {
-    struct spawn_header header = {.type = SPAWNER_SPAWN, .argc = (uint32_t)argc, .key = key};
+    struct spawn_header header = {.type = SPAWNER_SPAWN, .argc = (uint32_t)argc, .key = key,
+                                  .setting_count = settings ? settings->count : 0};
     if (capacity < sizeof header)
         return -1;
     memcpy(buffer, &header, sizeof header);
@@ -52,6 +53,12 @@ ssize_t spawner_encode_spawn(char *buffer, size_t capacity, uint64_t key, const 
     for (int i = 0; i < argc; i++)
         if (append_string(buffer, capacity, &used, argv[i]) < 0)
             return -1;
+    if (settings && settings->length > 0) {
+        if (used + settings->length > capacity)
+            return -1;
+        memcpy(buffer + used, settings->data, settings->length);
+        used += settings->length;
+    }
     return (ssize_t)used;
 }
 
@@ -69,25 +76,32 @@ const char *spawner_decode_spawn(char *record, size_t length, struct worker_job 
     enum { FIXED_STRINGS = 4 };
     char *strings[FIXED_STRINGS];
     char *cursor = record + sizeof header, *end = record + length;
-    if (header.argc >= argv_capacity)
+    /* argv[]: the arguments, NULL, the settings, NULL */
+    if (header.argc >= argv_capacity || header.setting_count >= argv_capacity - header.argc - 1)
         return NULL;
-    for (uint32_t i = 0; i < FIXED_STRINGS + header.argc; i++) {
+    uint32_t total = FIXED_STRINGS + header.argc + header.setting_count;
+    for (uint32_t i = 0; i < total; i++) {
         char *terminator = cursor < end ? memchr(cursor, '\0', (size_t)(end - cursor)) : NULL;
         if (!terminator)
             return NULL;
         if (i < FIXED_STRINGS)
             strings[i] = cursor;
-        else
+        else if (i < FIXED_STRINGS + header.argc)
             argv[i - FIXED_STRINGS] = cursor;
+        else
+            argv[i - FIXED_STRINGS + 1] = cursor;
         cursor = terminator + 1;
     }
     argv[header.argc] = NULL;
+    argv[header.argc + 1 + header.setting_count] = NULL;
     *job = (struct worker_job){
         .supervisor = strings[0],
         .child_id = strings[1],
         .name = strings[2][0] ? strings[2] : NULL,
         .argv = argv,
         .argc = (int)header.argc,
+        .settings = argv + header.argc + 1,
+        .setting_count = (int)header.setting_count,
     };
     return strings[3];
 }

@@ -16,6 +16,7 @@
 #include "supervisor.h"
 
 #include "supervisor_actions.h"
+#include "supervisor_backoff.h"
 #include "supervisor_tree.h"
 
 #include <signal.h>
@@ -53,17 +54,27 @@ static void send_shutdown_signals(struct child *child, struct action_list *out)
     }
 }
 
+static void finish_stopping(struct tree *tree, struct child *child, const char *how,
+                            struct action_list *out);
+
 /* Moves a child to STOPPING and signals its process by its shutdown mode.
  * A child whose spawn is still in flight is signalled when its pid comes
- * (tree_spawned); one with no process and nothing in flight (a restart
- * that was refused) has nothing to wait for and is removed at once. */
+ * (tree_spawned). One with no process and nothing in flight has nothing
+ * to wait for: a child waiting for its restart stops at once (its timer
+ * cancelled, whoever asked answered), a restart that was refused is just
+ * removed. */
 static void begin_shutdown(struct tree *tree, struct child *child, struct action_list *out)
 {
     if (child->info.state == CHILD_STOPPING)
         return; /* already on its way; its signals were sent */
+    bool was_waiting = child->restart_waiting;
+    child->restart_waiting = false;
+    child->info.next_restart_at = -1;
     set_state(child, CHILD_STOPPING);
     if (child->process_pid != 0)
         send_shutdown_signals(child, out);
+    else if (was_waiting)
+        finish_stopping(tree, child, "it was waiting to restart", out);
     else if (!child->spawn_in_flight)
         remove_child(tree, child);
 }
@@ -100,7 +111,7 @@ static void finish_stopping(struct tree *tree, struct child *child, const char *
     }
     emit_log(out, LOG_LEVEL_INFO, sup, child->info.id, child->info.key, child->process_pid, "child %s stopped (%s)",
              child->info.id, how);
-    for (size_t i = 0; i < child->terminate_count; i++)
+    for (uint32_t i = 0; i < child->terminate_count; i++)
         emit_reply(out, sup, child->terminate_tokens[i], REPLY_OK, ERR_NONE, 0, NULL);
     child->terminate_count = 0;
     remove_child(tree, child);
@@ -170,15 +181,16 @@ static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
 
 /* ---- restarts ---- */
 
-/* The child has no process any more and is due a restart: spawn it again
- * at once (as OTP does), unless this restart is one too many for its
- * supervisor, which then gives up and shuts everything down. */
-static void restart_child(struct tree *tree, struct child *child, ds_time_ms now,
-                          struct action_list *out)
+static void answer_parked(struct child *child, struct action_list *out);
+
+/* The restart happens now: spawn the child again, unless this restart is
+ * one too many for its supervisor, which then gives up and shuts
+ * everything down. A restart that waited (backoff) is counted here, when
+ * it happens, not when it was decided. */
+static void restart_now(struct tree *tree, struct child *child, ds_time_ms now,
+                        struct action_list *out)
 {
     struct supervisor *sup = child->supervisor;
-    set_state(child, CHILD_RESTARTING);
-    child->info.pid = 0;
     if (!window_record(&sup->restarts, now, sup->max_restarts, sup->max_seconds)) {
         emit_log(out, LOG_LEVEL_ERROR, sup->name, child->info.id, child->info.key, 0,
                  "restart intensity exceeded: %zu restarts within %u s (max_restarts %u) "
@@ -189,8 +201,57 @@ static void restart_child(struct tree *tree, struct child *child, ds_time_ms now
         shut_down_all_children(tree, sup, "the supervisor is shutting down", out);
         return;
     }
+    child->info.restarts++;
     child->spawn_in_flight = true;
     emit_spawn(out, sup->name, &child->info);
+}
+
+/* The wait before the next restart of a series; 0 without backoff. */
+static uint32_t next_backoff_delay(struct tree *tree, struct child *child)
+{
+    if (child->info.backoff.delay_ms == 0)
+        return 0;
+    if (child->backoff_step < UINT32_MAX)
+        child->backoff_step++;
+    return backoff_delay_ms(child->info.backoff, child->backoff_step,
+                            tree->random.next(tree->random.context));
+}
+
+/* The child has no process any more and is due a restart: at once (as OTP
+ * does), or, with backoff, once its restart timer fires. While it waits
+ * its name stays taken: those who asked for the name are told it is taken
+ * now rather than kept waiting through the delay. */
+static void restart_child(struct tree *tree, struct child *child, ds_time_ms now,
+                          struct action_list *out)
+{
+    set_state(child, CHILD_RESTARTING);
+    child->info.pid = 0;
+    uint32_t delay = next_backoff_delay(tree, child);
+    if (delay == 0) {
+        restart_now(tree, child, now, out);
+        return;
+    }
+    const char *sup = child->supervisor->name;
+    child->restart_waiting = true;
+    child->info.next_restart_at = now + delay;
+    emit_timer_start(out, sup, child->info.key, delay);
+    child->timer_armed = true;
+    emit_log(out, LOG_LEVEL_INFO, sup, child->info.id, child->info.key, 0,
+             "child %s: restart in %u ms (backoff, restart %u of this series)", child->info.id,
+             delay, child->backoff_step);
+    answer_parked(child, out);
+}
+
+/* A child that ran at least restart_delay_max without failing starts a
+ * new backoff series (systemd's RestartSteps idea): one crash after a
+ * long healthy run is retried quickly again. */
+static void note_healthy_run(struct child *child, ds_time_ms now)
+{
+    struct restart_backoff backoff = child->info.backoff;
+    uint32_t long_enough = backoff.delay_max_ms > backoff.delay_ms ? backoff.delay_max_ms
+                                                                   : backoff.delay_ms;
+    if (child->info.started_at >= 0 && now - child->info.started_at >= (ds_time_ms)long_enough)
+        child->backoff_step = 0;
 }
 
 static void restart_failed(struct tree *tree, struct child *child, const char *why, ds_time_ms now,
@@ -233,6 +294,11 @@ static void start_child_now(struct tree *tree, const char *supervisor,
     }
     if (start->name != NULL && start->name[0] != '\0') {
         struct child *holder = hashmap_get_string(&sup->children_by_name, start->name);
+        if (holder != NULL && holder->restart_waiting) {
+            emit_reply(out, sup->name, token, REPLY_ERROR, ERR_ALREADY_STARTED, 0,
+                       "the child holding this name is waiting to restart");
+            return;
+        }
         if (holder != NULL && holder->info.pid == 0) {
             park_start(holder, sup->name, start, token);
             return;
@@ -277,7 +343,6 @@ static void answer_parked(struct child *child, struct action_list *out)
 void tree_spawned(struct tree *tree, child_key key, pid_t pid, ds_time_ms now,
                   struct action_list *out)
 {
-    (void)now;
     free_removed_children(tree);
     struct child *child = find_child(tree, key);
     if (child == NULL || !child->spawn_in_flight) {
@@ -289,6 +354,7 @@ void tree_spawned(struct tree *tree, child_key key, pid_t pid, ds_time_ms now,
     }
     child->spawn_in_flight = false;
     set_process(tree, child, pid);
+    child->info.started_at = now;
     if (child->info.state == CHILD_STOPPING)
         send_shutdown_signals(child, out);
 }
@@ -376,6 +442,7 @@ static void exited_while_running(struct tree *tree, struct child *child, bool no
              child->process_pid, "child %s exited %s (%s); %s (%s)", child->info.id,
              normal ? "normally" : "abnormally", how, restart ? "restarting" : "not restarted",
              restart_name(child->info.restart));
+    note_healthy_run(child, now);
     forget_process(tree, child);
     if (restart)
         restart_child(tree, child, now, out);
@@ -412,6 +479,9 @@ static void child_exited(struct tree *tree, struct child *child, struct child_ex
     struct supervisor *sup = child->supervisor;
     char how_text[64];
     describe_exit(how, how_text, sizeof how_text);
+    child->info.has_exited = true;
+    child->info.last_exit = how;
+    child->info.last_exit_at = now;
     switch (child->info.state) {
     case CHILD_STOPPING:
         finish_stopping(tree, child, how_text, out);
@@ -435,18 +505,33 @@ static void child_exited(struct tree *tree, struct child *child, struct child_ex
     settle(tree, sup, now, out);
 }
 
-void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
-                          request_token token, ds_time_ms now, struct action_list *out)
+/* The child a terminate_child designates: by its live process, its key
+ * or its registered name; NULL if none of this supervisor's. */
+static struct child *select_child(const struct tree *tree, const struct supervisor *sup,
+                                  const struct child_selector *which)
 {
-    (void)now;
+    struct child *child = NULL;
+    if (which->pid > 0)
+        child = hashmap_get_number(&tree->children_by_pid, (uint64_t)which->pid);
+    else if (which->key > 0)
+        child = find_child(tree, which->key);
+    else if (which->name != NULL)
+        child = hashmap_get_string(&sup->children_by_name, which->name);
+    return child != NULL && child->supervisor == sup ? child : NULL;
+}
+
+void tree_terminate_child(struct tree *tree, const char *supervisor,
+                          const struct child_selector *which, request_token token,
+                          ds_time_ms now, struct action_list *out)
+{
     free_removed_children(tree);
     struct supervisor *sup = find_supervisor(tree, supervisor);
     if (sup == NULL) {
         emit_reply(out, supervisor, token, REPLY_ERROR, ERR_UNKNOWN_SUPERVISOR, 0, NULL);
         return;
     }
-    struct child *child = pid > 0 ? hashmap_get_number(&tree->children_by_pid, (uint64_t)pid) : NULL;
-    if (child == NULL || child->supervisor != sup) {
+    struct child *child = select_child(tree, sup, which);
+    if (child == NULL) {
         emit_reply(out, sup->name, token, REPLY_ERROR, ERR_NOT_FOUND, 0, NULL);
         return;
     }
@@ -455,27 +540,47 @@ void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
         return;
     char mode[64];
     describe_shutdown(child->info.shutdown, child->info.shutdown_ms, mode, sizeof mode);
-    emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, child->info.key, pid,
+    emit_log(out, LOG_LEVEL_INFO, sup->name, child->info.id, child->info.key, child->process_pid,
              "child %s: terminate requested; shutting down (%s)", child->info.id, mode);
     answer_pending_start(child, ERR_INIT_FAILED, "stopped before init returned", out);
     begin_shutdown(tree, child, out);
+    settle(tree, sup, now, out);
 }
 
-void tree_shutdown_timer(struct tree *tree, child_key key, ds_time_ms now,
-                         struct action_list *out)
+static void shutdown_deadline_passed(struct child *child, struct action_list *out)
 {
-    (void)now;
-    free_removed_children(tree);
-    struct child *child = find_child(tree, key);
-    if (child == NULL || child->info.state != CHILD_STOPPING || !child->timer_armed)
-        return;
-    child->timer_armed = false;
     if (child->process_pid == 0)
         return;
-    emit_log(out, LOG_LEVEL_WARNING, child->supervisor->name, child->info.id, key, child->process_pid,
-             "child %s did not stop within %u ms; killing it", child->info.id,
+    emit_log(out, LOG_LEVEL_WARNING, child->supervisor->name, child->info.id, child->info.key,
+             child->process_pid, "child %s did not stop within %u ms; killing it", child->info.id,
              child->info.shutdown_ms);
     emit_signal(out, child->supervisor->name, child->process_pid, SIGKILL);
+}
+
+void tree_timer_fired(struct tree *tree, child_key key, ds_time_ms now, struct action_list *out)
+{
+    free_removed_children(tree);
+    struct child *child = find_child(tree, key);
+    if (child == NULL || !child->timer_armed)
+        return;
+    struct supervisor *sup = child->supervisor;
+    child->timer_armed = false;
+    switch (child->info.state) {
+    case CHILD_STOPPING:
+        shutdown_deadline_passed(child, out);
+        break;
+    case CHILD_RESTARTING:
+        if (!child->restart_waiting)
+            break;
+        child->restart_waiting = false;
+        child->info.next_restart_at = -1;
+        restart_now(tree, child, now, out);
+        break;
+    case CHILD_STARTING:
+    case CHILD_RUNNING:
+        break;
+    }
+    settle(tree, sup, now, out);
 }
 
 void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out)

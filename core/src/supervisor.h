@@ -16,8 +16,9 @@
  *   STOPPING    we signalled it (terminate_child, supervisor stop); waiting
  *               for its exit. An exit now is always normal.
  *   RESTARTING  its process died and it is due a restart (or a restart's
- *               init failed); pid null; a spawn is in flight or about to be
- *               retried.
+ *               init failed); pid null; a spawn is in flight, or, with
+ *               restart backoff, the child waits for its restart timer
+ *               (next_restart_at).
  *
  * Ownership: a `struct tree` owns its supervisors, their children, and
  * every string it was given (it copies what it is passed). Action lists
@@ -58,6 +59,22 @@ enum shutdown_mode {
 
 enum child_state { CHILD_STARTING, CHILD_RUNNING, CHILD_STOPPING, CHILD_RESTARTING };
 
+/* Opt-in restart backoff (SPEC section 9): the n-th consecutive restart of
+ * a child waits delay_ms * 2^(n-1), capped at delay_max_ms, with +-25 %
+ * jitter; a child that ran delay_max_ms without failing starts over.
+ * delay_ms 0 restarts at once (OTP's behaviour, the default). */
+struct restart_backoff {
+    uint32_t delay_ms;
+    uint32_t delay_max_ms;
+};
+
+/* Where the jitter of backoff delays comes from: a uniformly distributed
+ * 32-bit number per call. Injected so tests walk a known sequence. */
+struct random_source {
+    uint32_t (*next)(void *context);
+    void *context;
+};
+
 /* What a start_child needs, resolved by the shell from the child spec and
  * the request. The tree copies all of it. */
 struct child_start {
@@ -69,12 +86,18 @@ struct child_start {
     enum restart_policy restart;
     enum shutdown_mode shutdown;
     uint32_t shutdown_ms;    /* for SHUTDOWN_TIMEOUT */
+    struct restart_backoff backoff; /* {0, 0}: restart at once, as OTP does */
+    /* The shell's, opaque to the tree and kept with the child for all its
+     * restarts: the host's job settings of the spec as it was at this
+     * start (a reload must not change them under a running child). Must
+     * outlive the child. */
+    const void *shell_data;
 };
 
 struct supervisor_config {
     const char *name;        /* copied */
     uint32_t max_children;   /* DS_INFINITY for infinity */
-    uint32_t max_restarts;
+    uint32_t max_restarts;   /* DS_INFINITY: never gives up */
     uint32_t max_seconds;
 };
 
@@ -112,8 +135,9 @@ enum action_kind {
     ACTION_SPAWN,        /* fork a worker: key, supervisor, child (argv etc.). Answer with
                             tree_spawned() or tree_spawn_failed(). */
     ACTION_SIGNAL,       /* send signal (SIGTERM or SIGKILL, from <signal.h>) to pid */
-    ACTION_TIMER_START,  /* arm the shutdown timer of key for timeout_ms; fire tree_shutdown_timer() */
-    ACTION_TIMER_CANCEL, /* disarm the shutdown timer of key */
+    ACTION_TIMER_START,  /* arm the timer of key for timeout_ms (its shutdown deadline, or
+                            its restart when it waits for one); fire tree_timer_fired() */
+    ACTION_TIMER_CANCEL, /* disarm the timer of key */
     ACTION_REPLY,        /* answer request token with reply */
     ACTION_LOG,          /* one log line: level (syslog number), supervisor, key/pid, message */
     ACTION_EXIT,         /* the whole host stopped: exit with exit_status */
@@ -159,6 +183,15 @@ struct child_info {
     uint32_t shutdown_ms;
     enum child_state state;
     pid_t pid;               /* 0 while it has none (restarting, or starting before init ok) */
+    struct restart_backoff backoff;
+    const void *shell_data;  /* child_start's, as given */
+    /* What an operator sees of its history (times on the tree's clock): */
+    ds_time_ms started_at;   /* when its current process was spawned; -1 without one */
+    uint32_t restarts;       /* restarts since its first start */
+    bool has_exited;         /* last_exit is set */
+    struct child_exit last_exit;
+    ds_time_ms last_exit_at;
+    ds_time_ms next_restart_at; /* when a waiting restart is due; -1 when not waiting */
 };
 
 struct child_counts {
@@ -210,13 +243,28 @@ void tree_child_exited(struct tree *tree, pid_t pid, struct child_exit how, ds_t
 void tree_worker_exited(struct tree *tree, child_key key, pid_t pid, struct child_exit how,
                         ds_time_ms now, struct action_list *out);
 
-/* terminate_child: replies ok once the child is gone, or not_found at once. */
-void tree_terminate_child(struct tree *tree, const char *supervisor, pid_t pid,
-                          request_token token, ds_time_ms now, struct action_list *out);
+/* Which child a terminate_child means: exactly one of the three is set
+ * (the shell checks that). */
+struct child_selector {
+    pid_t pid;               /* > 0: the child whose live process this is */
+    child_key key;           /* > 0: the child's stable key */
+    const char *name;        /* non-NULL: the holder of this registered name */
+};
 
-/* The shutdown timer of key fired: SIGKILL it. */
-void tree_shutdown_timer(struct tree *tree, child_key key, ds_time_ms now,
-                         struct action_list *out);
+/* terminate_child: replies ok once the child is gone, or not_found at once.
+ * A child waiting for its restart is removed at once (its timer
+ * cancelled). */
+void tree_terminate_child(struct tree *tree, const char *supervisor,
+                          const struct child_selector *which, request_token token,
+                          ds_time_ms now, struct action_list *out);
+
+/* The timer of key fired: a stopping child past its shutdown time is
+ * SIGKILLed; a child waiting for its restart is restarted. */
+void tree_timer_fired(struct tree *tree, child_key key, ds_time_ms now, struct action_list *out);
+
+/* Where backoff jitter comes from (default: none, every wait exactly its
+ * nominal delay). */
+void tree_set_random_source(struct tree *tree, struct random_source source);
 
 /* Stop the host (SIGTERM, the stop request): every child of every
  * supervisor is shut down at the same time; ACTION_EXIT(0) when all are

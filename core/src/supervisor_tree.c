@@ -94,6 +94,10 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
     child->info.shutdown = start->shutdown;
     child->info.shutdown_ms = start->shutdown_ms;
     child->info.state = CHILD_STARTING;
+    child->info.backoff = start->backoff;
+    child->info.shell_data = start->shell_data;
+    child->info.started_at = -1;
+    child->info.next_restart_at = -1;
     child->supervisor = sup;
     child->start_pending = true;
     child->start_token = token;
@@ -245,6 +249,7 @@ void forget_process(struct tree *tree, struct child *child)
         hashmap_get_number(&tree->children_by_pid, (uint64_t)child->process_pid) == child)
         hashmap_remove_number(&tree->children_by_pid, (uint64_t)child->process_pid);
     child->process_pid = 0;
+    child->info.started_at = -1;
 }
 
 void remove_child(struct tree *tree, struct child *child)
@@ -282,7 +287,9 @@ void remove_child(struct tree *tree, struct child *child)
 void add_terminate_token(struct child *child, request_token token)
 {
     if (child->terminate_count == child->terminate_capacity) {
-        size_t capacity = child->terminate_capacity == 0 ? 2 : child->terminate_capacity * 2;
+        if (child->terminate_capacity >= UINT32_MAX / 2)
+            out_of_memory(); /* four billion waiting terminate_child requests */
+        uint32_t capacity = child->terminate_capacity == 0 ? 2 : child->terminate_capacity * 2;
         child->terminate_tokens =
             must_reallocate(child->terminate_tokens, capacity * sizeof *child->terminate_tokens);
         child->terminate_capacity = capacity;
@@ -290,6 +297,19 @@ void add_terminate_token(struct child *child, request_token token)
     child->terminate_tokens[child->terminate_count++] = token;
 }
 /* ---- the tree ---- */
+
+/* Without an injected source every backoff wait is its nominal delay:
+ * the middle of the jitter range. */
+static uint32_t no_jitter(void *context)
+{
+    (void)context;
+    return UINT32_C(1) << 31;
+}
+
+void tree_set_random_source(struct tree *tree, struct random_source source)
+{
+    tree->random = source.next != NULL ? source : (struct random_source){no_jitter, NULL};
+}
 
 struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
 {
@@ -300,6 +320,7 @@ struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
     tree->next_key = 1;
     tree->root_max_restarts = root_max_restarts;
     tree->root_max_seconds = root_max_seconds;
+    tree->random = (struct random_source){no_jitter, NULL};
     return tree;
 }
 

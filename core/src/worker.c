@@ -32,6 +32,7 @@
 
 #include "spawner.h"
 #include "supervisor.h"
+#include "worker_environment.h"
 
 /* Where the runtime's descriptors go when the limit is too small to keep
  * them out of the way (worker_set_up_descriptors). */
@@ -279,6 +280,15 @@ _Noreturn void worker_become(const struct worker_job *job, const struct dynsup_p
     for (size_t i = 0; i + 1 < sizeof comm && job->child_id[i]; i++)
         comm[i] = job->child_id[i];
     prctl(PR_SET_NAME, comm);
+
+    /* user, limits, folder, environment... before any plugin code runs;
+     * a failure is init's failure, with the reason */
+    char environment_error[sizeof init_error];
+    if (worker_apply_environment(job->settings, job->setting_count, environment_error,
+                                 sizeof environment_error) != 0) {
+        report_init(INIT_FAILED, environment_error);
+        _exit(1);
+    }
 
     struct dynsup_worker worker = {
         .abi_version = DYNSUP_PLUGIN_ABI_VERSION,

@@ -15,6 +15,8 @@ struct worker_job {
     const char *name;     /* NULL if none */
     char **argv;          /* NULL-terminated */
     int argc;
+    char **settings;      /* the child spec's execution environment (job_settings.h) */
+    int setting_count;
     pid_t supervisor_pid; /* the host: only its SIGTERM is a stop request (see worker.c) */
 };
 

@@ -21,6 +21,7 @@ static int hello_run(dynsup_worker *w, int argc, char **argv)
         used += (size_t)written;
     }
     dynsup_log(w, DYNSUP_LOG_INFO, "hello from %s, args: %s", w->child_id, joined);
+    dynsup_log(w, DYNSUP_LOG_DEBUG, "hello, in detail, from %s", w->child_id);
 
     printf("hello on stdout from %s\n", w->child_id);
     fprintf(stderr, "hello on stderr from %s\n", w->child_id);

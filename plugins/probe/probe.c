@@ -22,6 +22,14 @@
  *   arg: /tmp/probe.out           every argument, in order, one per line
  *   arg: extra
  *   fd: 0 -> /dev/null            every open descriptor, in /proc order
+ *   uid: 0 0                      real and effective (likewise gid)
+ *   groups: 0 27                  supplementary groups, "(none)" if none
+ *   no_new_privs: 0
+ *   nice: 0
+ *   umask: 0022
+ *   limit_nofile: 1024 1048576    soft and hard, "infinity" for none (also
+ *                                 limit_memory, limit_cpu, limit_core)
+ *   env: PATH=/usr/bin:/bin       every environment variable, in order
  *
  * Signal lists are numbers separated by blanks. A build with sanitizers
  * installs its own handlers (SIGSEGV, SIGBUS, SIGFPE...): expect those.
@@ -37,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,6 +125,47 @@ static void report_signals(FILE *out)
     fprintf(out, "pdeathsig: %d\n", death_signal);
 }
 
+static void report_limit(FILE *out, const char *name, int resource)
+{
+    struct rlimit limit;
+    getrlimit(resource, &limit);
+    fprintf(out, "%s:", name);
+    rlim_t values[2] = {limit.rlim_cur, limit.rlim_max};
+    for (int i = 0; i < 2; i++) {
+        if (values[i] == RLIM_INFINITY)
+            fprintf(out, " infinity");
+        else
+            fprintf(out, " %llu", (unsigned long long)values[i]);
+    }
+    fprintf(out, "\n");
+}
+
+extern char **environ;
+
+/* Who the worker runs as, and the environment it was given. */
+static void report_identity(FILE *out)
+{
+    fprintf(out, "uid: %ld %ld\ngid: %ld %ld\ngroups:", (long)getuid(), (long)geteuid(),
+            (long)getgid(), (long)getegid());
+    gid_t groups[256];
+    int count = getgroups(256, groups);
+    for (int i = 0; i < count; i++)
+        fprintf(out, " %ld", (long)groups[i]);
+    fprintf(out, "%s\n", count > 0 ? "" : " (none)");
+    fprintf(out, "no_new_privs: %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+    errno = 0;
+    fprintf(out, "nice: %d\n", getpriority(PRIO_PROCESS, 0));
+    mode_t mask = umask(0);
+    umask(mask);
+    fprintf(out, "umask: %04o\n", (unsigned)mask);
+    report_limit(out, "limit_nofile", RLIMIT_NOFILE);
+    report_limit(out, "limit_memory", RLIMIT_AS);
+    report_limit(out, "limit_cpu", RLIMIT_CPU);
+    report_limit(out, "limit_core", RLIMIT_CORE);
+    for (char **variable = environ; variable && *variable; variable++)
+        fprintf(out, "env: %s\n", *variable);
+}
+
 /* Writes the report to path atomically. Returns 0 or -1 (errno set). */
 static int write_file_atomically(const char *path, const char *text, size_t length)
 {
@@ -166,6 +217,7 @@ static int probe_run(dynsup_worker *w, int argc, char **argv)
             w->name ? w->name : "(none)");
     fprintf(out, "cwd: %s\n", getcwd(cwd, sizeof cwd) ? cwd : "(unknown)");
     report_signals(out);
+    report_identity(out);
     fprintf(out, "argc: %d\n", argc);
     for (int i = 0; i < argc; i++)
         fprintf(out, "arg: %s\n", argv[i]);

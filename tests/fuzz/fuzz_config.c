@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_diff.h"
 #include "fuzz_target.h"
 
 #define FILE_SEPARATOR "\n%%\n"
@@ -127,6 +128,43 @@ static void check_valid_config(const struct config *cfg)
     }
 }
 
+/* A reload's difference (config_diff): the config against a fresh load of
+ * the same files is no change at all; against an empty config every
+ * supervisor, child and event is "added", each exactly once. */
+static void check_reload_difference(const struct config *cfg)
+{
+    struct config again;
+    struct error_list errors;
+    struct change_list changes;
+    error_list_init(&errors);
+    change_list_init(&changes);
+    fuzz_check(config_load(host_path, &again, &errors) == 0);
+    config_diff(cfg, &again, &changes, &errors);
+    fuzz_check(changes.count == 0 && errors.count == 0);
+    config_free(&again);
+
+    struct config empty;
+    memset(&empty, 0, sizeof empty);
+    empty.path = cfg->path;
+    empty.plugin_dir = cfg->plugin_dir;
+    empty.children_dir = cfg->children_dir;
+    empty.socket_path = cfg->socket_path;
+    empty.allow_users = cfg->allow_users;
+    empty.allow_user_count = cfg->allow_user_count;
+    empty.allow_group = cfg->allow_group;
+    empty.max_restarts = cfg->max_restarts;
+    empty.max_seconds = cfg->max_seconds;
+    empty.watch = cfg->watch;
+    empty.log_level = cfg->log_level;
+    config_diff(&empty, cfg, &changes, &errors);
+    fuzz_check(errors.count == 0);
+    fuzz_check(changes.count == cfg->supervisor_count + cfg->child_count + cfg->event_count);
+    for (size_t i = 0; i < changes.count; i++)
+        fuzz_check(changes.items[i].change == CHANGE_ADDED && changes.items[i].id[0] != '\0');
+    change_list_free(&changes);
+    error_list_free(&errors);
+}
+
 static void fuzz_config_load(const uint8_t *data, size_t size)
 {
     write_config_files(data, size);
@@ -137,8 +175,10 @@ static void fuzz_config_load(const uint8_t *data, size_t size)
     fuzz_check((status == 0) == (errors.count == 0));
     for (size_t i = 0; i < errors.count; i++)
         fuzz_check(errors.messages[i] != NULL && errors.messages[i][0] != '\0');
-    if (status == 0)
+    if (status == 0) {
         check_valid_config(&cfg);
+        check_reload_difference(&cfg);
+    }
 
     /* The host checks plugins against what it found in plugin_dir. */
     static const char *const plugin_names[] = {"auth_loader", "hello", "sleeper"};

@@ -43,7 +43,8 @@ static char *build_request(const struct request *request)
         return protocol_build_start_child(request->supervisor, request->child, request->name,
                                           request->args, request->argc);
     case CMD_TERMINATE_CHILD:
-        return protocol_build_terminate_child(request->supervisor, request->pid);
+        return protocol_build_terminate_child(request->supervisor, request->pid, request->name,
+                                              request->key);
     case CMD_WHICH_CHILDREN:
     case CMD_COUNT_CHILDREN:
         return protocol_build_simple(cmd, "supervisor", request->supervisor);
@@ -105,7 +106,7 @@ static void check_answers_for(const struct request *request)
     reply = (struct reply){REPLY_ERROR, ERR_ALREADY_STARTED, request->pid, NULL};
     check_answer_line(protocol_format_reply(&reply));
 
-    struct children_writer *writer = children_writer_new();
+    struct children_writer *writer = children_writer_new(1700000000000);
     struct child_info child = {0};
     child.id = request->child;
     child.plugin = request->supervisor;
@@ -113,7 +114,12 @@ static void check_answers_for(const struct request *request)
     child.argv = request->args;
     child.argc = request->argc;
     child.pid = request->pid;
-    children_writer_add(writer, &child);
+    child.key = request->key;
+    child.started_at = child.next_restart_at = -1;
+    child.has_exited = request->pid % 2 == 1;
+    child.last_exit.signal = request->pid % 3 == 0 ? request->pid % 70 : 0;
+    child.last_exit.exit_code = request->pid % 256;
+    children_writer_add(writer, &child, request->event);
     check_answer_line(children_writer_finish(writer));
 }
 

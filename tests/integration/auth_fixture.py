@@ -42,11 +42,11 @@ LOADER_ARGS = "--timeout-ms 1000 --connect-timeout-ms 1000 --max-bytes 65536"
 
 
 class FakeAuthService:
-    """tools/fake-auth-service on a free port, serving `rules_path`."""
+    """tools/fake-auth-service on a free port (or `port`), serving `rules_path`."""
 
-    def __init__(self, rules_path, mode="ok", options=()):
+    def __init__(self, rules_path, mode="ok", options=(), port=0):
         self.process = subprocess.Popen(
-            [sys.executable, FAKE_AUTH_SERVICE, "--port", "0", "--rules", rules_path, "--mode", mode,
+            [sys.executable, FAKE_AUTH_SERVICE, "--port", str(port), "--rules", rules_path, "--mode", mode,
              *options],
             stdout=subprocess.PIPE, text=True)
         first_line = self.process.stdout.readline().strip()

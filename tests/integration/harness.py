@@ -29,6 +29,19 @@ HOST_WRAPPER = shlex.split(os.environ.get("DYNSUP_HOST_WRAPPER", ""))
 TIME_SCALE = float(os.environ.get("DYNSUP_TIME_SCALE", "1"))
 
 
+def _sanitized_build():
+    try:
+        with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as cache:
+            return any(line.strip() == "DYNSUP_SANITIZE:BOOL=ON" for line in cache)
+    except OSError:
+        return False
+
+
+# An ASan build: its runtime reserves terabytes of address space, so an
+# address-space limit (limit_memory) kills every instrumented worker.
+SANITIZED = _sanitized_build()
+
+
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):
     """Polls predicate until it returns a true value; fails after timeout."""
     end = time.monotonic() + timeout
@@ -82,12 +95,12 @@ def open_fds(pid):
 
 
 def read_probe(path):
-    """The probe plugin's report: {'arg': [...], 'fd': [...], key: value}."""
-    report = {"arg": [], "fd": []}
+    """The probe plugin's report: {'arg': [...], 'fd': [...], 'env': [...], key: value}."""
+    report = {"arg": [], "fd": [], "env": []}
     with open(path) as probe:
         for line in probe:
             key, _, value = line.rstrip("\n").partition(": ")
-            if key in ("arg", "fd"):
+            if key in ("arg", "fd", "env"):
                 report[key].append(value)
             else:
                 report[key] = value
@@ -121,10 +134,11 @@ class Host:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start(self, wait=True):
+    def start(self, wait=True, args=(), env=None):
+        """args: more words for `run`; env: the host's environment (default: ours)."""
         self.log_file = open(self.log_path, "wb")
-        self.process = subprocess.Popen(HOST_WRAPPER + [HOST_BINARY, "run", "-c", self.config],
-                                        stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(HOST_WRAPPER + [HOST_BINARY, "run", "-c", self.config] + list(args),
+                                        stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
         if wait:
             wait_for(self._answers, what="the host's control socket")
         return self

@@ -109,12 +109,32 @@ def test_which_children_prints_a_table_of_children():
         pid = ok_pid(host.cli("start-child", "--name", "nm", "work", "sleeper", "a b", check=0))
         result = host.cli("which-children", "work", check=0)
         lines = result.stdout.splitlines()
-        assert lines[0].split() == ["ID", "PID", "PLUGIN", "NAME", "ARGS", "STATE"], result.stdout
+        assert lines[0].split() == ["KEY", "ID", "PID", "STATE", "RESTARTS", "UPTIME", "LAST_EXIT",
+                                    "RESTART_IN", "PLUGIN", "VERSION", "NAME", "ARGS"], result.stdout
         assert len(lines) == 2, result.stdout
-        assert lines[1].split()[:4] == ["sleeper", str(pid), "sleeper", "nm"], result.stdout
+        [child] = host.which_children("work")
+        row = lines[1].split()
+        assert row[:5] == [str(child["key"]), "sleeper", str(pid), "running", "0"], result.stdout
+        assert row[6:11] == ["-", "-", "sleeper", child["plugin_version"], "nm"], result.stdout
         assert "'a b'" in lines[1], result.stdout
         result = host.cli("which-children", "nosuch", check=1)
         assert result.stdout == "error unknown_supervisor\n", result
+
+
+def test_which_children_all_lists_every_supervisor():
+    with new_host().start() as host:
+        ok_pid(host.cli("start-child", "work", "sleeper", check=0))
+        limited = ok_pid(host.cli("start-child", "limited", "sleeper", check=0))
+        result = host.cli("which-children", "--all", check=0)
+        lines = result.stdout.splitlines()
+        assert lines[0].split()[:3] == ["SUPERVISOR", "KEY", "ID"], result.stdout
+        assert sorted(line.split()[0] for line in lines[1:]) == ["limited", "work"], result.stdout
+        result = host.cli("which-children", "--all", "--json", check=0)
+        answer = json.loads(result.stdout)
+        assert [(c["supervisor"], c["pid"]) for c in answer["children"] if c["supervisor"] == "limited"] == \
+            [("limited", limited)], answer
+        host.cli("which-children", "--all", "work", check=2)
+        host.cli("which-children", check=2)
 
 
 def test_count_children_prints_the_counts():

@@ -160,6 +160,7 @@ def test_a_plugin_upgraded_while_a_worker_runs_is_a_new_generation():
         assert change(answer, "plugin", "versioned")["detail"].startswith("version 1.0.0 -> 1.1.0"), answer
         assert generations(host, "versioned") == [(1, "1.0.0", 1, False), (2, "1.1.0", 0, True)]
         assert alive(old) and host.child_pids("work", "upgraded") == [old]
+        assert [c["plugin_version"] for c in host.which_children("work")] == ["1.0.0"]
         # A new start runs 1.1 ...
         fresh = host.start_child("work", "upgraded")["pid"]
         host.wait_log("pid=%d versioned 1.1.0 running" % fresh)
@@ -170,6 +171,8 @@ def test_a_plugin_upgraded_while_a_worker_runs_is_a_new_generation():
                  and old not in host.child_pids("work", "upgraded"), what="the old child restarted")
         restarted = [p for p in host.child_pids("work", "upgraded") if p not in (old, fresh)][0]
         host.wait_log("pid=%d versioned 1.1.0 running" % restarted)
+        assert {c["pid"]: c["plugin_version"] for c in host.which_children("work")} == {
+            fresh: "1.1.0", restarted: "1.1.0"}
         # The old generation's process goes with its last worker.
         wait_for(lambda: gone(old_spawner), what="the 1.0.0 plugin process gone")
         assert generations(host, "versioned") == [(2, "1.1.0", 2, True)]

@@ -65,6 +65,12 @@ struct child_start named(struct child_start start, const char *name)
     return start;
 }
 
+struct child_start with_backoff(struct child_start start, uint32_t delay_ms, uint32_t delay_max_ms)
+{
+    start.backoff = (struct restart_backoff){delay_ms, delay_max_ms};
+    return start;
+}
+
 size_t count_kind(const struct world *w, enum action_kind kind)
 {
     size_t count = 0;
@@ -202,13 +208,21 @@ void killed(struct world *w, pid_t pid, int signal_number)
 void terminate(struct world *w, const char *sup, pid_t pid, request_token token)
 {
     action_list_clear(&w->out);
-    tree_terminate_child(w->tree, sup, pid, token, w->now, &w->out);
+    struct child_selector which = {.pid = pid};
+    tree_terminate_child(w->tree, sup, &which, token, w->now, &w->out);
+}
+
+void terminate_which(struct world *w, const char *sup, struct child_selector which,
+                     request_token token)
+{
+    action_list_clear(&w->out);
+    tree_terminate_child(w->tree, sup, &which, token, w->now, &w->out);
 }
 
 void timer_fired(struct world *w, child_key key)
 {
     action_list_clear(&w->out);
-    tree_shutdown_timer(w->tree, key, w->now, &w->out);
+    tree_timer_fired(w->tree, key, w->now, &w->out);
 }
 
 void stop(struct world *w)

@@ -39,6 +39,7 @@ struct child_start worker(const char *id, enum restart_policy restart);
 struct child_start with_shutdown(struct child_start start, enum shutdown_mode mode,
                                  uint32_t shutdown_ms);
 struct child_start named(struct child_start start, const char *name);
+struct child_start with_backoff(struct child_start start, uint32_t delay_ms, uint32_t delay_max_ms);
 size_t count_kind(const struct world *w, enum action_kind kind);
 const struct action *nth_kind(const struct world *w, enum action_kind kind, size_t n);
 const struct action *reply_for(const struct world *w, request_token token);
@@ -60,6 +61,8 @@ void init_reported(struct world *w, child_key key, enum init_result result, cons
 void exited(struct world *w, pid_t pid, int exit_code);
 void killed(struct world *w, pid_t pid, int signal_number);
 void terminate(struct world *w, const char *sup, pid_t pid, request_token token);
+void terminate_which(struct world *w, const char *sup, struct child_selector which,
+                     request_token token);
 void timer_fired(struct world *w, child_key key);
 void stop(struct world *w);
 

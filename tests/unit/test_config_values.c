@@ -194,7 +194,7 @@ static const char *const bad_host_files[][2] = {
     {HOST "[supervisor:s]\nstrategy = one_for_all\n", "dynsup.ini:5: [supervisor:s] strategy: unsupported strategy \"one_for_all\" (only one_for_one)"},
     {HOST "[supervisor:s]\nmax_children = lots\n", "[supervisor:s] max_children: expected a number or infinity, found \"lots\""},
     {HOST "[supervisor:s]\nmax_children = -1\n", "[supervisor:s] max_children: expected a number or infinity, found \"-1\""},
-    {HOST "[supervisor:s]\nmax_restarts = many\n", "[supervisor:s] max_restarts: expected a number (decimal digits only), found \"many\""},
+    {HOST "[supervisor:s]\nmax_restarts = many\n", "[supervisor:s] max_restarts: expected a number of restarts or infinity, found \"many\""},
     {HOST "[supervisor:s]\nmax_seconds = 0\n", "[supervisor:s] max_seconds: expected at least 1, found \"0\""},
     {HOST "[supervisor:s]\nextra_arguments = a 'open\n", "[supervisor:s] extra_arguments: unterminated single quote in \"a 'open\""},
     {HOST "[supervisor:s]\nautostart = a nope\n", "dynsup.ini:5: [supervisor:s] autostart: unknown child \"nope\""},
@@ -255,7 +255,7 @@ static const char *const bad_child_files[][2] = {
     {"[child:a]\nplugin = p\nargs = \"open\n", "a.ini:3: [child:a] args: the closing quote is missing"},
     {"[child:a]\nplugin = p\nargs = 'a;b\n", "a.ini:3: [child:a] args: the closing quote is missing"},
     {"[child:a]\nplugin = p\nargs = end \\", "a.ini:3: the last line ends with a backslash (a continuation) but no line follows"},
-    {"[child:a]\nplugin = p\ncolour = red\n", "a.ini:3: [child:a] colour: unknown key (expected one of: plugin, args, restart, shutdown, name)"},
+    {"[child:a]\nplugin = p\ncolour = red\n", "a.ini:3: [child:a] colour: unknown key (expected one of: plugin, args, restart, shutdown, name, restart_delay, restart_delay_max, request_args, user, group, limit_nofile, limit_memory, limit_cpu, limit_core, nice, umask, working_directory, environment)"},
     {"[child:a]\nplugin = p\n[host]\n", "a.ini:3: [host]: only [child:ID] sections belong in a child spec file"},
     {"[child]\nplugin = p\n", "a.ini:1: [child]: only [child:ID] sections belong in a child spec file"},
 };

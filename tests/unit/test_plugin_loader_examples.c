@@ -219,7 +219,7 @@ static void test_hello_logs_its_child_id_and_arguments(void **state)
     struct fake_worker fake;
     fake_worker_init(&fake);
     assert_int_equal(call_plugin(state, "hello", false, &fake, ARGS("a", "b c")), 0);
-    assert_string_equal(fake.log, "hello from child_1, args: a b c\n");
+    assert_string_equal(fake.log, "hello from child_1, args: a b c\nhello, in detail, from child_1\n");
 }
 
 static void test_sleeper_returns_normally_once_asked_to_stop(void **state)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,12 +134,17 @@ static void test_which_children_lists_every_child_with_its_state(void **state)
     char *running_args[] = {"http://127.0.0.1:8080/rules", "var/a b.json", NULL};
     struct child_info running = {.id = "auth_loader", .plugin = "auth_loader", .name = "loader",
                                  .argv = running_args, .argc = 2, .state = CHILD_RUNNING,
-                                 .pid = 501};
+                                 .pid = 501, .key = 7, .started_at = 1500, .restarts = 0,
+                                 .next_restart_at = -1};
     struct child_info restarting = {.id = "sleeper", .plugin = "sleep", .name = NULL,
-                                    .argv = NULL, .argc = 0, .state = CHILD_RESTARTING, .pid = 0};
-    struct children_writer *writer = children_writer_new();
-    children_writer_add(writer, &running);
-    children_writer_add(writer, &restarting);
+                                    .argv = NULL, .argc = 0, .state = CHILD_RESTARTING, .pid = 0,
+                                    .key = 9, .started_at = -1, .restarts = 4,
+                                    .has_exited = true, .last_exit = {.signal = SIGKILL},
+                                    .last_exit_at = 2000, .next_restart_at = 2750};
+    /* The tree's clock read 0 at Unix time 1700000000000 ms. */
+    struct children_writer *writer = children_writer_new(1700000000000);
+    children_writer_add(writer, &running, "1.2.0");
+    children_writer_add(writer, &restarting, NULL);
     json_t *root = load_line(children_writer_finish(writer));
     assert_field_string(root, "result", "ok");
     json_t *children = json_object_get(root, "children");
@@ -154,6 +160,12 @@ static void test_which_children_lists_every_child_with_its_state(void **state)
     json_t *args = json_object_get(first, "args");
     assert_int_equal(json_array_size(args), 2);
     assert_string_equal(json_string_value(json_array_get(args, 1)), "var/a b.json");
+    assert_field_integer(first, "key", 7);
+    assert_field_string(first, "plugin_version", "1.2.0");
+    assert_field_integer(first, "started_at", 1700000001500);
+    assert_field_integer(first, "restarts", 0);
+    assert_field_null(first, "last_exit");
+    assert_field_null(first, "next_restart_at");
 
     json_t *second = json_array_get(children, 1);
     assert_field_string(second, "id", "sleeper");
@@ -161,6 +173,32 @@ static void test_which_children_lists_every_child_with_its_state(void **state)
     assert_field_null(second, "name");
     assert_field_string(second, "state", "restarting");
     assert_int_equal(json_array_size(json_object_get(second, "args")), 0);
+    assert_field_integer(second, "key", 9);
+    assert_field_null(second, "started_at");
+    assert_field_integer(second, "restarts", 4);
+    json_t *last_exit = json_object_get(second, "last_exit");
+    assert_field_string(last_exit, "signal", "SIGKILL");
+    assert_null(json_object_get(last_exit, "status"));
+    assert_field_integer(last_exit, "at", 1700000002000);
+    assert_field_integer(second, "next_restart_at", 1700000002750);
+    json_decref(root);
+}
+
+static void test_which_children_shows_an_exit_status_as_status(void **state)
+{
+    (void)state;
+    struct child_info child = {.id = "c", .plugin = "p", .state = CHILD_RESTARTING, .key = 1,
+                               .started_at = -1, .has_exited = true,
+                               .last_exit = {.exit_code = 3}, .last_exit_at = 10,
+                               .next_restart_at = -1};
+    struct children_writer *writer = children_writer_new(0);
+    children_writer_add(writer, &child, "1");
+    json_t *root = load_line(children_writer_finish(writer));
+    json_t *last_exit = json_object_get(json_array_get(json_object_get(root, "children"), 0),
+                                        "last_exit");
+    assert_field_integer(last_exit, "status", 3);
+    assert_null(json_object_get(last_exit, "signal"));
+    assert_field_integer(last_exit, "at", 10);
     json_decref(root);
 }
 
@@ -168,11 +206,11 @@ static void test_which_children_names_starting_and_stopping_states(void **state)
 {
     (void)state;
     struct child_info child = {.id = "c", .plugin = "p", .state = CHILD_STARTING};
-    struct children_writer *writer = children_writer_new();
-    children_writer_add(writer, &child);
+    struct children_writer *writer = children_writer_new(0);
+    children_writer_add(writer, &child, NULL);
     child.state = CHILD_STOPPING;
     child.pid = 9;
-    children_writer_add(writer, &child);
+    children_writer_add(writer, &child, NULL);
     json_t *root = load_line(children_writer_finish(writer));
     json_t *children = json_object_get(root, "children");
     assert_field_string(json_array_get(children, 0), "state", "starting");
@@ -183,7 +221,7 @@ static void test_which_children_names_starting_and_stopping_states(void **state)
 static void test_which_children_of_an_empty_supervisor_is_an_empty_list(void **state)
 {
     (void)state;
-    json_t *root = load_line(children_writer_finish(children_writer_new()));
+    json_t *root = load_line(children_writer_finish(children_writer_new(0)));
     json_t *children = json_object_get(root, "children");
     assert_true(json_is_array(children));
     assert_int_equal(json_array_size(children), 0);
@@ -299,10 +337,18 @@ static void test_built_start_child_round_trips(void **state)
 static void test_built_terminate_child_round_trips(void **state)
 {
     (void)state;
-    struct request request = parse_built(protocol_build_terminate_child("auth_rules", 31337));
+    struct request request = parse_built(protocol_build_terminate_child("auth_rules", 31337, NULL, 0));
     assert_int_equal(request.cmd, CMD_TERMINATE_CHILD);
     assert_string_equal(request.supervisor, "auth_rules");
     assert_int_equal(request.pid, 31337);
+    request_free(&request);
+    request = parse_built(protocol_build_terminate_child("auth_rules", 0, "loader", 0));
+    assert_string_equal(request.name, "loader");
+    assert_int_equal(request.pid, 0);
+    request_free(&request);
+    request = parse_built(protocol_build_terminate_child("auth_rules", 0, NULL, 42));
+    assert_int_equal(request.key, 42);
+    assert_null(request.name);
     request_free(&request);
 }
 
@@ -345,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_bad_request_forbidden_and_plain_errors_are_formatted),
         cmocka_unit_test(test_which_children_lists_every_child_with_its_state),
         cmocka_unit_test(test_which_children_names_starting_and_stopping_states),
+        cmocka_unit_test(test_which_children_shows_an_exit_status_as_status),
         cmocka_unit_test(test_which_children_of_an_empty_supervisor_is_an_empty_list),
         cmocka_unit_test(test_count_children_reports_every_count),
         cmocka_unit_test(test_status_describes_the_root_and_every_supervisor),

@@ -61,6 +61,32 @@ static void test_terminate_child_is_parsed(void **state)
     request_free(&request);
 }
 
+static void test_terminate_child_by_name_or_key_is_parsed(void **state)
+{
+    (void)state;
+    struct request request =
+        parse_ok("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\",\"name\":\"loader\"}");
+    assert_string_equal(request.name, "loader");
+    assert_int_equal(request.pid, 0);
+    assert_int_equal(request.key, 0);
+    request_free(&request);
+    request = parse_ok("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\",\"key\":17}");
+    assert_int_equal(request.key, 17);
+    assert_null(request.name);
+    request_free(&request);
+}
+
+static void test_terminate_child_takes_exactly_one_way_to_name_the_child(void **state)
+{
+    (void)state;
+    expect_refused("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\",\"pid\":5,\"key\":3}",
+                   "terminate_child takes exactly one of \"pid\", \"name\" or \"key\" (2 given)");
+    expect_refused("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\",\"key\":0}",
+                   "field \"key\" must be a positive integer");
+    expect_refused("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\",\"key\":\"3\"}",
+                   "field \"key\" must be a positive integer");
+}
+
 static void test_supervisor_queries_are_parsed(void **state)
 {
     (void)state;
@@ -175,7 +201,7 @@ static void test_missing_required_field_is_refused_by_name(void **state)
     expect_refused("{\"cmd\":\"start_child\",\"child\":\"c\"}",
                    "field \"supervisor\" is required for cmd \"start_child\"");
     expect_refused("{\"cmd\":\"terminate_child\",\"supervisor\":\"s\"}",
-                   "field \"pid\" is required for cmd \"terminate_child\"");
+                   "terminate_child takes exactly one of \"pid\", \"name\" or \"key\" (0 given)");
     expect_refused("{\"cmd\":\"which_children\"}",
                    "field \"supervisor\" is required for cmd \"which_children\"");
     expect_refused("{\"cmd\":\"count_children\"}",
@@ -336,6 +362,8 @@ int main(void)
         cmocka_unit_test(test_start_child_with_every_field_is_parsed),
         cmocka_unit_test(test_start_child_without_args_gets_an_empty_argument_list),
         cmocka_unit_test(test_terminate_child_is_parsed),
+        cmocka_unit_test(test_terminate_child_by_name_or_key_is_parsed),
+        cmocka_unit_test(test_terminate_child_takes_exactly_one_way_to_name_the_child),
         cmocka_unit_test(test_supervisor_queries_are_parsed),
         cmocka_unit_test(test_emit_is_parsed),
         cmocka_unit_test(test_commands_without_fields_are_parsed),
