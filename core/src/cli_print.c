@@ -316,7 +316,7 @@ static void write_intensity(FILE *out, const json_t *object)
 {
     char restarts[32], max_restarts[32], max_seconds[32];
     number_field(object, "restarts_in_window", "?", restarts, sizeof restarts);
-    number_field(object, "max_restarts", "?", max_restarts, sizeof max_restarts);
+    number_field(object, "max_restarts", "infinity", max_restarts, sizeof max_restarts);
     number_field(object, "max_seconds", "?", max_seconds, sizeof max_seconds);
     fprintf(out, "restarts %s of max %s in %ss", restarts, max_restarts, max_seconds);
 }

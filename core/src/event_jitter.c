@@ -12,6 +12,14 @@ uint64_t event_jitter_ms(uint32_t jitter_s, uint64_t random_bits)
     return random_bits % span;
 }
 
+uint64_t event_next_due_ms(uint64_t due_ms, uint64_t period_ms, uint64_t now_ms)
+{
+    uint64_t next = due_ms + period_ms;
+    if (period_ms > 0 && now_ms >= next + period_ms)
+        next += (now_ms - next) / period_ms * period_ms;
+    return next;
+}
+
 uint64_t event_wait_ms(uint64_t now_ms, uint64_t due_ms, uint64_t jitter_ms)
 {
     uint64_t fire_at = due_ms + jitter_ms;

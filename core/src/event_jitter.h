@@ -19,6 +19,12 @@
  * 64 random bits. */
 uint64_t event_jitter_ms(uint32_t jitter_s, uint64_t random_bits);
 
+/* The due time after `due_ms` (a firing just handled): one period later,
+ * or, if the loop was held up for more than a period (a suspended VM, a
+ * stopped process), the last due time not after now_ms: missed firings are
+ * skipped, not fired in a burst. */
+uint64_t event_next_due_ms(uint64_t due_ms, uint64_t period_ms, uint64_t now_ms);
+
 /* How long to wait from now_ms for the firing due at due_ms, delayed by
  * jitter_ms: 0 when that moment is already past (a loop that was busy). */
 uint64_t event_wait_ms(uint64_t now_ms, uint64_t due_ms, uint64_t jitter_ms);

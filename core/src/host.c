@@ -254,6 +254,7 @@ static void begin_exit(struct host *host, int status)
         return;
     host->exiting = true;
     host->exit_status = status;
+    host_listings_close(host);
     host_signals_close(host);
     host_liveness_close(host);
     host_watch_stop(host);
@@ -365,7 +366,7 @@ static void arm_event_timer(struct event_timer *timer)
 {
     const struct event_spec *event = timer->event;
     uint64_t period = (uint64_t)event->interval_s * 1000u;
-    timer->due_ms += period;
+    timer->due_ms = event_next_due_ms(timer->due_ms, period, uv_now(timer->handle.loop));
     uint64_t jitter = event_jitter_ms(event->jitter_s, event->jitter_s ? event_random_bits() : 0);
     uv_timer_start(&timer->handle, on_event_timer,
                    event_wait_ms(uv_now(timer->handle.loop), timer->due_ms, jitter), 0);

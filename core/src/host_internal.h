@@ -118,6 +118,10 @@ struct host {
     struct config **retired_configs;
     size_t retired_config_count;
     uint64_t reload_count;
+    /* host_listing.c: which_children answers being written in slices */
+    struct listing *listings;
+    uv_idle_t listing_idle;
+    bool listing_idle_started;
     struct {
         struct watched_folder *folders[3];
         size_t count;
@@ -176,6 +180,13 @@ void host_defer_spare_start(struct host *host, child_key key, size_t spawner_ind
 void host_liveness_watch(struct host *host, uint64_t until_ms);
 void host_liveness_heard(struct spawner_link *link, bool pong);
 void host_liveness_close(struct host *host);
+
+/* host_listing.c: answers which_children for `token`, at once or in
+ * slices between the loop's other work. Returns -1 for an unknown
+ * supervisor (nothing answered). */
+int host_list_children(struct host *host, const char *supervisor, uint64_t token,
+                       int64_t unix_ms_at_zero);
+void host_listings_close(struct host *host);
 
 /* host_reload.c (SPEC section 8) */
 struct change_list;

@@ -103,33 +103,6 @@ void host_fire_event(struct host *host, const struct event_spec *event, uint64_t
     host_start_child(host, event->supervisor, event->child, NULL, NULL, 0, token);
 }
 
-struct children_context {
-    struct host *host;
-    struct children_writer *writer;
-};
-
-/* The version of the plugin generation the child's process runs (each
- * generation keeps its own after a reload, SPEC section 8); without a
- * process, the one its next start or restart will run. */
-static const char *plugin_version_of(struct host *host, const struct child_info *child)
-{
-    if (child->pid > 0)
-        for (size_t i = 0; i < host->spawner_count; i++) {
-            const struct spawner_link *link = host->spawners[i];
-            if (strcmp(link->plugin, child->plugin) == 0 &&
-                hashmap_get_number(&host->workers_by_pid, worker_key(i, child->pid)))
-                return link->version;
-        }
-    const struct spawner_link *current = host_current_generation(host, child->plugin);
-    return current ? current->version : NULL;
-}
-
-static void add_child(const struct child_info *child, void *context)
-{
-    struct children_context *children = context;
-    children_writer_add(children->writer, child, plugin_version_of(children->host, child));
-}
-
 /* The wall clock (Unix ms) when the tree's clock read 0. */
 static int64_t unix_ms_at_tree_zero(struct host *host)
 {
@@ -189,17 +162,10 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
         action_list_free(&actions);
         return;
     }
-    case CMD_WHICH_CHILDREN: {
-        struct children_writer *writer = children_writer_new(unix_ms_at_tree_zero(host));
-        struct children_context children = {host, writer};
-        if (tree_each_child(host->tree, request->supervisor, add_child, &children) < 0) {
-            free(children_writer_finish(writer));
+    case CMD_WHICH_CHILDREN:
+        if (host_list_children(host, request->supervisor, token, unix_ms_at_tree_zero(host)) < 0)
             answer(host, token, unknown_supervisor(request->supervisor));
-            return;
-        }
-        answer(host, token, children_writer_finish(writer));
         return;
-    }
     case CMD_COUNT_CHILDREN: {
         struct child_counts counts;
         if (tree_count_children(host->tree, request->supervisor, &counts) < 0)

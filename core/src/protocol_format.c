@@ -158,12 +158,38 @@ static const char *child_state_name(enum child_state state)
 
 /* Writers collect items into a jansson tree; a failed allocation marks the
  * writer broken and finish returns NULL, so callers check only once. */
+/* which_children's answer is written as text, one entry at a time, so that
+ * a listing of thousands of children can be built in slices between the
+ * loop's other work (host_requests.c) and never as one big tree dumped at
+ * once: {"result":"ok","children":[ENTRY,ENTRY...]} */
 struct children_writer {
-    json_t *root;
-    json_t *children;
+    char *text;
+    size_t length, capacity;
+    size_t entries;
     int64_t unix_ms_at_zero;
     bool broken;
 };
+
+static void writer_append(struct children_writer *writer, const char *text, size_t length)
+{
+    if (writer->broken)
+        return;
+    if (writer->length + length + 1 > writer->capacity) {
+        size_t capacity = writer->capacity ? writer->capacity : 256;
+        while (capacity < writer->length + length + 1)
+            capacity *= 2;
+        char *grown = realloc(writer->text, capacity);
+        if (!grown) {
+            writer->broken = true;
+            return;
+        }
+        writer->text = grown;
+        writer->capacity = capacity;
+    }
+    memcpy(writer->text + writer->length, text, length);
+    writer->length += length;
+    writer->text[writer->length] = '\0';
+}
 
 struct children_writer *children_writer_new(int64_t unix_ms_at_zero)
 {
@@ -171,9 +197,8 @@ struct children_writer *children_writer_new(int64_t unix_ms_at_zero)
     if (!writer)
         return NULL;
     writer->unix_ms_at_zero = unix_ms_at_zero;
-    writer->root = result_object("ok");
-    writer->children = json_array();
-    writer->broken = put(writer->root, "children", json_incref(writer->children)) < 0;
+    static const char start[] = "{\"result\":\"ok\",\"children\":[";
+    writer_append(writer, start, sizeof start - 1);
     return writer;
 }
 
@@ -228,16 +253,26 @@ void children_writer_add(struct children_writer *writer, const struct child_info
     status |= put(item, "restarts", json_integer(child->restarts));
     status |= put(item, "last_exit", json_last_exit(writer, child));
     status |= put(item, "next_restart_at", json_unix_ms(writer, child->next_restart_at));
-    if (status != 0 || json_array_append_new(writer->children, item) < 0)
+    char *entry = status == 0 ? json_dumps(item, JSON_COMPACT) : NULL;
+    json_decref(item);
+    if (!entry) {
         writer->broken = true;
+        return;
+    }
+    if (writer->entries++ > 0)
+        writer_append(writer, ",", 1);
+    writer_append(writer, entry, strlen(entry));
+    free(entry);
 }
 
 char *children_writer_finish(struct children_writer *writer)
 {
     if (!writer)
         return NULL;
-    json_decref(writer->children);
-    char *line = finish_line(writer->root, writer->broken, 0);
+    writer_append(writer, "]}\n", 3);
+    char *line = writer->broken ? NULL : writer->text;
+    if (!line)
+        free(writer->text);
     free(writer);
     return line;
 }

@@ -170,12 +170,13 @@ shutdown = brutal_kill
             outcomes = {"old": 0, "new": 0, "not killed (ended first)": 0}
             most_temps = 0
             validators = {"none": 0, "match": 0}
-            # Each new document carries a higher version: the loader refuses
-            # a rollback to an older one (SPEC section 7).
-            next_version = 3
+            # Every served document is newer than any before it: auth_loader
+            # refuses to go back to an older version (SPEC §7, no rollback).
+            version = 2
             for iteration in range(ITERATIONS):
                 old = store.read()
-                new = rules_document(next_version)
+                version += 1
+                new = rules_document(version)
                 serve(rules_path, new)
                 if iteration % 5 < 3:  # 60%: anywhere in the run
                     took, _, killed = one_run(host, store, kill_at=rng.uniform(0, run_seconds * 1.05))
@@ -186,8 +187,6 @@ shutdown = brutal_kill
                     "iteration %d: the store is torn: %d bytes, neither the old (%d) nor the new (%d) "
                     "document" % (iteration, len(now), len(old), len(new)))
                 outcomes["old" if now == old else "new"] += 1
-                if now == new:
-                    next_version += 1
                 if not killed:
                     outcomes["not killed (ended first)"] += 1
                 validators[store.check_validators(now)] += 1
@@ -197,7 +196,7 @@ shutdown = brutal_kill
                 assert len(leftovers) <= 2, "temp files pile up: %r" % leftovers
 
             # A last run, not killed: the service's document, nothing left over.
-            final = rules_document(next_version + 1)
+            final = rules_document(version + 1)
             serve(rules_path, final)
             service.set_mode("ok")
             one_run(host, store)

@@ -88,6 +88,24 @@ static void test_firings_keep_their_period_whatever_the_delays(void **state)
     }
 }
 
+static void test_the_next_due_time_is_one_period_later(void **state)
+{
+    (void)state;
+    assert_int_equal(event_next_due_ms(60000, 60000, 60001), 120000);
+    /* fired late, even by almost a period: still the next one in line */
+    assert_int_equal(event_next_due_ms(60000, 60000, 119999), 120000);
+}
+
+static void test_firings_missed_while_held_up_are_skipped_not_burst(void **state)
+{
+    (void)state;
+    /* Handled the firing due at 60 s only at 10 min 30 s (a suspended VM):
+     * one firing at once (the one due at 10 min), then 11 min; not the
+     * eight firings due at 2, 3, ... 9 min in a burst. */
+    assert_int_equal(event_next_due_ms(60000, 60000, 630000), 660000 - 60000);
+    assert_true(event_next_due_ms(60000, 60000, 630000) + 60000 > 630000);
+}
+
 static void test_the_random_source_gives_different_bits(void **state)
 {
     (void)state;
@@ -107,6 +125,8 @@ int main(void)
         cmocka_unit_test(test_the_wait_runs_from_now_to_due_plus_jitter),
         cmocka_unit_test(test_a_firing_already_past_is_not_waited_for),
         cmocka_unit_test(test_firings_keep_their_period_whatever_the_delays),
+        cmocka_unit_test(test_the_next_due_time_is_one_period_later),
+        cmocka_unit_test(test_firings_missed_while_held_up_are_skipped_not_burst),
         cmocka_unit_test(test_the_random_source_gives_different_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
