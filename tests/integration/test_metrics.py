@@ -257,6 +257,54 @@ def test_stopping_while_scrapes_run_ends_cleanly():
             thread.join(DEADLINE)
 
 
+def test_a_plugin_added_by_reload_while_scrapes_run_starts_and_scrapes_follow():
+    """A reload that loads a plugin forks its spawner from a host that has
+    the endpoint's thread running: the new plugin must start workers, and
+    the metrics show its generation."""
+    if not http_built():
+        print("SKIP: dynsup-host was built without libmicrohttpd")
+        return
+    import threading
+    built = os.path.join(os.path.dirname(HOST_BINARY), "plugins")
+    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
+    shutil.copy(os.path.join(built, "sleeper.so"), folder)
+    port = free_port()
+    host = Host("[supervisor:work]\n", {"c.ini": "[child:sleeper]\nplugin = sleeper\n"},
+                host_keys="metrics_listen = 127.0.0.1:%d\n" % port, plugin_dir=folder)
+    done = threading.Event()
+
+    def scrape():
+        while not done.is_set():
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=DEADLINE).read()
+            except OSError:
+                pass
+
+    with host.start():
+        threads = [threading.Thread(target=scrape) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            shutil.copy(os.path.join(built, "hello.so"), folder)
+            with open(host.path("children.d", "hello.ini"), "w") as spec:
+                spec.write("[child:hello]\nplugin = hello\nrestart = temporary\n")
+            host.cli("reload", check=0)  # forks hello's spawner while the scrapes run
+            for _ in range(5):
+                assert host.start_child("work", "hello")["result"] == "ok"
+                assert host.start_child("work", "sleeper")["result"] == "ok"
+            text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=DEADLINE).read().decode()
+            found = samples(text)
+            assert found['dynsup_plugin_workers{plugin="sleeper",generation="1"}'] == 5, text
+            assert any(key.startswith('dynsup_plugin_info{plugin="hello",version="1.0.0",generation="1"')
+                       for key in found), text
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join(DEADLINE)
+        assert host.stop() == 0
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_real_prometheus_scrapes_the_endpoint():
     prometheus = shutil.which("prometheus")
     if not prometheus or not http_built():
