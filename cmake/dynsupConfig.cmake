@@ -5,16 +5,27 @@
 # checkout with -Ddynsup_DIR=<checkout>/cmake.
 #
 #   dynsup_add_plugin(NAME SOURCE...)
+#   install(TARGETS NAME LIBRARY DESTINATION ${DYNSUP_PLUGIN_INSTALL_DIR})
+#
+# Installed, it also sets DYNSUP_PLUGIN_DIR: the absolute folder the
+# installed host loads plugins from (its dynsup.ini's plugin_dir).
 #
 # builds NAME.so (no "lib" prefix: the host requires the file name to equal
 # the plugin's name), C11, hidden visibility so only the DYNSUP_EXPORT'ed
 # descriptor is exported, into DYNSUP_PLUGIN_OUTPUT_DIR when set.
 include_guard(GLOBAL)
 
-if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/../core/include/dynsup/plugin.h")
+# Installed, dynsupConfig.cmake (generated from dynsupConfig.cmake.in) sets
+# DYNSUP_INCLUDE_DIR and the plugin folders before including this file as
+# dynsupAddPlugin.cmake; from a checkout they are found here.
+if(NOT DEFINED DYNSUP_INCLUDE_DIR)
   get_filename_component(DYNSUP_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../core/include" ABSOLUTE)
-else()
-  get_filename_component(DYNSUP_INCLUDE_DIR "${CMAKE_CURRENT_LIST_DIR}/../../../include" ABSOLUTE)
+endif()
+# Where install(TARGETS ... DESTINATION ${DYNSUP_PLUGIN_INSTALL_DIR}) puts a
+# plugin, relative to the install prefix.
+if(NOT DEFINED DYNSUP_PLUGIN_INSTALL_DIR)
+  include(GNUInstallDirs)
+  set(DYNSUP_PLUGIN_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/dynsup/plugins)
 endif()
 if(NOT EXISTS "${DYNSUP_INCLUDE_DIR}/dynsup/plugin.h")
   message(FATAL_ERROR "dynsup: dynsup/plugin.h not found in ${DYNSUP_INCLUDE_DIR}")

@@ -28,6 +28,7 @@ static const char *command_name(enum request_cmd cmd)
     case CMD_PLUGINS: return "plugins";
     case CMD_STOP: return "stop";
     case CMD_RELOAD: return "reload";
+    case CMD_METRICS: return "metrics";
     }
     fuzz_check(!"a parsed request has a known cmd");
     return NULL;
@@ -52,6 +53,7 @@ static char *build_request(const struct request *request)
     case CMD_STATUS:
     case CMD_PLUGINS:
     case CMD_STOP:
+    case CMD_METRICS:
         return protocol_build_simple(cmd, NULL, NULL);
     case CMD_RELOAD:
         return protocol_build_reload(request->dry_run);

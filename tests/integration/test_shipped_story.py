@@ -28,6 +28,10 @@ class ShippedHost(Host):
         text = re.sub(r"(?m)^plugin_dir\s*=.*$", "plugin_dir = " + os.path.abspath(PLUGIN_DIR), text)
         text = re.sub(r"(?m)^socket\s*=.*$", "socket = " + self.socket_path, text)
         text = re.sub(r"(?m)^extra_arguments\s*=.*$", "extra_arguments = %s %s" % (url, self.store), text)
+        # Shipped commented out (no error lines at boot while no auth service
+        # is known, issue 12); an operator with a service turns it on.
+        text = re.sub(r"(?m)^;autostart(\s*=)", r"autostart\1", text)
+        assert re.search(r"(?m)^autostart\s*= auth_loader", text), "etc/dynsup.ini: no autostart line"
         with open(self.config, "w") as target:
             target.write(text)
         self.log_path = os.path.join(self.dir, "host.log")

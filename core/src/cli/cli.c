@@ -115,6 +115,11 @@ static const struct client_command client_commands[] = {
     {"stop", "stop", NULL, "", "stop the host cleanly",
      "Ask the host to shut down as on SIGTERM. Prints \"ok\".", 0, 0, build_simple,
      cli_print_plain_ok},
+    {"metrics", "metrics", NULL, "", "print the metrics in Prometheus' text format",
+     "Print the host's metrics in Prometheus' text format, as the HTTP endpoint of\n"
+     "[host] metrics_listen serves them (for node_exporter's textfile collector:\n"
+     "dynsup-host metrics > DIR/dynsup.prom.tmp && mv DIR/dynsup.prom.tmp DIR/dynsup.prom).",
+     0, 0, build_simple, cli_print_metrics},
 };
 
 #define COMMAND_COUNT (sizeof client_commands / sizeof client_commands[0])
@@ -417,6 +422,27 @@ static int wait_until(int fd, short events, int64_t deadline)
     }
 }
 
+/* What a failed connect() means to whoever typed the command: "not
+ * running" and "not allowed" call for different fixes. */
+static const char *unreachable_hint(int error)
+{
+    switch (error) {
+    case ENOENT:
+        return "no socket there: is dynsup-host running? Is -c/-s the host's?";
+    case ECONNREFUSED:
+        return "nothing listens on it: dynsup-host is not running (the socket file is stale)";
+    case EACCES:
+    case EPERM:
+        return "you may not use it: run as root or the host's user, or be listed in the host's "
+               "allow_users / allow_group";
+    case EAGAIN:
+    case ETIMEDOUT:
+        return "the host does not accept connections: it is overloaded or stuck";
+    default:
+        return "is dynsup-host running?";
+    }
+}
+
 static int connect_to_host(const char *socket_path, const char *command_name, int *fd_out)
 {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
@@ -437,8 +463,9 @@ static int connect_to_host(const char *socket_path, const char *command_name, in
     while (connect(fd, (struct sockaddr *)&address, sizeof address) < 0) {
         if (errno == EINTR)
             continue;
-        fprintf(stderr, "dynsup-host %s: cannot reach the host at %s: %s (is dynsup-host running?)\n",
-                command_name, socket_path, strerror(errno));
+        int error = errno;
+        fprintf(stderr, "dynsup-host %s: cannot reach the host at %s: %s (%s)\n", command_name,
+                socket_path, strerror(error), unreachable_hint(error));
         close(fd);
         return EXIT_UNREACHABLE;
     }

@@ -389,3 +389,13 @@ void cli_print_plugins(const json_t *answer, FILE *out)
         fputc('\n', out);
     }
 }
+
+/* As is, not escaped like other fields: the text is the host's own
+ * Prometheus exposition (label values already escaped by its rules), and
+ * node_exporter reads it byte for byte. */
+void cli_print_metrics(const json_t *answer, FILE *out)
+{
+    const json_t *text = json_object_get(answer, "metrics");
+    if (json_is_string(text))
+        fwrite(json_string_value(text), 1, json_string_length(text), out);
+}

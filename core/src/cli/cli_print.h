@@ -27,6 +27,8 @@ cli_print_fn cli_print_status;
 cli_print_fn cli_print_plugins;
 /* reload: each change as a diff line (cli_print_reload.c) */
 cli_print_fn cli_print_reload;
+/* metrics: the text as is */
+cli_print_fn cli_print_metrics;
 
 /* An error answer: "error REASON [PID]" on out, its detail (if any) on err. */
 void cli_print_error(const json_t *answer, const char *command_name, FILE *out, FILE *err);

@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dynsup/plugin.h"
 #include "spawner.h"
 #include "host.h"
+#include "host_notify.h"
+#include "metrics_http.h"
 #include "log.h"
 
 static void print_daemon_usage(FILE *out, const char *command)
@@ -79,6 +82,19 @@ static int daemon_command(int argc, char **argv)
     return host_run(config_path);
 }
 
+/* One line a script can parse, then what this build can do: optional
+ * libraries leave features out (cmake/DynsupOptionalDeps.cmake). */
+static void print_version(void)
+{
+    printf("dynsup-host %s\n"
+           "plugin ABI %u\n"
+           "sd_notify (systemd readiness, watchdog): %s\n"
+           "metrics endpoint (libmicrohttpd): %s\n",
+           DYNSUP_VERSION, DYNSUP_PLUGIN_ABI_VERSION,
+           host_notify_built() ? "built" : "not built (no libsystemd at build time)",
+           metrics_http_built() ? "built" : "not built (no libmicrohttpd at build time)");
+}
+
 /* A host started with stdin, stdout or stderr closed would hand those
  * numbers to its first sockets, and log lines would land in them. */
 static void ensure_standard_descriptors(void)
@@ -107,6 +123,11 @@ int main(int argc, char **argv)
         return spawner_exec_main(argc, argv);
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 || strcmp(command, "help") == 0) {
         cli_print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0 ||
+        strcmp(command, "version") == 0) {
+        print_version();
         return EXIT_OK;
     }
     if (strcmp(command, "run") == 0 || strcmp(command, "check") == 0)

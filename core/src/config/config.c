@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "config_values.h"
+#include "listen_address.h"
 #include "log.h"
 #include "text_escape.h"
 
@@ -119,9 +120,23 @@ static void *append_item(struct loader *ld, void **items, size_t *count, size_t 
 
 /* ---- [host] ---------------------------------------------------------- */
 
+/* [host] metrics_listen: checked here so that `check` reports a bad one. */
+static void read_metrics_listen(const struct section_reader *r, struct config *cfg)
+{
+    section_read_string(r, "metrics_listen", &cfg->metrics_listen);
+    struct sockaddr_storage address;
+    socklen_t length;
+    char problem[160];
+    if (cfg->metrics_listen &&
+        listen_address_parse(cfg->metrics_listen, &address, &length, problem, sizeof problem) < 0)
+        section_key_error(r, "metrics_listen", ini_layout_line(&r->file->layout, "host", "metrics_listen"),
+                          "%s", problem);
+}
+
 static const char *const host_keys[] = {"plugin_dir",   "children_dir", "socket",
                                         "allow_users",  "allow_group",  "max_restarts",
-                                        "max_seconds",  "log_level",    "watch", NULL};
+                                        "max_seconds",  "log_level",    "watch",
+                                        "metrics_listen", NULL};
 
 /* Peers other than root and the host's own user allowed on the socket. */
 static void read_allowed_peers(struct loader *ld, const struct section_reader *r)
@@ -181,6 +196,7 @@ static void read_host_section(struct loader *ld, const struct section_reader *r)
     if (level != NULL && (cfg->log_level = log_level_parse(level)) < 0)
         section_value_problem(r, "log_level", line, "expected debug, info, notice, warning or error",
                               level);
+    read_metrics_listen(r, cfg);
 }
 
 /* ---- [supervisor:NAME] ------------------------------------------------ */
@@ -596,6 +612,7 @@ void config_free(struct config *cfg)
         free(spec->supervisor);
         free(spec->child);
     }
+    free(cfg->metrics_listen);
     free(cfg->supervisors);
     free(cfg->children);
     free(cfg->events);

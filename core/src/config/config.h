@@ -90,6 +90,7 @@ struct config {
     uint32_t max_restarts;    /* root intensity, default 3 */
     uint32_t max_seconds;     /* default 5 */
     bool watch;               /* reload by itself when a file changes (default no) */
+    char *metrics_listen;     /* "ADDRESS:PORT" of the metrics HTTP endpoint, or NULL (none) */
     struct supervisor_spec *supervisors; size_t supervisor_count;  /* file order */
     struct child_spec *children; size_t child_count;               /* sorted file name, then file order */
     struct hashmap children_by_id;  /* id -> position + 1 in children (config_find_child) */

@@ -60,6 +60,7 @@ static const struct {
     {"plugins", CMD_PLUGINS, 0, 0},
     {"stop", CMD_STOP, 0, 0},
     {"reload", CMD_RELOAD, 0, FIELD_DRY_RUN},
+    {"metrics", CMD_METRICS, 0, 0},
 };
 
 #define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))

@@ -28,6 +28,7 @@ enum request_cmd {
     CMD_PLUGINS,
     CMD_STOP,
     CMD_RELOAD,
+    CMD_METRICS,   /* {"result":"ok","metrics":TEXT}, TEXT in Prometheus format (metrics.h) */
 };
 
 struct request {

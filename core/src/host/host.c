@@ -14,11 +14,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event_jitter.h"
 #include "host_internal.h"
 #include "host_log.h"
+#include "host_notify.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "protocol.h"
@@ -155,6 +157,7 @@ static int signal_worker(pid_t pid, int signal_number)
 
 static void apply_one(struct host *host, const struct action *action)
 {
+    metrics_record_action(&host->counters, action, host_now(host));
     switch (action->kind) {
     case ACTION_SPAWN: {
         const char *why = NULL;
@@ -218,6 +221,7 @@ void host_apply(struct host *host, struct action_list *actions)
             apply_one(host, &actions->items[i]);
         action_list_clear(actions);
     }
+    host_notify_after_actions(host);
 }
 
 /* ---------------------------------------------------------------- stopping */
@@ -229,6 +233,7 @@ void host_begin_stop(struct host *host, const char *why)
         return;
     }
     host->stopping = true;
+    host_notify_stopping(host);
     log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
     host_liveness_watch(host, UINT64_MAX);
     struct action_list actions;
@@ -270,6 +275,9 @@ static void begin_exit(struct host *host, int status)
         control_server_close(host->control, on_control_closed, host);
         host->control = NULL;
     }
+    host_notify_close(host);
+    metrics_http_stop(host->metrics_http);
+    host->metrics_http = NULL;
     host_spawners_close(host);
     host_workers_close(host);
 }
@@ -591,6 +599,11 @@ static int prepare_socket_folder(const char *socket_path, bool others_allowed,
     return result;
 }
 
+static char *render_metrics(void *context)
+{
+    return host_metrics_text(context);
+}
+
 int host_run(const char *config_path)
 {
     static struct host host; /* the loop keeps pointers into it until the end */
@@ -609,6 +622,11 @@ int host_run(const char *config_path)
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();
     host.started_at_ms = uv_hrtime() / 1000000u;
+    struct timespec wall_clock;
+    clock_gettime(CLOCK_REALTIME, &wall_clock);
+    host.started_at_unix = (double)wall_clock.tv_sec + (double)wall_clock.tv_nsec / 1e9;
+    metrics_counters_init(&host.counters);
+    host.counters.last_good_config_unix = host.started_at_unix;
     hashmap_init(&host.workers_by_pid);
     hashmap_init(&host.timers_by_key);
     uv_loop_init(&host.loop);
@@ -629,7 +647,10 @@ int host_run(const char *config_path)
         host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
-        start_events(&host) < 0 || host_signals_start(&host) < 0) {
+        start_events(&host) < 0 || host_signals_start(&host) < 0 ||
+        (host.config.metrics_listen &&
+         metrics_http_start(&host.loop, host.config.metrics_listen, render_metrics, &host,
+                            &host.metrics_http, &errors) < 0)) {
         print_errors(&errors);
         if (errors.count == 0)
             fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
@@ -647,7 +668,9 @@ int host_run(const char *config_path)
     log_event(DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host started: %zu supervisors, %zu plugins, control socket %s",
               host.config.supervisor_count, host.spawner_count, host.config.socket_path);
+    host_notify_start(&host);
     autostart(&host);
+    host_notify_boot_done(&host);
     host_watch_update(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
@@ -659,6 +682,7 @@ int host_run(const char *config_path)
     tree_free(host.tree);
     hashmap_free(&host.workers_by_pid);
     hashmap_free(&host.timers_by_key);
+    metrics_counters_free(&host.counters);
     free(host.deferred);
     host_spawners_free(&host);
     free(host.work_dir);

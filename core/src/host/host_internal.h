@@ -16,6 +16,9 @@
 #include "config.h"
 #include "control.h"
 #include "hashmap.h"
+#include "host_notify.h"
+#include "metrics_counters.h"
+#include "metrics_http.h"
 #include "spawner.h"
 #include "supervisor.h"
 
@@ -127,6 +130,10 @@ struct host {
     } watch;
 
     struct control_server *control;
+    struct host_notify notify;       /* systemd's notify protocol (host_notify.c) */
+    struct metrics_counters counters;   /* history for the metrics (host_metrics.c) */
+    struct metrics_http *metrics_http;  /* the [host] metrics_listen endpoint, or NULL */
+    double started_at_unix;             /* process_start_time_seconds */
     /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
      * not enough, see tree_worker_exited */
     struct hashmap workers_by_pid;
@@ -265,6 +272,11 @@ void host_worker_exited(struct host *host, size_t spawner_index,
 /* Every worker of the spawner is gone with it: each is an exit by SIGKILL. */
 void host_workers_lost(struct host *host, size_t spawner_index);
 void host_workers_close(struct host *host);
+
+/* host_metrics.c */
+/* The metrics text (metrics.h) / the metrics request's answer line, malloc'd. */
+char *host_metrics_text(struct host *host);
+char *host_metrics_reply(struct host *host);
 
 /* host_requests.c */
 void host_on_request(void *context, const struct request *request, uint64_t token);

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,8 +245,28 @@ static void apply(struct host *host, struct reload_plan *plan)
     keep_retired_config(host, &old);
 }
 
+static int reload(struct host *host, bool dry_run, struct change_list *changes,
+                  struct error_list *errors);
+
+/* systemd hears RELOADING=1 ... READY=1 around it; the metrics count it. */
 int host_reload(struct host *host, bool dry_run, struct change_list *changes,
                 struct error_list *errors)
+{
+    if (!dry_run)
+        host_notify_reloading(host);
+    int result = reload(host, dry_run, changes, errors);
+    if (!dry_run) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        metrics_record_reload(&host->counters, result == 0,
+                              (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+        host_notify_ready(host);
+    }
+    return result;
+}
+
+static int reload(struct host *host, bool dry_run, struct change_list *changes,
+                  struct error_list *errors)
 {
     struct reload_plan plan;
     memset(&plan, 0, sizeof plan);

@@ -88,6 +88,7 @@ void host_start_child(struct host *host, const char *supervisor, const char *chi
     };
     struct action_list actions;
     action_list_init(&actions);
+    metrics_start_requested(&host->counters, token, host_now(host));
     tree_start_child(host->tree, supervisor, &start, token, host_now(host), &actions);
     free(argv);
     host_apply(host, &actions);
@@ -194,6 +195,9 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
         answer(host, token, plugins_writer_finish(writer));
         return;
     }
+    case CMD_METRICS:
+        answer(host, token, host_metrics_reply(host));
+        return;
     case CMD_RELOAD: {
         if (host->stopping) {
             answer(host, token, protocol_format_error("shutting_down", "the host is stopping"));

@@ -333,6 +333,7 @@ void host_worker_spawned_into(struct host *host, size_t spawner_index,
 
 static void worker_gone(struct host *host, struct worker_io *io, int wait_status)
 {
+    const char *supervisor = io->supervisor, *child_id = io->child_id;
     struct spawner_link *link = host->spawners[io->spawner_index];
     link->worker_count--;
     host_spawner_release_if_idle(link);
@@ -346,6 +347,7 @@ static void worker_gone(struct host *host, struct worker_io *io, int wait_status
         how.signal = WTERMSIG(wait_status);
     else
         how.exit_code = WEXITSTATUS(wait_status);
+    metrics_record_exit(&host->counters, supervisor, child_id, &how);
     struct action_list actions;
     action_list_init(&actions);
     tree_worker_exited(host->tree, key, pid, how, host_now(host), &actions);
