@@ -407,6 +407,28 @@ static void test_sets_loaded_one_after_another_each_get_their_own_files(void **s
     free(second_dir);
 }
 
+/* A copy still being written: dlopen may map it, and a worker would fault
+ * on the missing bytes; the loader refuses it by its segments. */
+static void test_a_plugin_cut_short_is_refused_as_truncated(void **state)
+{
+    struct trust_dir *dir = *state;
+    char *plugin = copy_example("hello.so", dir->path, "hello.so", 0755);
+    struct stat whole;
+    assert_int_equal(stat(plugin, &whole), 0);
+    assert_int_equal(truncate(plugin, whole.st_size * 2 / 3), 0);
+    struct plugin_set set;
+    struct error_list errors;
+    plugin_set_init(&set);
+    error_list_init(&errors);
+    assert_int_not_equal(plugin_set_load_dir(&set, dir->path, &errors), 0);
+    assert_int_equal(set.count, 0);
+    assert_int_equal(errors.count, 1);
+    assert_non_null(strstr(errors.messages[0], "truncated"));
+    plugin_set_free(&set);
+    error_list_free(&errors);
+    free(plugin);
+}
+
 int main(void)
 {
 #define TRUST_TEST(name) cmocka_unit_test_setup_teardown(name, make_trust_dir, remove_trust_dir)
@@ -423,6 +445,7 @@ int main(void)
         TRUST_TEST(test_only_the_untrusted_plugin_is_refused_the_others_load),
         TRUST_TEST(test_loaded_plugin_is_the_checked_file_even_if_its_path_is_replaced),
         TRUST_TEST(test_sets_loaded_one_after_another_each_get_their_own_files),
+        TRUST_TEST(test_a_plugin_cut_short_is_refused_as_truncated),
     };
     return cmocka_run_group_tests_name("plugin trust", trust, NULL, NULL);
 }

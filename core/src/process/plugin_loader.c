@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -320,6 +321,36 @@ static int open_trusted_plugin(int dir_fd, const char *real_dir, const char *nam
  * (SPEC section 8). Returns the copy's descriptor (fd closed), or -1 with
  * the reason in errors (fd closed too).
  */
+/*
+ * A file cut short (a copy still being written) can pass dlopen: the
+ * loader maps whole pages, and a segment that runs past the end of the file
+ * only faults (SIGBUS) when its missing bytes are first touched, in a
+ * worker. So every loadable segment must lie inside the file.
+ */
+static int check_segments_inside(int fd, off_t size, const char *path, struct error_list *errors)
+{
+    Elf64_Ehdr header;
+    if (pread(fd, &header, sizeof header, 0) != (ssize_t)sizeof header ||
+        memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64)
+        return 0; /* not a 64-bit ELF file: dlopen says what is wrong */
+    for (unsigned i = 0; i < header.e_phnum; i++) {
+        Elf64_Phdr segment;
+        off_t at = (off_t)header.e_phoff + (off_t)i * (off_t)sizeof segment;
+        if (pread(fd, &segment, sizeof segment, at) != (ssize_t)sizeof segment) {
+            error_list_add(errors, "%s: refused: truncated (%lld bytes): its program headers "
+                           "end past the end of the file", path, (long long)size);
+            return -1;
+        }
+        if (segment.p_type == PT_LOAD && segment.p_offset + segment.p_filesz > (uint64_t)size) {
+            error_list_add(errors, "%s: refused: truncated (%lld bytes): a loadable segment ends "
+                           "at byte %llu (a copy still being written?)", path, (long long)size,
+                           (unsigned long long)(segment.p_offset + segment.p_filesz));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int private_copy(int fd, const char *path, const char *name, struct error_list *errors)
 {
     int copy = memfd_create(name, MFD_CLOEXEC);
@@ -360,6 +391,10 @@ static int private_copy(int fd, const char *path, const char *name, struct error
         offset += got;
     }
     close(fd);
+    if (check_segments_inside(copy, offset, path, errors) != 0) {
+        close(copy);
+        return -1;
+    }
     return copy;
 }
 
