@@ -26,7 +26,7 @@ def rendered(page):
 
 def parser_keys():
     """{section kind: [keys]} from config.c's tables (host_keys[] = {...})."""
-    with open(os.path.join(SOURCE_DIR, "core", "src", "config.c")) as source:
+    with open(os.path.join(SOURCE_DIR, "core", "src", "config", "config.c")) as source:
         text = source.read()
     tables = re.findall(r"static const char \*const (\w+)_keys\[\] = \{([^}]*)\}", text)
     assert tables, "no key tables found in config.c"
