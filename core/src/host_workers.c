@@ -49,6 +49,7 @@ struct init_answer_reader {
  * host->workers_by_pid owns it, and its descriptors. */
 struct worker_io {
     unsigned char kind;       /* WATCHED_OUTPUT */
+    bool output_ended;        /* its end of file was read: no longer watched */
     uint16_t partial_length;  /* <= OUTPUT_LINE_MAX */
     pid_t pid;
     int output_fd;
@@ -135,8 +136,10 @@ static void output_ready(struct host *host, struct worker_io *io)
     ssize_t count = read_output(io);
     /* The end (the worker is gone, or closed its stdout): nothing more to
      * watch; the descriptor stays open until the worker's exit is heard. */
-    if (count == 0 || (count < 0 && errno != EAGAIN))
+    if (count == 0 || (count < 0 && errno != EAGAIN)) {
         pipe_set_remove(&host->worker_pipes, io->output_fd, io);
+        io->output_ended = true;
+    }
 }
 
 /* ---------------------------------------------------------------- init answer */
@@ -261,7 +264,7 @@ static void drain_worker(struct host *host, struct worker_io *io)
      * end is closed right after, so such a writer then gets EPIPE. */
     size_t drained = 0;
     ssize_t count;
-    while (drained < DRAIN_LIMIT && (count = read_output(io)) > 0)
+    while (!io->output_ended && drained < DRAIN_LIMIT && (count = read_output(io)) > 0)
         drained += (size_t)count;
     flush_partial_output(io);
 }
@@ -271,7 +274,8 @@ static void drain_worker(struct host *host, struct worker_io *io)
 static void free_worker_io(struct host *host, struct worker_io *io)
 {
     close_report(host, io);
-    pipe_set_remove(&host->worker_pipes, io->output_fd, io);
+    if (!io->output_ended)
+        pipe_set_remove(&host->worker_pipes, io->output_fd, io);
     close(io->output_fd);
     free(io->partial_line);
     free(io);
