@@ -85,6 +85,7 @@ struct host {
     struct tree *tree;
     char *work_dir;                  /* the config's folder: where workers start */
     uint64_t started_at_ms;
+    int64_t unix_ms_at_zero;         /* host_requests.c: wall-clock time of host_now() 0 */
     bool stopping;       /* tree_stop was called */
     bool exiting;        /* ACTION_EXIT came: closing handles */
     int exit_status;
