@@ -189,3 +189,152 @@ def write_cdf_svg(path, series, title):
     out.append("</svg>")
     with open(path, "w") as svg:
         svg.write("\n".join(out) + "\n")
+
+
+# ---------------------------------------------------------------- scaling (issue 13 item 6)
+
+# (key, label, unit, per child?, has a baseline?)
+SCALE_FIGURES = [
+    ("start_all_ms", "start-all", "us per child", True, True),
+    ("stop_all_ms", "stop-all", "us per child", True, True),
+    ("which_children_ms", "which_children", "us per child", True, False),
+    ("count_children_us", "count_children", "us (round trip)", False, False),
+    ("reload_ms", "reload (1000 specs, 1 changed)", "ms (round trip)", False, False),
+    ("host_bytes_per_child", "host memory", "bytes per child", False, False),
+]
+
+
+def _scale_value(figures, key, live, per_child):
+    value = figures.get(key)
+    if value is None:
+        return None
+    return value * 1000.0 / live if per_child else value  # ms -> us per child
+
+
+def build_scale_table(runs, sizes):
+    """Medians per size of every figure; returns (rows, text)."""
+    rows = []
+    for live in sizes:
+        at = [r for r in runs if r["live"] == live]
+        row = {"live": live}
+        for side in ("dynsup", "baseline"):
+            for key, _, _, _, _ in SCALE_FIGURES + [("reload_cpu_ms", "", "", False, False)]:
+                row["%s_%s" % (side, key)] = median(r[side].get(key) for r in at)
+        rows.append(row)
+    header = ("live", "start-all ms (dynsup / fork)", "ratio", "stop-all ms (dynsup / floor)",
+              "ratio", "which_children ms", "count_children us", "reload ms (host CPU)",
+              "host B/child")
+
+    def cell(row, key, per=None):
+        value = row.get(key)
+        if value is None:
+            return "-"
+        text = _format(value, "")
+        if per:
+            text += " (%s us/child)" % _format(value * 1000.0 / per, "")
+        return text
+
+    def ratio(row, key):
+        d, b = row.get("dynsup_" + key), row.get("baseline_" + key)
+        return "-" if d is None or not b else "%.2fx" % (d / b)
+
+    lines = []
+    for row in rows:
+        n = row["live"]
+        lines.append([
+            "%d" % n,
+            "%s / %s" % (cell(row, "dynsup_start_all_ms", n), cell(row, "baseline_start_all_ms")),
+            ratio(row, "start_all_ms"),
+            "%s / %s" % (cell(row, "dynsup_stop_all_ms", n), cell(row, "baseline_stop_all_ms")),
+            ratio(row, "stop_all_ms"),
+            cell(row, "dynsup_which_children_ms", n),
+            cell(row, "dynsup_count_children_us"),
+            "%s (%s)" % (cell(row, "dynsup_reload_ms"), cell(row, "dynsup_reload_cpu_ms")),
+            cell(row, "dynsup_host_bytes_per_child"),
+        ])
+    widths = [max(len(str(line[i])) for line in lines + [list(header)]) for i in range(len(header))]
+
+    def render(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    text = [render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    text += [render(line) for line in lines]
+    return rows, "\n".join(text)
+
+
+def write_scale_svg(path, runs, sizes, title):
+    """One small panel per figure: the figure (per child where it is a
+    whole-population operation) against the number of live children, log
+    x axis; every repetition a dot, the medians a line; the fork floor in
+    blue where there is one. A flat line is a cost per child that does not
+    grow with the population."""
+    columns, panel_w, panel_h = 3, 300, 230
+    left, top, gap_x, gap_y = 60, 50, 40, 70
+    plot_w, plot_h = panel_w - left, panel_h - 60
+    rows_count = (len(SCALE_FIGURES) + columns - 1) // columns
+    width = columns * (panel_w + gap_x) + 20
+    height = top + rows_count * (panel_h + gap_y)
+    low, high = math.log10(min(sizes)), math.log10(max(sizes))
+    span = (high - low) or 1.0
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="11">' % (width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="20" y="24" font-size="15">%s</text>' % title,
+           '<text x="20" y="40" fill="#555">red: dynsup; blue: baseline.c (fork, ack, '
+           'SIGTERM and reap); dots: every repetition; lines: medians</text>']
+    for index, (key, label, unit, per_child, has_floor) in enumerate(SCALE_FIGURES):
+        ox = 20 + (index % columns) * (panel_w + gap_x)
+        oy = top + 10 + (index // columns) * (panel_h + gap_y)
+        sides = [("dynsup", "#c0392b")] + ([("baseline", "#2c7fb8")] if has_floor else [])
+        points = {side: [(r["live"], _scale_value(r[side], key, r["live"], per_child))
+                         for r in runs] for side, _ in sides}
+        values = [v for pts in points.values() for _, v in pts if v is not None]
+        if key == "host_bytes_per_child":
+            values.append(512)
+        top_value = max(values) * 1.15 if values else 1.0
+
+        def x_of(n):
+            return ox + left + (math.log10(n) - low) / span * plot_w
+
+        def y_of(v):
+            return oy + plot_h - v / top_value * plot_h
+        out.append('<text x="%d" y="%d" font-size="13">%s</text>' % (ox + left, oy - 8, label))
+        out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="black"/>'
+                   % (ox + left, oy, plot_w, plot_h))
+        for tick in range(5):
+            v = top_value * tick / 4
+            y = y_of(v)
+            out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>'
+                       % (ox + left, y, ox + left + plot_w, y))
+            out.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
+                       % (ox + left - 4, y + 4, _format(v, "")))
+        for n in sizes:
+            x = x_of(n)
+            out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#eee"/>'
+                       % (x, oy, x, oy + plot_h))
+            out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+                       % (x, oy + plot_h + 14, "%dk" % (n // 1000) if n >= 1000 else n))
+        out.append('<text x="%d" y="%d" text-anchor="middle" fill="#555">live children; %s</text>'
+                   % (ox + left + plot_w / 2, oy + plot_h + 30, unit))
+        if key == "host_bytes_per_child":
+            y = y_of(512)
+            out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#888" '
+                       'stroke-dasharray="4,3"/>' % (ox + left, y, ox + left + plot_w, y))
+            out.append('<text x="%d" y="%.1f" fill="#888">target 512</text>'
+                       % (ox + left + 4, y - 4))
+        for side, colour in sides:
+            medians = []
+            for n in sizes:
+                at = [v for m, v in points[side] if m == n and v is not None]
+                if at:
+                    medians.append((n, median(at)))
+            for n, v in points[side]:
+                if v is not None:
+                    out.append('<circle cx="%.1f" cy="%.1f" r="2.2" fill="%s" fill-opacity="0.5"/>'
+                               % (x_of(n), y_of(v), colour))
+            if medians:
+                out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                           % (colour, " ".join("%.1f,%.1f" % (x_of(n), y_of(v))
+                                               for n, v in medians)))
+    out.append("</svg>")
+    with open(path, "w") as svg:
+        svg.write("\n".join(out) + "\n")

@@ -6,6 +6,12 @@
  *
  * Use one kind of key per map: the *_number functions or the *_string ones.
  *
+ * A slot is two words, the key and the value: the host keeps three maps
+ * with an entry per live child, so every byte of a slot is paid tens of
+ * thousands of times (README, Benchmarks). The hash is not stored; it is
+ * recomputed when a slot moves (growth, removal), which is rare next to
+ * lookups, and for numbers costs a few multiplications.
+ *
  * Ownership: a map owns its slot array only. String keys and all values
  * belong to the caller and must outlive their entry. Values are never NULL
  * (NULL is what a lookup returns for "absent").
@@ -13,13 +19,15 @@
 #ifndef DYNSUP_HASHMAP_H
 #define DYNSUP_HASHMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct hashmap_slot {
-    uint64_t hash;
-    uint64_t number;
-    const char *string;
+    union {
+        uint64_t number;
+        const char *string;
+    } key;
     void *value; /* NULL: empty slot */
 };
 
@@ -27,6 +35,7 @@ struct hashmap {
     struct hashmap_slot *slots;
     size_t capacity; /* 0 or a power of two */
     size_t count;
+    bool string_keys; /* set by the first put */
 };
 
 void hashmap_init(struct hashmap *map);

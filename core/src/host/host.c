@@ -632,6 +632,11 @@ int host_run(const char *config_path)
     uv_loop_init(&host.loop);
     host.loop.data = &host;
     host_log_start(&host.loop); /* from here on a stalled log reader cannot stall the host */
+    if (host_workers_open(&host) != 0) {
+        fprintf(stderr, "dynsup-host: cannot start: epoll: %s\n", strerror(errno));
+        host_spawners_stop(&host, true, true);
+        return 2;
+    }
 
     struct error_list errors;
     error_list_init(&errors);

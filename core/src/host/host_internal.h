@@ -4,8 +4,9 @@
  * host_workers.c (each worker's pipes) and host_requests.c (control
  * requests).
  *
- * Ownership: struct host owns everything hanging off it; worker_io and
- * shutdown timers are freed in their libuv close callbacks.
+ * Ownership: struct host owns everything hanging off it; shutdown timers
+ * are freed in their libuv close callbacks, a worker's record and pipes
+ * as soon as its exit is heard (host_workers.c).
  */
 #ifndef DYNSUP_HOST_INTERNAL_H
 #define DYNSUP_HOST_INTERNAL_H
@@ -19,6 +20,7 @@
 #include "host_notify.h"
 #include "metrics_counters.h"
 #include "metrics_http.h"
+#include "host_pipe_set.h"
 #include "spawner.h"
 #include "supervisor.h"
 
@@ -86,6 +88,7 @@ struct host {
     struct tree *tree;
     char *work_dir;                  /* the config's folder: where workers start */
     uint64_t started_at_ms;
+    int64_t unix_ms_at_zero;         /* host_requests.c: wall-clock time of host_now() 0 */
     bool stopping;       /* tree_stop was called */
     bool exiting;        /* ACTION_EXIT came: closing handles */
     int exit_status;
@@ -137,6 +140,7 @@ struct host {
     /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
      * not enough, see tree_worker_exited */
     struct hashmap workers_by_pid;
+    struct pipe_set worker_pipes;    /* every worker's output and report pipe */
     struct hashmap timers_by_key;    /* child_key -> struct shutdown_timer */
 
     /* start outcomes found while carrying out actions, fed back after: a
@@ -271,6 +275,8 @@ void host_worker_exited(struct host *host, size_t spawner_index,
                         const struct spawner_exited *exited);
 /* Every worker of the spawner is gone with it: each is an exit by SIGKILL. */
 void host_workers_lost(struct host *host, size_t spawner_index);
+/* Starts watching workers' pipes (host->worker_pipes); 0 or -1. */
+int host_workers_open(struct host *host);
 void host_workers_close(struct host *host);
 
 /* host_metrics.c */

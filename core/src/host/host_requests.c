@@ -104,12 +104,22 @@ void host_fire_event(struct host *host, const struct event_spec *event, uint64_t
 }
 
 /* The wall clock (Unix ms) when the tree's clock read 0. */
+/* The wall-clock time of the tree's zero, for the times which_children
+ * shows. Both clocks are read in whole milliseconds, so the difference
+ * computed afresh moves by one now and then, and every entry's times with
+ * it: two listings of unchanged children must be equal. It is kept, and
+ * taken afresh only when the wall clock was set (it moved by more than a
+ * second). */
 static int64_t unix_ms_at_tree_zero(struct host *host)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t unix_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    return unix_ms - host_now(host);
+    int64_t fresh = unix_ms - host_now(host);
+    int64_t moved = fresh - host->unix_ms_at_zero;
+    if (host->unix_ms_at_zero == 0 || moved > 1000 || moved < -1000)
+        host->unix_ms_at_zero = fresh;
+    return host->unix_ms_at_zero;
 }
 
 struct status_context {

@@ -28,39 +28,40 @@
 /* What is read synchronously from a dead worker's output: a full pipe. */
 #define DRAIN_LIMIT (64u * 1024u)
 
+/* What a pipe in host->worker_pipes stands for: its entry starts with
+ * one of these. */
+enum watched_pipe { WATCHED_OUTPUT = 1, WATCHED_REPORT };
+
 /* Init's answer is awaited only while the worker initialises, so the pipe
- * and the answer live apart from worker_io and are freed once it is read:
- * a running worker costs the host its worker_io alone (10,000 workers must
- * stay well under 1 KiB each). The pipe comes first: its close callback
- * frees the whole reader. */
+ * and the answer live apart from worker_io and are freed once it is read.
+ * Ownership: the worker_io owns it, and its descriptor. */
 struct init_answer_reader {
-    uv_pipe_t pipe;
-    struct worker_report answer;
+    unsigned char kind;      /* WATCHED_REPORT */
+    int fd;
+    struct worker_io *io;
     size_t length;
+    struct worker_report answer;
 };
 
+/* A running worker costs the host this record (56 bytes, a 64-byte
+ * malloc chunk), its slot in workers_by_pid and the output pipe's
+ * descriptor; the kernel's side is in README (Benchmarks). Ownership:
+ * host->workers_by_pid owns it, and its descriptors. */
 struct worker_io {
-    struct host *host;
-    child_key key;
+    unsigned char kind;       /* WATCHED_OUTPUT */
+    bool output_ended;        /* its end of file was read: no longer watched */
+    uint16_t partial_length;  /* <= OUTPUT_LINE_MAX */
     pid_t pid;
+    int output_fd;
     uint32_t spawner_index;
+    child_key key;
     const char *supervisor;   /* owned by host->config, which outlives every worker */
     const char *child_id;     /* likewise */
-    uv_pipe_t output;
-    struct init_answer_reader *report; /* NULL once init's answer was read */
     char *partial_line;       /* unfinished output line, or NULL */
-    size_t partial_length;
-    int open_handles;
+    struct init_answer_reader *report; /* NULL once init's answer was read */
 };
 
 static char shared_read_buffer[65536];
-
-static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer)
-{
-    (void)handle;
-    (void)suggested;
-    *buffer = uv_buf_init(shared_read_buffer, sizeof shared_read_buffer);
-}
 
 /* ---------------------------------------------------------------- output lines */
 
@@ -105,7 +106,7 @@ static void take_output(struct worker_io *io, const char *data, size_t length)
                 return;
             io->partial_line = grown;
             memcpy(io->partial_line + io->partial_length, data, piece);
-            io->partial_length += piece;
+            io->partial_length = (uint16_t)(io->partial_length + piece);
             if (line_ends)
                 flush_partial_output(io);
         } else {
@@ -117,37 +118,44 @@ static void take_output(struct worker_io *io, const char *data, size_t length)
     }
 }
 
-static void on_worker_io_closed(uv_handle_t *handle)
+/* Returns what read() returned: > 0 bytes taken, 0 at the end, < 0 nothing
+ * (EAGAIN: spurious readiness). */
+static ssize_t read_output(struct worker_io *io)
 {
-    struct worker_io *io = handle->data;
-    if (handle != (uv_handle_t *)&io->output)
-        free(handle); /* the pipe of an init_answer_reader, its first member */
-    if (--io->open_handles > 0)
-        return;
-    free(io->partial_line);
-    free(io);
+    ssize_t count;
+    do
+        count = read(io->output_fd, shared_read_buffer, sizeof shared_read_buffer);
+    while (count < 0 && errno == EINTR);
+    if (count > 0)
+        take_output(io, shared_read_buffer, (size_t)count);
+    return count;
 }
 
-static void on_output(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+static void output_ready(struct host *host, struct worker_io *io)
 {
-    struct worker_io *io = stream->data;
-    if (count > 0)
-        take_output(io, buffer->base, (size_t)count);
-    else if (count < 0) /* EOF: the worker is gone (or closed its stdout) */
-        uv_read_stop(stream);
+    ssize_t count = read_output(io);
+    /* The end (the worker is gone, or closed its stdout): nothing more to
+     * watch; the descriptor stays open until the worker's exit is heard. */
+    if (count == 0 || (count < 0 && errno != EAGAIN)) {
+        pipe_set_remove(&host->worker_pipes, io->output_fd, io);
+        io->output_ended = true;
+    }
 }
 
 /* ---------------------------------------------------------------- init answer */
 
-static void close_report(struct worker_io *io)
+static void close_report(struct host *host, struct worker_io *io)
 {
-    if (!io->report)
+    struct init_answer_reader *reader = io->report;
+    if (!reader)
         return;
-    uv_close((uv_handle_t *)&io->report->pipe, on_worker_io_closed);
+    pipe_set_remove(&host->worker_pipes, reader->fd, reader);
+    close(reader->fd);
+    free(reader);
     io->report = NULL;
 }
 
-static void take_answer(struct worker_io *io, const char *data, size_t length)
+static void take_answer(struct host *host, struct worker_io *io, const char *data, size_t length)
 {
     struct init_answer_reader *reader = io->report;
     size_t room = sizeof reader->answer - reader->length;
@@ -157,12 +165,11 @@ static void take_answer(struct worker_io *io, const char *data, size_t length)
     if (reader->length < sizeof reader->answer)
         return;
     struct worker_report answer = reader->answer;
-    close_report(io);
+    close_report(host, io);
     answer.detail[sizeof answer.detail - 1] = '\0';
     enum init_result result = answer.init_result == INIT_OK       ? INIT_OK
                               : answer.init_result == INIT_IGNORE ? INIT_IGNORE
                                                                   : INIT_FAILED;
-    struct host *host = io->host;
     struct action_list actions;
     action_list_init(&actions);
     tree_init_reported(host->tree, io->key, result, answer.detail, host_now(host), &actions);
@@ -200,15 +207,14 @@ static bool still_running(pid_t pid)
  * is told by its EXITED; one that lives on closed the runtime's
  * descriptor itself, and would otherwise sit in `starting` for ever: its
  * start fails and it is killed (SPEC section 9). */
-static void report_ended(struct worker_io *io)
+static void report_ended(struct host *host, struct worker_io *io)
 {
     bool answered_nothing = io->report && io->report->length == 0;
-    close_report(io);
+    close_report(host, io);
     if (!answered_nothing || !still_running(io->pid))
         return;
     kill(-io->pid, SIGKILL);
     kill(io->pid, SIGKILL);
-    struct host *host = io->host;
     struct action_list actions;
     action_list_init(&actions);
     tree_init_reported(host->tree, io->key, INIT_FAILED,
@@ -219,51 +225,60 @@ static void report_ended(struct worker_io *io)
     action_list_free(&actions);
 }
 
-static void on_report(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer)
+/* Returns what read() returned, as read_output does. */
+static ssize_t read_report(struct host *host, struct worker_io *io)
 {
-    struct worker_io *io = stream->data;
+    ssize_t count;
+    do
+        count = read(io->report->fd, shared_read_buffer, sizeof shared_read_buffer);
+    while (count < 0 && errno == EINTR);
     if (count > 0)
-        take_answer(io, buffer->base, (size_t)count);
-    else if (count < 0)
-        report_ended(io);
+        take_answer(host, io, shared_read_buffer, (size_t)count);
+    return count;
 }
 
-static int handle_fd(uv_handle_t *handle)
+/* A pipe of host->worker_pipes has something to read. */
+static void worker_pipe_ready(void *context, void *entry)
 {
-    uv_os_fd_t fd = -1;
-    uv_fileno(handle, &fd);
-    return fd;
+    struct host *host = context;
+    if (*(unsigned char *)entry == WATCHED_OUTPUT) {
+        output_ready(host, entry);
+        return;
+    }
+    struct worker_io *io = ((struct init_answer_reader *)entry)->io;
+    ssize_t count = read_report(host, io);
+    if (count == 0 || (count < 0 && errno != EAGAIN))
+        report_ended(host, io);
 }
 
 /* The worker is dead, so everything it wrote is already in its pipes:
  * read it now, before the tree hears of the exit, so that init's answer
  * and the last lines come first. */
-static void drain_worker(struct worker_io *io)
+static void drain_worker(struct host *host, struct worker_io *io)
 {
-    for (;;) {
-        if (!io->report)
-            break;
-        ssize_t count = read(handle_fd((uv_handle_t *)&io->report->pipe), shared_read_buffer,
-                             sizeof shared_read_buffer);
-        if (count <= 0) {
-            close_report(io);
-            break;
-        }
-        take_answer(io, shared_read_buffer, (size_t)count);
-    }
+    while (io->report && read_report(host, io) > 0)
+        ;
+    close_report(host, io);
     /* At most one pipe's worth: a process the worker forked may still hold
      * the pipe and write forever, and the loop must not wait for it. Our
      * end is closed right after, so such a writer then gets EPIPE. */
     size_t drained = 0;
-    while (drained < DRAIN_LIMIT) {
-        ssize_t count = read(handle_fd((uv_handle_t *)&io->output), shared_read_buffer,
-                             sizeof shared_read_buffer);
-        if (count <= 0)
-            break;
-        take_output(io, shared_read_buffer, (size_t)count);
+    ssize_t count;
+    while (!io->output_ended && drained < DRAIN_LIMIT && (count = read_output(io)) > 0)
         drained += (size_t)count;
-    }
     flush_partial_output(io);
+}
+
+/* The pipes are closed and the record freed at once: nothing in the loop
+ * refers to them once they left the pipe set. */
+static void free_worker_io(struct host *host, struct worker_io *io)
+{
+    close_report(host, io);
+    if (!io->output_ended)
+        pipe_set_remove(&host->worker_pipes, io->output_fd, io);
+    close(io->output_fd);
+    free(io->partial_line);
+    free(io);
 }
 
 /* ---------------------------------------------------------------- spawner messages */
@@ -287,33 +302,41 @@ void host_worker_spawned_into(struct host *host, size_t spawner_index,
     bool out_of_descriptors = (message_flags & MSG_CTRUNC) != 0;
     if (spawned->pid > 0 && fd_count == 2)
         io = calloc(1, sizeof *io);
+    if (io)
+        io->kind = WATCHED_OUTPUT;
+    /* An output pipe that cannot be watched cannot be read safely either:
+     * like running out of memory, the start fails. */
+    if (io && pipe_set_add(&host->worker_pipes, fds[0], io) != 0) {
+        free(io);
+        io = NULL;
+    }
     if (spawned->pid > 0 && io) {
         const struct child_info *child = tree_find_child(host->tree, spawned->key);
         const char *supervisor = tree_child_supervisor(host->tree, spawned->key);
         const struct supervisor_spec *supervisor_spec =
             supervisor ? config_find_supervisor(&host->config, supervisor) : NULL;
         const struct child_spec *child_spec = child ? config_find_child(&host->config, child->id) : NULL;
-        io->host = host;
         io->key = spawned->key;
         io->pid = spawned->pid;
+        io->output_fd = fds[0];
         io->spawner_index = (uint32_t)spawner_index;
         io->supervisor = supervisor_spec ? supervisor_spec->name : "-";
         io->child_id = child_spec ? child_spec->id : "-";
         io->report = calloc(1, sizeof *io->report);
-        uv_pipe_init(&host->loop, &io->output, 0);
-        io->output.data = io;
-        uv_pipe_open(&io->output, fds[0]);
-        io->open_handles = 1;
         if (io->report) {
-            uv_pipe_init(&host->loop, &io->report->pipe, 0);
-            io->report->pipe.data = io;
-            uv_pipe_open(&io->report->pipe, fds[1]);
-            io->open_handles++;
-            uv_read_start((uv_stream_t *)&io->report->pipe, on_alloc, on_report);
-        } else {
-            close(fds[1]);
+            io->report->kind = WATCHED_REPORT;
+            io->report->fd = fds[1];
+            io->report->io = io;
         }
-        uv_read_start((uv_stream_t *)&io->output, on_alloc, on_output);
+        /* Unwatched, a pipe is still read when the worker's exit is heard
+         * (drain_worker); a report pipe that cannot be watched is given up
+         * (its worker then counts as never answering, like a lost answer). */
+        if (io->report && pipe_set_add(&host->worker_pipes, fds[1], io->report) != 0) {
+            free(io->report);
+            io->report = NULL;
+        }
+        if (!io->report)
+            close(fds[1]);
         hashmap_put_number(&host->workers_by_pid, worker_key(spawner_index, io->pid), io);
         host->spawners[spawner_index]->worker_count++;
         tree_spawned(host->tree, spawned->key, spawned->pid, host_now(host), out);
@@ -339,9 +362,8 @@ static void worker_gone(struct host *host, struct worker_io *io, int wait_status
     host_spawner_release_if_idle(link);
     child_key key = io->key;
     pid_t pid = io->pid;
-    drain_worker(io);
-    close_report(io);
-    uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
+    drain_worker(host, io);
+    free_worker_io(host, io);
     struct child_exit how = {0, 0};
     if (WIFSIGNALED(wait_status))
         how.signal = WTERMSIG(wait_status);
@@ -382,17 +404,21 @@ void host_workers_lost(struct host *host, size_t spawner_index)
     }
 }
 
+int host_workers_open(struct host *host)
+{
+    return pipe_set_open(&host->worker_pipes, &host->loop, worker_pipe_ready, host);
+}
+
 void host_workers_close(struct host *host)
 {
     /* Workers still listed only when the host exits abnormally (a
      * spawner died): close their pipes too. */
     for (size_t i = 0; i < host->workers_by_pid.capacity; i++) {
         struct worker_io *io = host->workers_by_pid.slots[i].value;
-        if (!io)
-            continue;
-        close_report(io);
-        uv_close((uv_handle_t *)&io->output, on_worker_io_closed);
+        if (io)
+            free_worker_io(host, io);
     }
     hashmap_free(&host->workers_by_pid);
     hashmap_init(&host->workers_by_pid);
+    pipe_set_close(&host->worker_pipes);
 }

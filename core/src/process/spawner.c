@@ -314,18 +314,23 @@ static void report_exit(pid_t pid, int wait_status, void *context)
     send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
 }
 
-/* SIGCHLDs coalesce: one readable signalfd may stand for many exits, so
- * reap until nothing is left. The host's death comes on the same
- * signalfd. */
+/* SIGCHLDs coalesce: one readable signalfd may stand for many exits;
+ * containment_reap reaps the ones named and looks for the others. The
+ * host's death comes on the same signalfd. */
 static void reap_children(struct spawner *spawner)
 {
     struct signalfd_siginfo pending[16];
+    pid_t signalled[16];
+    int count = 0;
     ssize_t length;
     while ((length = read(spawner->child_exit_fd, pending, sizeof pending)) > 0)
-        for (size_t i = 0; i < (size_t)length / sizeof pending[0]; i++)
+        for (size_t i = 0; i < (size_t)length / sizeof pending[0]; i++) {
             if ((int)pending[i].ssi_signo == SPAWNER_HOST_DEATH_SIGNAL)
                 containment_end_all(0);
-    containment_reap(report_exit, spawner);
+            if (count < 16)
+                signalled[count++] = (pid_t)pending[i].ssi_pid;
+        }
+    containment_reap(signalled, count, report_exit, spawner);
 }
 
 static void send_load_report(struct spawner *spawner, const struct error_list *errors)
@@ -430,8 +435,9 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     };
     for (;;) {
         /* No timeout while idle: only a pending sweep of adopted
-         * processes wakes the spawner on its own. */
-        if (poll(watched, 2, containment_sweep_timeout_ms()) < 0) {
+         * processes, or the look for exits a burst merged, wakes the
+         * spawner on its own. */
+        if (poll(watched, 2, containment_timeout_ms()) < 0) {
             if (errno == EINTR)
                 continue;
             containment_end_all(1);
@@ -440,6 +446,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
             reap_children(&spawner);
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
+        containment_reap_if_due(report_exit, &spawner);
         containment_sweep_if_due();
     }
 }

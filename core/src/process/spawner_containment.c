@@ -16,6 +16,16 @@
  *    signal and kills every group and adopted process before it exits
  *    (its workers would die with it anyway, their descendants would not).
  *
+ * Reaping costs the kernel a walk of the spawner's list of children for
+ * each waitid(P_ALL): with 10,000 live workers that walk was most of a
+ * spawner's CPU time during a stop (issue 13, perf: wait_consider_task),
+ * and the walk that finds nothing left is the longest. So the pid each
+ * SIGCHLD names is reaped directly (waitid(P_PID), no walk), and the walk
+ * that catches the exits whose SIGCHLD coalesced with another's runs at
+ * once after a quiet time but at most every COALESCED_SCAN_INTERVAL_MS
+ * during a burst: an exit whose signal merged with another's is reaped at
+ * most that much later; a lone exit, at once.
+ *
  * The spawner keeps one bit per possible pid to know its own workers (and
  * spares) from adopted processes: pid_max bits, 4 KiB for the usual
  * 32,768, 512 KiB at the largest pid_max, untouched pages costing nothing.
@@ -35,11 +45,14 @@
 #include <unistd.h>
 
 #define SWEEP_INTERVAL_MS 100
+#define COALESCED_SCAN_INTERVAL_MS 5
 
 static uint64_t *workers;      /* bit per pid: forked by this spawner, not reaped yet */
 static size_t worker_words;
 static bool sweep_wanted;
 static int64_t last_sweep_ms = -SWEEP_INTERVAL_MS;
+static bool scan_wanted;
+static int64_t last_scan_ms = -COALESCED_SCAN_INTERVAL_MS;
 
 static int64_t monotonic_ms(void)
 {
@@ -92,30 +105,59 @@ static void forget(pid_t pid)
         workers[pid / 64] &= ~(UINT64_C(1) << (pid % 64));
 }
 
-int containment_reap(void (*exited)(pid_t pid, int wait_status, void *context), void *context)
+typedef void exit_report(pid_t pid, int wait_status, void *context);
+
+/* Reaps one exited child that waitid(idtype, id) finds, if any: a
+ * worker's group is killed first (the zombie still holds the pid, so the
+ * group id cannot have been handed to anyone else), then the worker is
+ * reported. Returns 1 for a worker, 0 for an adopted descendant, -1 when
+ * there was none. */
+static int reap_one(idtype_t idtype, id_t id, exit_report *exited, void *context)
 {
-    int reaped_workers = 0;
-    for (;;) {
-        siginfo_t info;
-        memset(&info, 0, sizeof info);
-        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
-            break;
-        pid_t pid = info.si_pid;
-        bool worker = containment_is_worker(pid);
-        if (worker)
-            kill(-pid, SIGKILL); /* what is left of its group; ESRCH when nothing is */
-        int wait_status;
-        if (waitpid(pid, &wait_status, WNOHANG) != pid)
-            continue;
-        if (!worker)
-            continue; /* an adopted descendant: nobody's child to the host */
-        forget(pid);
-        reaped_workers++;
-        exited(pid, wait_status, context);
-    }
-    if (reaped_workers > 0)
-        sweep_wanted = true;
-    return reaped_workers;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(idtype, id, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+        return -1;
+    pid_t pid = info.si_pid;
+    bool worker = containment_is_worker(pid);
+    if (worker)
+        kill(-pid, SIGKILL); /* what is left of its group; ESRCH when nothing is */
+    int wait_status;
+    if (waitpid(pid, &wait_status, WNOHANG) != pid)
+        return 0;
+    if (!worker)
+        return 0; /* an adopted descendant: nobody's child to the host */
+    forget(pid);
+    exited(pid, wait_status, context);
+    sweep_wanted = true;
+    return 1;
+}
+
+static int scan_timeout_ms(void)
+{
+    if (!scan_wanted)
+        return -1;
+    int64_t wait = last_scan_ms + COALESCED_SCAN_INTERVAL_MS - monotonic_ms();
+    return wait > 0 ? (int)wait : 0;
+}
+
+void containment_reap_if_due(exit_report *exited, void *context)
+{
+    if (!scan_wanted || scan_timeout_ms() > 0)
+        return;
+    scan_wanted = false;
+    last_scan_ms = monotonic_ms();
+    while (reap_one(P_ALL, 0, exited, context) >= 0)
+        ;
+}
+
+void containment_reap(const pid_t *signalled, int count, exit_report *exited, void *context)
+{
+    for (int i = 0; i < count; i++)
+        if (signalled[i] > 0)
+            reap_one(P_PID, (id_t)signalled[i], exited, context);
+    scan_wanted = true;
+    containment_reap_if_due(exited, context);
 }
 
 /* The pids of the spawner's children, from /proc (needs no table of
@@ -175,7 +217,7 @@ static void sweep(bool everything)
     }
 }
 
-int containment_sweep_timeout_ms(void)
+static int sweep_timeout_ms(void)
 {
     if (!sweep_wanted)
         return -1;
@@ -183,9 +225,17 @@ int containment_sweep_timeout_ms(void)
     return wait > 0 ? (int)wait : 0;
 }
 
+int containment_timeout_ms(void)
+{
+    int sweep = sweep_timeout_ms(), scan = scan_timeout_ms();
+    if (sweep < 0 || (scan >= 0 && scan < sweep))
+        return scan;
+    return sweep;
+}
+
 void containment_sweep_if_due(void)
 {
-    if (!sweep_wanted || containment_sweep_timeout_ms() > 0)
+    if (!sweep_wanted || sweep_timeout_ms() > 0)
         return;
     sweep_wanted = false;
     last_sweep_ms = monotonic_ms();

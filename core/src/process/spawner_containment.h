@@ -21,14 +21,21 @@ int containment_init(void);
 void containment_track(pid_t pid);
 bool containment_is_worker(pid_t pid);
 
-/* Reaps every child that exited: for a worker, kills what is left of its
+/* SIGCHLD came, naming `signalled` (count pids; others may have merged
+ * into the same signal): reaps those children at once, and every child
+ * that exited now or, during a burst of exits, within a few ms
+ * (containment_reap_if_due). For a worker, kills what is left of its
  * process group first and then calls `exited`; adopted descendants are
- * reaped silently. Returns the number of workers reaped. */
-int containment_reap(void (*exited)(pid_t pid, int wait_status, void *context), void *context);
+ * reaped silently. */
+void containment_reap(const pid_t *signalled, int count,
+                      void (*exited)(pid_t pid, int wait_status, void *context), void *context);
+/* The deferred part of containment_reap, when it is due. */
+void containment_reap_if_due(void (*exited)(pid_t pid, int wait_status, void *context),
+                             void *context);
 
-/* How long the spawner's poll may sleep before containment_sweep_if_due
- * has work (-1: none pending). */
-int containment_sweep_timeout_ms(void);
+/* How long the spawner's poll may sleep before containment_reap_if_due
+ * or containment_sweep_if_due has work (-1: none pending). */
+int containment_timeout_ms(void);
 
 /* Kills adopted processes that no live worker's group holds any more,
  * when a reap asked for it and the last sweep is old enough. */

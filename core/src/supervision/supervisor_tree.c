@@ -82,13 +82,11 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
 {
     struct child *child = must_allocate(sizeof *child);
     child->info.key = tree->next_key++;
-    child->info.id = must_copy(start->id != NULL ? start->id : "");
-    child->info.plugin = must_copy(start->plugin != NULL ? start->plugin : "");
+    child->info.id = share_string(&tree->shared, start->id != NULL ? start->id : "");
+    child->info.plugin = share_string(&tree->shared, start->plugin != NULL ? start->plugin : "");
     child->info.name = start->name != NULL && start->name[0] != '\0' ? must_copy(start->name) : NULL;
     int argc = start->argc > 0 ? start->argc : 0;
-    child->info.argv = must_allocate(((size_t)argc + 1) * sizeof *child->info.argv);
-    for (int i = 0; i < argc; i++)
-        child->info.argv[i] = must_copy(start->argv[i]);
+    child->info.argv = share_arguments(&tree->shared, start->argv, argc);
     child->info.argc = argc;
     child->info.restart = start->restart;
     child->info.shutdown = start->shutdown;
@@ -168,29 +166,27 @@ struct parked_start *take_unparked(struct tree *tree)
     return parked;
 }
 
-void free_child(struct child *child)
+void free_child(struct tree *tree, struct child *child)
 {
     while (child->parked_first != NULL) {
         struct parked_start *parked = child->parked_first;
         child->parked_first = parked->next;
         free_parked(parked);
     }
-    free((char *)child->info.id);
-    free((char *)child->info.plugin);
+    release_string(&tree->shared, child->info.id);
+    release_string(&tree->shared, child->info.plugin);
     free((char *)child->info.name);
-    for (int i = 0; i < child->info.argc; i++)
-        free(child->info.argv[i]);
-    free(child->info.argv);
+    release_arguments(&tree->shared, child->info.argv, child->info.argc);
     free(child->terminate_tokens);
     free(child);
 }
 
-static void free_supervisor(struct supervisor *sup)
+static void free_supervisor(struct tree *tree, struct supervisor *sup)
 {
     struct child *next;
     for (struct child *child = sup->first; child != NULL; child = next) {
         next = child->next;
-        free_child(child);
+        free_child(tree, child);
     }
     hashmap_free(&sup->children_by_name);
     window_free(&sup->restarts);
@@ -203,12 +199,12 @@ void free_removed_children(struct tree *tree)
     while (tree->removed != NULL) {
         struct child *child = tree->removed;
         tree->removed = child->next_removed;
-        free_child(child);
+        free_child(tree, child);
     }
     while (tree->removed_supervisors != NULL) {
         struct supervisor *sup = tree->removed_supervisors;
         tree->removed_supervisors = sup->next_removed;
-        free_supervisor(sup);
+        free_supervisor(tree, sup);
     }
 }
 
@@ -317,6 +313,7 @@ struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
     hashmap_init(&tree->supervisors_by_name);
     hashmap_init(&tree->children_by_key);
     hashmap_init(&tree->children_by_pid);
+    shared_texts_init(&tree->shared);
     tree->next_key = 1;
     tree->root_max_restarts = root_max_restarts;
     tree->root_max_seconds = root_max_seconds;
@@ -332,11 +329,12 @@ void tree_free(struct tree *tree)
     for (struct parked_start *parked; (parked = take_unparked(tree)) != NULL;)
         free_parked(parked);
     for (size_t i = 0; i < tree->supervisor_count; i++)
-        free_supervisor(tree->supervisors[i]);
+        free_supervisor(tree, tree->supervisors[i]);
     free(tree->supervisors);
     hashmap_free(&tree->supervisors_by_name);
     hashmap_free(&tree->children_by_key);
     hashmap_free(&tree->children_by_pid);
+    shared_texts_free(&tree->shared);
     window_free(&tree->root_restarts);
     free(tree);
 }

@@ -5,13 +5,16 @@
  * supervisor.c; this part only knows how entries are stored.
  *
  * Ownership: the tree owns its supervisors; a supervisor owns its child
- * entries; a child owns its strings (copied from the start request).
+ * entries; a child owns its registered name (copied from the start
+ * request) and one reference each to its id, plugin and argument list,
+ * which children started alike share (tree->shared).
  */
 #ifndef DYNSUP_SUPERVISOR_TREE_H
 #define DYNSUP_SUPERVISOR_TREE_H
 
 #include "hashmap.h"
 #include "supervisor.h"
+#include "supervisor_shared.h"
 
 /* A start_child naming a registered name whose holder has no pid yet (its
  * init is still running, or it is between restarts). OTP's supervisor
@@ -78,6 +81,7 @@ struct tree {
     bool stopping;  /* the host is stopping */
     bool exited;    /* ACTION_EXIT was emitted */
     int exit_status;
+    struct shared_texts shared; /* children's ids, plugins, argument lists */
     struct child *removed; /* freed at the start of the next event */
     struct supervisor *removed_supervisors; /* likewise: actions may still name them */
     /* parked starts whose holder is gone: started again before the event ends */
@@ -100,7 +104,7 @@ struct child *find_child(const struct tree *tree, child_key key);
 /* A new STARTING entry at the end of sup's start order, counted. */
 struct child *new_child(struct tree *tree, struct supervisor *sup, const struct child_start *start,
                         request_token token);
-void free_child(struct child *child);
+void free_child(struct tree *tree, struct child *child);
 /* Frees the entries removed during the previous event. */
 void free_removed_children(struct tree *tree);
 /* Takes an empty supervisor out of the tree; freed with the removed
