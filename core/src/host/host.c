@@ -172,7 +172,7 @@ static void apply_one(struct host *host, const struct action *action)
             log_event(DYNSUP_LOG_WARNING, action->supervisor, NULL, action->pid,
                       "cannot send signal %d: %s", action->signal, strerror(errno));
         /* Its exit must now come at once: make sure its spawner answers. */
-        if (action->signal == SIGKILL && !host->exiting)
+        if (action->signal == SIGKILL && !host->exiting && host_worker_kill_sent(host, action->pid))
             host_liveness_watch(host, uv_hrtime() / 1000000u + 4 * SPAWNER_ANSWER_DEADLINE_MS);
         break;
     case ACTION_TIMER_START:

@@ -66,6 +66,7 @@ struct spawner_link {
     child_key *in_flight;
     size_t in_flight_head, in_flight_count, in_flight_capacity;
     size_t worker_count;   /* workers of this spawner the host knows */
+    size_t kills_awaited;  /* of those, SIGKILLed: their exits must come */
     /* Liveness (host_liveness.c) */
     uint64_t last_heard_ms, ping_sent_ms;
     unsigned long long ping_cpu; /* its CPU time (ticks) when pinged */
@@ -273,6 +274,9 @@ void host_worker_spawned_into(struct host *host, size_t spawner_index,
                               int message_flags, struct action_list *out);
 void host_worker_exited(struct host *host, size_t spawner_index,
                         const struct spawner_exited *exited);
+/* The host sent SIGKILL to the worker `pid`: its exit is awaited (the
+ * liveness check pings its spawner until it comes). False if unknown. */
+bool host_worker_kill_sent(struct host *host, pid_t pid);
 /* Every worker of the spawner is gone with it: each is an exit by SIGKILL. */
 void host_workers_lost(struct host *host, size_t spawner_index);
 /* Starts watching workers' pipes (host->worker_pipes); 0 or -1. */

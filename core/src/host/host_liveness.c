@@ -90,9 +90,15 @@ static void describe_state(const struct process_sample *sample, char *text, size
                  sample->wait_channel);
 }
 
-static bool awaits_answers(const struct spawner_link *link)
+/* Stopping, every exit and start is awaited; otherwise only the exits of
+ * workers the host SIGKILLed (an idle host pings nobody). */
+static bool awaits_answers(const struct host *host, const struct spawner_link *link)
 {
-    return link->pid > 0 && !link->lost && (link->worker_count > 0 || link->in_flight_count > 0);
+    if (link->pid <= 0 || link->lost)
+        return false;
+    if (host->stopping)
+        return link->worker_count > 0 || link->in_flight_count > 0;
+    return link->kills_awaited > 0;
 }
 
 static void ping(struct spawner_link *link, uint64_t now)
@@ -115,7 +121,7 @@ static void on_liveness_tick(uv_timer_t *timer)
     bool any = false;
     for (size_t i = 0; i < host->spawner_count && !host->exiting; i++) {
         struct spawner_link *link = host->spawners[i];
-        if (!awaits_answers(link)) {
+        if (!awaits_answers(host, link)) {
             link->ping_outstanding = false;
             continue;
         }
@@ -148,7 +154,7 @@ static void on_liveness_tick(uv_timer_t *timer)
         host_spawner_lost(host, link, how);
     }
     /* Stopped once nothing is awaited: no wake-up of an idle host. */
-    if (host->exiting || !any || (!host->stopping && now > host->liveness_until_ms)) {
+    if (host->exiting || !any) {
         uv_timer_stop(timer);
         host->liveness_running = false;
     }

@@ -49,7 +49,8 @@ struct init_answer_reader {
  * host->workers_by_pid owns it, and its descriptors. */
 struct worker_io {
     unsigned char kind;       /* WATCHED_OUTPUT */
-    bool output_ended;        /* its end of file was read: no longer watched */
+    uint8_t output_ended : 1; /* its end of file was read: no longer watched */
+    uint8_t kill_awaited : 1; /* SIGKILLed: its exit must come (host_liveness.c) */
     uint16_t partial_length;  /* <= OUTPUT_LINE_MAX */
     pid_t pid;
     int output_fd;
@@ -359,6 +360,8 @@ static void worker_gone(struct host *host, struct worker_io *io, int wait_status
     const char *supervisor = io->supervisor, *child_id = io->child_id;
     struct spawner_link *link = host->spawners[io->spawner_index];
     link->worker_count--;
+    if (io->kill_awaited)
+        link->kills_awaited--;
     host_spawner_release_if_idle(link);
     child_key key = io->key;
     pid_t pid = io->pid;
@@ -421,4 +424,19 @@ void host_workers_close(struct host *host)
     hashmap_free(&host->workers_by_pid);
     hashmap_init(&host->workers_by_pid);
     pipe_set_close(&host->worker_pipes);
+}
+
+bool host_worker_kill_sent(struct host *host, pid_t pid)
+{
+    for (size_t i = 0; i < host->spawner_count; i++) {
+        struct worker_io *io = hashmap_get_number(&host->workers_by_pid, worker_key(i, pid));
+        if (io) {
+            if (!io->kill_awaited) {
+                io->kill_awaited = 1;
+                host->spawners[i]->kills_awaited++;
+            }
+            return true;
+        }
+    }
+    return false;
 }
