@@ -19,7 +19,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS OFF)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "bash-completion")
+# libsystemd and libmicrohttpd are dlopen'ed when used (sd_notify under
+# systemd, a metrics_listen endpoint), so shlibdeps cannot see them.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "bash-completion, libsystemd0, libmicrohttpd12")
 
 configure_file(${CMAKE_SOURCE_DIR}/packaging/debian/conffiles.in
                ${CMAKE_BINARY_DIR}/packaging/debian/conffiles @ONLY)

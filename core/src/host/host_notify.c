@@ -16,7 +16,39 @@
 #include "log.h"
 
 #ifdef DYNSUP_HAVE_LIBSYSTEMD
+#include <dlfcn.h>
 #include <systemd/sd-daemon.h>
+
+/* libsystemd is opened when systemd asks for notifications, not linked
+ * into dynsup-host: the spawners are exec'ed from that binary, so what it
+ * links (libsystemd brings compression and crypto libraries) would be in
+ * every spawner and every worker they fork, slowing every start. */
+static __typeof__(sd_notify) *notify_fn;
+static __typeof__(sd_watchdog_enabled) *watchdog_enabled_fn;
+
+static bool load_libsystemd(void)
+{
+    if (notify_fn && watchdog_enabled_fn)
+        return true;
+    void *library = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                  "NOTIFY_SOCKET is set but libsystemd cannot be loaded (%s): no notifications",
+                  dlerror());
+        return false;
+    }
+    *(void **)&notify_fn = dlsym(library, "sd_notify");
+    *(void **)&watchdog_enabled_fn = dlsym(library, "sd_watchdog_enabled");
+    if (!notify_fn || !watchdog_enabled_fn) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                  "libsystemd lacks sd_notify or sd_watchdog_enabled: no notifications");
+        dlclose(library);
+        notify_fn = NULL;
+        watchdog_enabled_fn = NULL;
+        return false;
+    }
+    return true;
+}
 #endif
 
 /* Often enough to follow a busy host, seldom enough to cost nothing. */
@@ -38,7 +70,7 @@ static void send_state(struct host *host, const char *state)
 #ifdef DYNSUP_HAVE_LIBSYSTEMD
     /* A failure (the manager went away) is not the host's problem: it keeps
      * supervising; one line tells the operator. */
-    int result = sd_notify(0, state);
+    int result = notify_fn(0, state);
     if (result < 0)
         log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0, "sd_notify failed: %s", strerror(-result));
 #else
@@ -103,7 +135,7 @@ void host_notify_start(struct host *host)
     struct host_notify *notify = &host->notify;
 #ifdef DYNSUP_HAVE_LIBSYSTEMD
     const char *socket_path = getenv("NOTIFY_SOCKET");
-    notify->enabled = socket_path != NULL && socket_path[0] != '\0';
+    notify->enabled = socket_path != NULL && socket_path[0] != '\0' && load_libsystemd();
 #else
     notify->enabled = false;
 #endif
@@ -114,7 +146,7 @@ void host_notify_start(struct host *host)
     notify->status_timer_running = false;
 #ifdef DYNSUP_HAVE_LIBSYSTEMD
     uint64_t watchdog_usec = 0;
-    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    if (watchdog_enabled_fn(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
         uint64_t period_ms = watchdog_usec / 2000u;
         if (period_ms == 0)
             period_ms = 1;
