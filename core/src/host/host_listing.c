@@ -12,6 +12,7 @@
  * and still exists when its entry is written, each entry as it is at that
  * moment. A short listing is written at once, as before.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,10 @@ static void on_listing_turn(uv_idle_t *idle)
     }
     size_t up_to = listing->done + LISTING_SLICE;
     write_entries(host, listing, up_to < listing->count ? up_to : listing->count);
+    /* Between slices the host offers its CPU: a spawner or a new worker
+     * waiting on this CPU runs now, even under a real-time policy where
+     * nothing of the same priority would preempt a busy host. */
+    sched_yield();
     if (listing->done < listing->count)
         return;
     host->listings = listing->next;
