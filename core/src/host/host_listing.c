@@ -19,7 +19,7 @@
 #include "host_internal.h"
 #include "protocol.h"
 
-#define LISTING_SLICE 256
+#define LISTING_SLICE 64
 
 struct listing {
     struct listing *next;
