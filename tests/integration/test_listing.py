@@ -10,7 +10,7 @@ import threading
 
 from harness import Host, run_tests, wait_for
 
-COUNT = 700  # more than one slice (256 entries)
+COUNT = 700  # many slices (64 entries each)
 
 SUPERVISORS = """
 [supervisor:many]
