@@ -19,6 +19,7 @@
 
 #include "host_internal.h"
 #include "log.h"
+#include "proc_stat.h"
 
 #define LIVENESS_TICK_MS 250
 /* CPU time (clock ticks, 10 ms each) a silent spawner may use over a
@@ -39,25 +40,14 @@ struct process_sample {
 static void sample_process(pid_t pid, struct process_sample *sample)
 {
     memset(sample, 0, sizeof *sample);
-    char path[64], stat[1024] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "re");
-    if (!file)
+    struct proc_stat stat;
+    if (!proc_stat_read(pid, &stat))
         return;
-    size_t length = fread(stat, 1, sizeof stat - 1, file);
-    fclose(file);
-    stat[length] = '\0';
-    const char *after_name = strrchr(stat, ')');
-    if (!after_name || after_name[1] != ' ')
-        return;
-    unsigned long long user = 0, system = 0;
-    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-    if (sscanf(after_name + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-               &sample->state, &user, &system) < 1)
-        return;
-    sample->cpu = user + system;
+    sample->state = stat.state;
+    sample->cpu = stat.cpu;
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
-    file = fopen(path, "re");
+    FILE *file = fopen(path, "re");
     if (file) {
         size_t got = fread(sample->wait_channel, 1, sizeof sample->wait_channel - 1, file);
         sample->wait_channel[got] = '\0';

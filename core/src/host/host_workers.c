@@ -19,6 +19,7 @@
 #include "dynsup/plugin.h"
 #include "host_internal.h"
 #include "log.h"
+#include "proc_stat.h"
 #include "text_escape.h"
 
 /* A line longer than this is logged in pieces. Well below log.c's 4096
@@ -184,24 +185,9 @@ static void take_answer(struct host *host, struct worker_io *io, const char *dat
  * from a live process that closed its end itself. */
 static bool still_running(pid_t pid)
 {
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen(path, "re");
-    if (!file)
-        return false;
-    size_t length = fread(text, 1, sizeof text - 1, file);
-    fclose(file);
-    text[length] = '\0';
-    const char *after_name = strrchr(text, ')');
-    if (!after_name || after_name[1] != ' ' || after_name[2] == 'Z' || after_name[2] == 'X')
-        return false;
-    char state;
-    int parent, group, session, terminal, terminal_group;
-    unsigned long flags;
-    if (sscanf(after_name + 2, "%c %d %d %d %d %d %lu", &state, &parent, &group, &session,
-               &terminal, &terminal_group, &flags) != 7)
-        return false;
-    return (flags & 0x4ul) == 0;
+    struct proc_stat stat;
+    return proc_stat_read(pid, &stat) && stat.state != 'Z' && stat.state != 'X' &&
+           (stat.flags & PROC_STAT_EXITING) == 0;
 }
 
 /* The report pipe ended without an answer. A worker that died during init
