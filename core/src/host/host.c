@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "event_jitter.h"
 #include "host_internal.h"
 #include "host_log.h"
 #include "host_notify.h"
@@ -39,11 +38,6 @@ ds_time_ms host_now(struct host *host)
 static void on_handle_closed_free(uv_handle_t *handle)
 {
     free(handle->data);
-}
-
-static void on_handle_closed_free_self(uv_handle_t *handle)
-{
-    free(handle);
 }
 
 /* ---------------------------------------------------------------- actions */
@@ -101,7 +95,6 @@ void host_log_unclaimed_answer(const char *supervisor, const struct reply *reply
 }
 
 static void begin_exit(struct host *host, int status);
-static void close_event_timers(struct host *host);
 
 int host_reserve_deferred(struct host *host)
 {
@@ -259,7 +252,7 @@ static void begin_exit(struct host *host, int status)
     host_liveness_close(host);
     host_watch_stop(host);
     uv_close((uv_handle_t *)&host->child_signal, NULL);
-    close_event_timers(host);
+    host_events_close(host);
     /* Shutdown timers left when the exit is abnormal (the spawner died):
      * they would hold the loop open and then SIGKILL reaped pids. */
     for (size_t i = 0; i < host->timers_by_key.capacity; i++) {
@@ -345,73 +338,6 @@ static void on_child_signal(uv_signal_t *handle, int signal_number)
 {
     (void)signal_number;
     host_spawners_reap(handle->data);
-}
-
-/* ---------------------------------------------------------------- events */
-
-/* One-shot, re-armed for the next due time plus a fresh jitter: see
- * event_jitter.h for why firings are counted from their due times. */
-static void arm_event_timer(struct event_timer *timer);
-
-static void on_event_timer(uv_timer_t *handle)
-{
-    struct host *host = handle->loop->data;
-    struct event_timer *timer = handle->data;
-    host_fire_event(host, timer->event, 0, "interval");
-    if (!host->exiting)
-        arm_event_timer(timer);
-}
-
-static void arm_event_timer(struct event_timer *timer)
-{
-    const struct event_spec *event = timer->event;
-    uint64_t period = (uint64_t)event->interval_s * 1000u;
-    timer->due_ms = event_next_due_ms(timer->due_ms, period, uv_now(timer->handle.loop));
-    uint64_t jitter = event_jitter_ms(event->jitter_s, event->jitter_s ? event_random_bits() : 0);
-    uv_timer_start(&timer->handle, on_event_timer,
-                   event_wait_ms(uv_now(timer->handle.loop), timer->due_ms, jitter), 0);
-}
-
-static void close_event_timers(struct host *host)
-{
-    for (size_t i = 0; i < host->event_timer_count; i++)
-        uv_close((uv_handle_t *)&host->event_timers[i]->handle, on_handle_closed_free_self);
-    free(host->event_timers);
-    host->event_timers = NULL;
-    host->event_timer_count = 0;
-}
-
-/* Interval timers point at their event_spec in host->config: a reload
- * makes them anew from the new config (signals are looked up when they
- * come, so they follow by themselves). */
-static int start_events(struct host *host)
-{
-    const struct config *config = &host->config;
-    host->event_timers = calloc(config->event_count + 1, sizeof *host->event_timers);
-    if (!host->event_timers)
-        return -1;
-    for (size_t i = 0; i < config->event_count; i++) {
-        const struct event_spec *event = &config->events[i];
-        if (event->interval_s) {
-            struct event_timer *timer = calloc(1, sizeof *timer);
-            if (!timer)
-                return -1;
-            host->event_timers[host->event_timer_count++] = timer;
-            uv_timer_init(&host->loop, &timer->handle);
-            timer->handle.data = timer;
-            timer->event = event;
-            timer->due_ms = uv_now(&host->loop);
-            arm_event_timer(timer);
-        }
-    }
-    return 0;
-}
-
-void host_events_restart(struct host *host)
-{
-    close_event_timers(host);
-    if (start_events(host) != 0)
-        log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "out of memory starting the events' timers");
 }
 
 /* ---------------------------------------------------------------- boot */
@@ -504,99 +430,35 @@ static int build_tree(struct host *host)
         jitter_state = 1;
     tree_set_random_source(host->tree, (struct random_source){next_jitter, &jitter_state});
     for (size_t i = 0; i < host->config.supervisor_count; i++) {
-        const struct supervisor_spec *spec = &host->config.supervisors[i];
-        struct supervisor_config supervisor = {
-            .name = spec->name,
-            .max_children = spec->max_children,
-            .max_restarts = spec->max_restarts,
-            .max_seconds = spec->max_seconds,
-        };
+        struct supervisor_config supervisor = host_supervisor_settings(&host->config.supervisors[i]);
         if (tree_add_supervisor(host->tree, &supervisor) < 0)
             return -1;
     }
     return 0;
 }
 
+struct supervisor_config host_supervisor_settings(const struct supervisor_spec *spec)
+{
+    return (struct supervisor_config){
+        .name = spec->name,
+        .max_children = spec->max_children,
+        .max_restarts = spec->max_restarts,
+        .max_seconds = spec->max_seconds,
+    };
+}
+
+void host_autostart(struct host *host, const struct supervisor_spec *spec)
+{
+    for (int j = 0; j < spec->autostart_count && !host->stopping; j++) {
+        log_event(DYNSUP_LOG_INFO, spec->name, spec->autostart[j], 0, "autostart");
+        host_start_child(host, spec->name, spec->autostart[j], NULL, NULL, 0, 0);
+    }
+}
+
 static void autostart(struct host *host)
 {
-    for (size_t i = 0; i < host->config.supervisor_count && !host->stopping; i++) {
-        const struct supervisor_spec *spec = &host->config.supervisors[i];
-        for (int j = 0; j < spec->autostart_count; j++) {
-            log_event(DYNSUP_LOG_INFO, spec->name, spec->autostart[j], 0, "autostart");
-            host_start_child(host, spec->name, spec->autostart[j], NULL, NULL, 0, 0);
-        }
-    }
-}
-
-/* Creates the missing folders of `folder`: the parents as `mkdir -p`
- * would, the folder itself 0700, or 0711 when other users are allowed on
- * the socket (they must be able to reach it, not to list or write the
- * folder). The umask can only narrow that. */
-static int create_socket_folder(const char *folder, mode_t mode, struct error_list *errors)
-{
-    char *path = strdup(folder);
-    if (!path) {
-        error_list_add(errors, "control socket folder %s: out of memory", folder);
-        return -1;
-    }
-    int result = 0;
-    for (char *slash = strchr(path + 1, '/'); slash && result == 0; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            error_list_add(errors, "control socket folder %s: cannot create %s: %s", folder, path,
-                           strerror(errno));
-            result = -1;
-        }
-        *slash = '/';
-    }
-    if (result == 0 && mkdir(path, mode) != 0 && errno != EEXIST) {
-        error_list_add(errors, "control socket folder %s: cannot create: %s", folder, strerror(errno));
-        result = -1;
-    }
-    free(path);
-    return result;
-}
-
-/* Whoever can write the socket's folder can put a socket of their own in
- * its place and read what clients send the host (or answer for it), so the
- * folder must pass the same rule as the plugins: owned by root or the
- * host's user, writable by that owner only. A missing one is created. */
-static int prepare_socket_folder(const char *socket_path, bool others_allowed,
-                                 struct error_list *errors)
-{
-    char *copy = strdup(socket_path);
-    if (!copy) {
-        error_list_add(errors, "control socket %s: out of memory", socket_path);
-        return -1;
-    }
-    const char *folder = dirname(copy);
-    int result = -1;
-    struct stat info;
-    char reason[160];
-    bool found = stat(folder, &info) == 0;
-    if (!found && errno == ENOENT) {
-        if (create_socket_folder(folder, others_allowed ? 0711 : 0700, errors) != 0) {
-            free(copy);
-            return -1;
-        }
-        found = stat(folder, &info) == 0;
-    }
-    if (!found) {
-        error_list_add(errors, "control socket folder %s: %s", folder, strerror(errno));
-    } else if (!S_ISDIR(info.st_mode)) {
-        error_list_add(errors, "control socket folder %s: not a folder", folder);
-    } else if (trust_refusal(&info, "control socket folders", reason, sizeof reason)) {
-        error_list_add(errors, "control socket folder %s: refused: %s", folder, reason);
-    } else {
-        result = 0;
-        if (others_allowed && (info.st_mode & S_IXOTH) == 0)
-            log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
-                      "control socket folder %s (mode %04o) cannot be passed through by other "
-                      "users: allow_users/allow_group can not connect until it can (chmod o+x)",
-                      folder, (unsigned)(info.st_mode & 07777));
-    }
-    free(copy);
-    return result;
+    for (size_t i = 0; i < host->config.supervisor_count; i++)
+        host_autostart(host, &host->config.supervisors[i]);
 }
 
 static char *render_metrics(void *context)
@@ -648,11 +510,11 @@ int host_run(const char *config_path)
     };
     struct control_callbacks callbacks = {.on_request = host_on_request};
     bool others_allowed = host.config.allow_user_count > 0 || host.config.allow_group != NULL;
-    if (prepare_socket_folder(host.config.socket_path, others_allowed, &errors) < 0 || build_tree(&host) < 0 ||
+    if (host_prepare_socket_folder(host.config.socket_path, others_allowed, &errors) < 0 || build_tree(&host) < 0 ||
         host_spawners_watch(&host) < 0 ||
         control_server_start(&host.loop, host.config.socket_path, &access, &callbacks, &host,
                              &host.control, &errors) < 0 ||
-        start_events(&host) < 0 || host_signals_start(&host) < 0 ||
+        host_events_start(&host) < 0 || host_signals_start(&host) < 0 ||
         (host.config.metrics_listen &&
          metrics_http_start(&host.loop, host.config.metrics_listen, render_metrics, &host,
                             &host.metrics_http, &errors) < 0)) {

@@ -206,7 +206,19 @@ void host_reload_free(struct host *host);
 /* host_watch.c: follows host->config.watch (boot, and after a reload) */
 void host_watch_update(struct host *host);
 void host_watch_stop(struct host *host);
-/* host.c: the events' interval timers, from host->config */
+/* host_socket_folder.c: makes the control socket's folder if missing and
+ * checks it (owned by root or the host's user, writable by it alone).
+ * Returns 0, or -1 with the error. */
+int host_prepare_socket_folder(const char *socket_path, bool others_allowed,
+                               struct error_list *errors);
+/* host.c: a supervisor spec as the tree takes it, at boot and on reload */
+struct supervisor_config host_supervisor_settings(const struct supervisor_spec *spec);
+/* Starts the supervisor's autostart children (at boot, or when a reload adds it). */
+void host_autostart(struct host *host, const struct supervisor_spec *spec);
+/* host_events.c: the events' interval timers, from host->config (made
+ * anew by a reload: they point at their event_spec) */
+int host_events_start(struct host *host);
+void host_events_close(struct host *host);
 void host_events_restart(struct host *host);
 
 /* host_signals.c */

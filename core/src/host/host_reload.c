@@ -176,12 +176,7 @@ static void apply_supervisors(struct host *host, const struct config *old,
     host_apply(host, actions);
     for (size_t i = 0; i < next->supervisor_count; i++) {
         const struct supervisor_spec *spec = &next->supervisors[i];
-        struct supervisor_config settings = {
-            .name = spec->name,
-            .max_children = spec->max_children,
-            .max_restarts = spec->max_restarts,
-            .max_seconds = spec->max_seconds,
-        };
+        struct supervisor_config settings = host_supervisor_settings(spec);
         if (config_find_supervisor(old, spec->name)) {
             tree_update_supervisor(host->tree, &settings);
             continue;
@@ -191,10 +186,7 @@ static void apply_supervisors(struct host *host, const struct config *old,
                       "cannot add the supervisor: one of that name is still being removed");
             continue;
         }
-        for (int j = 0; j < spec->autostart_count; j++) {
-            log_event(DYNSUP_LOG_INFO, spec->name, spec->autostart[j], 0, "autostart");
-            host_start_child(host, spec->name, spec->autostart[j], NULL, NULL, 0, 0);
-        }
+        host_autostart(host, spec);
     }
 }
 
