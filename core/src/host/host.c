@@ -166,7 +166,7 @@ static void apply_one(struct host *host, const struct action *action)
                       "cannot send signal %d: %s", action->signal, strerror(errno));
         /* Its exit must now come at once: make sure its spawner answers. */
         if (action->signal == SIGKILL && !host->exiting && host_worker_kill_sent(host, action->pid))
-            host_liveness_watch(host, uv_hrtime() / 1000000u + 4 * SPAWNER_ANSWER_DEADLINE_MS);
+            host_liveness_watch(host);
         break;
     case ACTION_TIMER_START:
         start_shutdown_timer(host, action->key, action->timeout_ms);
@@ -228,7 +228,7 @@ void host_begin_stop(struct host *host, const char *why)
     host->stopping = true;
     host_notify_stopping(host);
     log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s: stopping every child", why);
-    host_liveness_watch(host, UINT64_MAX);
+    host_liveness_watch(host);
     struct action_list actions;
     action_list_init(&actions);
     tree_stop(host->tree, host_now(host), &actions);
@@ -376,7 +376,7 @@ static int load_everything(struct host *host, const char *config_path, bool keep
     free(copy);
     spawner_set_config_path(config_path);
     if (host->config.plugin_dir && host->work_dir) {
-        if (host_spawners_launch(host, host->config.plugin_dir, host->work_dir, &errors) == 0) {
+        if (host_spawners_launch(host, host->config.plugin_dir, &errors) == 0) {
             const char **names = calloc(host->spawner_count + 1, sizeof *names);
             for (size_t i = 0; names && i < host->spawner_count; i++)
                 names[i] = host->spawners[i]->name;

@@ -110,7 +110,6 @@ struct host {
      * awaited (stopping, or after a SIGKILL to a worker) */
     uv_timer_t liveness_timer;
     bool liveness_started, liveness_running;
-    uint64_t liveness_until_ms;    /* UINT64_MAX while stopping */
     struct event_timer {           /* one per event with an interval; freed on close */
         uv_timer_t handle;
         const struct event_spec *event;
@@ -180,9 +179,9 @@ void host_defer_spare_start(struct host *host, child_key key, size_t spawner_ind
  * a plugin's fork handler that blocks) is declared lost after
  * SPAWNER_ANSWER_DEADLINE_MS, so that no stop waits for it for ever. */
 #define SPAWNER_ANSWER_DEADLINE_MS 2000
-/* Keep checking the spawners until `until_ms` (monotonic ms; UINT64_MAX:
- * until the host exits). */
-void host_liveness_watch(struct host *host, uint64_t until_ms);
+/* Start checking the spawners: the check runs while answers are awaited
+ * (a stop, or a SIGKILLed worker's exit) and stops by itself after. */
+void host_liveness_watch(struct host *host);
 void host_liveness_heard(struct spawner_link *link, bool pong);
 void host_liveness_close(struct host *host);
 
@@ -229,11 +228,10 @@ int host_signals_start(struct host *host);
 void host_signals_close(struct host *host);
 
 /* host_spawners.c */
-/* Forks one spawner per plugin file of plugin_dir; fills host->plugins.
- * Returns 0, or -1 with every loading error (spawners already forked
- * stay, for host_spawners_stop). */
-int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
-                         struct error_list *errors);
+/* Launches one spawner per plugin file of plugin_dir (each starting its
+ * workers in host->work_dir). Returns 0, or -1 with every loading error
+ * (spawners already launched stay, for host_spawners_stop). */
+int host_spawners_launch(struct host *host, const char *plugin_dir, struct error_list *errors);
 /* Loads one plugin file in a new spawner: a link not yet in the host (see
  * host_spawner_adopt), or NULL with every error. */
 struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,

@@ -150,12 +150,10 @@ static void on_liveness_tick(uv_timer_t *timer)
     }
 }
 
-void host_liveness_watch(struct host *host, uint64_t until_ms)
+void host_liveness_watch(struct host *host)
 {
     if (host->exiting)
         return;
-    if (until_ms > host->liveness_until_ms || !host->liveness_running)
-        host->liveness_until_ms = until_ms;
     if (host->liveness_running)
         return;
     if (!host->liveness_started) {

@@ -172,10 +172,8 @@ int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch)
     return uv_poll_start(&link->watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
 }
 
-int host_spawners_launch(struct host *host, const char *plugin_dir, const char *work_dir,
-                         struct error_list *errors)
+int host_spawners_launch(struct host *host, const char *plugin_dir, struct error_list *errors)
 {
-    (void)work_dir; /* host->work_dir */
     char **names = NULL;
     size_t count = 0;
     if (plugin_dir_list(plugin_dir, &names, &count, errors) != 0)
