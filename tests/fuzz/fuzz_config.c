@@ -10,6 +10,11 @@
  * They live in one temporary folder made once per process and rewritten
  * for every input (a file the input does not have is removed), which keeps
  * a run at thousands of inputs per second. The folder goes away at exit.
+ *
+ * The loader gives iniparser a file a few sections at a time
+ * (config_file.c, "Why in parts"). Here it cuts before every section, the
+ * most cuts there can be, and the result must be exactly that of the whole
+ * file as one piece: the same errors in the same words, the same config.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,6 +26,7 @@
 
 #include "config.h"
 #include "config_diff.h"
+#include "config_values.h"
 #include "fuzz_target.h"
 
 #define FILE_SEPARATOR "\n%%\n"
@@ -165,14 +171,42 @@ static void check_reload_difference(const struct config *cfg)
     error_list_free(&errors);
 }
 
+/* The same files read whole (one dictionary per file) load as they did in
+ * parts: `status`, `errors` and `cfg` are the load in parts. */
+static void check_same_as_whole(int status, const struct config *cfg,
+                                const struct error_list *errors)
+{
+    size_t in_parts = config_file_part_max_entries;
+    config_file_part_max_entries = 0;
+    struct config whole;
+    struct error_list whole_errors;
+    error_list_init(&whole_errors);
+    int whole_status = config_load(host_path, &whole, &whole_errors);
+    config_file_part_max_entries = in_parts;
+    fuzz_check(whole_status == status && whole_errors.count == errors->count);
+    for (size_t i = 0; i < errors->count; i++)
+        fuzz_check(strcmp(whole_errors.messages[i], errors->messages[i]) == 0);
+    if (status == 0) {
+        struct change_list changes;
+        change_list_init(&changes);
+        config_diff(&whole, cfg, &changes, &whole_errors);
+        fuzz_check(changes.count == 0 && whole_errors.count == 0);
+        change_list_free(&changes);
+    }
+    error_list_free(&whole_errors);
+    config_free(&whole);
+}
+
 static void fuzz_config_load(const uint8_t *data, size_t size)
 {
     write_config_files(data, size);
     struct config cfg;
     struct error_list errors;
     error_list_init(&errors);
+    config_file_part_max_entries = 1;
     int status = config_load(host_path, &cfg, &errors);
     fuzz_check((status == 0) == (errors.count == 0));
+    check_same_as_whole(status, &cfg, &errors);
     for (size_t i = 0; i < errors.count; i++)
         fuzz_check(errors.messages[i] != NULL && errors.messages[i][0] != '\0');
     if (status == 0) {

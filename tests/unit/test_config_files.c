@@ -175,6 +175,102 @@ static void test_overlong_line_is_reported_in_iniparser_words(void **state)
     assert_error(s, "dynsup.ini: the INI reader refused the file: iniparser: input line too long");
 }
 
+/* ---- files of many specs, read in parts --------------------------------- */
+
+/* A children file of `count` specs; spec i has args "--n i" (written on a
+ * continued line for every 7th), restart temporary for odd i, a comment
+ * before every 5th. Spec `bad` (if < count) has restart "sometimes". Each
+ * spec takes 4 lines (a comment one more): *bad_line is its restart's. */
+static char *many_specs(int count, int bad, int *bad_line)
+{
+    size_t size = (size_t)count * 120 + 1;
+    char *text = malloc(size);
+    assert_non_null(text);
+    size_t used = 0;
+    int line = 1;
+    for (int i = 0; i < count; i++) {
+        if (i % 5 == 0) {
+            used += (size_t)snprintf(text + used, size - used, "; spec %d\n", i);
+            line++;
+        }
+        const char *restart = i == bad ? "sometimes" : i % 2 ? "temporary" : "permanent";
+        if (i == bad)
+            *bad_line = line + 3;
+        used += (size_t)snprintf(text + used, size - used,
+                                 i % 7 == 0 ? "[child:c%d]\nplugin = p\nargs = --n \\\n%d\nrestart = %s\n"
+                                            : "[child:c%d]\nplugin = p\nargs = --n %d\nrestart = %s\n",
+                                 i, i, restart);
+        line += i % 7 == 0 ? 5 : 4;
+        if (i % 7 == 0 && i == bad)
+            (*bad_line)++;
+    }
+    return text;
+}
+
+static void test_many_specs_keep_their_values_whatever_the_parts(void **state)
+{
+    struct scratch *s = *state;
+    int unused;
+    char *text = many_specs(700, 700, &unused);
+    write_file(s, "children.d/a.ini", text);
+    free(text);
+    load_host(s, HOST);
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.child_count, 700);
+    for (int i = 0; i < 700; i++) {
+        char id[16], number[16];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(number, sizeof number, "%d", i);
+        const struct child_spec *spec = config_find_child(&s->cfg, id);
+        assert_non_null(spec);
+        assert_int_equal(spec->argc, 2);
+        assert_string_equal(spec->args[1], number);
+        assert_int_equal(spec->restart, i % 2 ? RESTART_TEMPORARY : RESTART_PERMANENT);
+    }
+}
+
+static void test_bad_value_far_down_a_big_file_names_its_line(void **state)
+{
+    struct scratch *s = *state;
+    int bad_line = 0;
+    char *text = many_specs(700, 651, &bad_line);
+    write_file(s, "children.d/a.ini", text);
+    free(text);
+    load_host(s, HOST);
+    assert_int_equal(s->errors.count, 1);
+    char expected[600];
+    snprintf(expected, sizeof expected,
+             "%s:%d: [child:c651] restart: expected permanent, transient or temporary, found "
+             "\"sometimes\"", scratch_path(s, "children.d/a.ini"), bad_line);
+    assert_string_equal(s->errors.messages[0], expected);
+}
+
+/* iniparser refuses the line in one part; what it says is what it says of
+ * the whole file: the line counted from the file's start. */
+static void test_overlong_line_far_down_a_big_file_names_its_line(void **state)
+{
+    struct scratch *s = *state;
+    int unused;
+    char *specs = many_specs(700, 700, &unused);
+    size_t size = strlen(specs) + 2048;
+    char *text = malloc(size);
+    assert_non_null(text);
+    snprintf(text, size, "%s[child:long]\nplugin = p\nargs = %01500d\n", specs, 7);
+    free(specs);
+    int long_line = 1;
+    for (const char *c = text; *c != '\0'; c++)
+        long_line += *c == '\n';
+    long_line -= 1; /* the args line, the file's last */
+    write_file(s, "children.d/a.ini", text);
+    free(text);
+    load_host(s, HOST);
+    assert_int_equal(s->errors.count, 1);
+    char expected[600];
+    snprintf(expected, sizeof expected, "iniparser: input line too long in %s (%d)",
+             scratch_path(s, "children.d/a.ini"), long_line);
+    assert_error(s, expected);
+}
+
 /* ---- plugins ---------------------------------------------------------- */
 
 static void test_child_whose_plugin_is_not_loaded_is_reported(void **state)
@@ -197,6 +293,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         TEST(test_unreadable_host_file_is_reported_and_nothing_else),
+        TEST(test_many_specs_keep_their_values_whatever_the_parts),
+        TEST(test_bad_value_far_down_a_big_file_names_its_line),
+        TEST(test_overlong_line_far_down_a_big_file_names_its_line),
         TEST(test_missing_children_dir_is_reported_against_its_key),
         TEST(test_empty_children_dir_gives_no_children_and_no_errors),
         TEST(test_only_ini_files_are_read_in_file_name_order),

@@ -76,6 +76,8 @@ ROWS = [
     ("check_40k_ms", "check of 40,000 child specs (ms)", "", "<= 1000",
      lambda d, b, r: d is not None and d <= 1000),
     ("check_40k_cpu_ms", "check of 40,000 child specs, CPU (ms)", "", "-", None),
+    ("check_us_per_spec", "check per child spec, 40,000 in 40 files vs 10,000 in 1 (us)", "",
+     "linear: <= 1.5x", lambda d, b, r: r is not None and r <= 1.5),
     ("client_40k_ms", "client command start, 40,000 specs (ms)", "", "<= 10",
      lambda d, b, r: d is not None and d <= 10),
     ("stop_ms", "stop with N live (ms)", "", "<= 1.25x baseline",

@@ -78,6 +78,7 @@ struct loader {
     struct config *cfg;
     struct config_problems problems;
     size_t supervisor_capacity, child_capacity, event_capacity;
+    char host_user[256]; /* section_reader's host_user */
 };
 
 static void __attribute__((format(printf, 6, 7)))
@@ -354,7 +355,7 @@ static void read_host_file(struct loader *ld, const struct ini_file *file)
     bool host_seen = false;
     for (size_t i = 0; i < file->layout.count; i++) {
         const struct ini_section *section = &file->layout.sections[i];
-        struct section_reader r = {&ld->problems, file, section};
+        struct section_reader r = {&ld->problems, file, section, ld->host_user};
         const char *name = section->name, *id;
         if (section_is(name, "host", &id))
             host_seen = true;
@@ -388,7 +389,7 @@ static void read_child_file(struct loader *ld, const char *path)
     if (ini_file_open(path, &file, &ld->problems) == 0) {
         for (size_t i = 0; i < file.layout.count; i++) {
             const struct ini_section *section = &file.layout.sections[i];
-            struct section_reader r = {&ld->problems, &file, section};
+            struct section_reader r = {&ld->problems, &file, section, ld->host_user};
             const char *id;
             if (!section->usable)
                 continue;
@@ -523,6 +524,7 @@ static int load(const char *path, struct config *cfg, struct error_list *errors,
         if (cfg->allow_users == NULL && words_split("", &cfg->allow_users, &cfg->allow_user_count, NULL) != 0)
             fail(&ld, path, 0, NULL, NULL, "out of memory");
         if (children) {
+            config_host_user(ld.host_user, sizeof ld.host_user);
             read_children_dir(&ld, &host);
             check_references(&ld, &host);
         }

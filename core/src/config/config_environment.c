@@ -327,10 +327,7 @@ static void read_environment(const struct section_reader *r, struct child_spec *
         section_key_error(r, "environment", line, "at most %d variables", JOB_MAX_ENVIRONMENT - 8);
 
     const char *host_home = getenv("HOME");
-    char host_user[256] = "";
-    struct passwd *self = getpwuid(geteuid());
-    snprintf(host_user, sizeof host_user, "%s", self && self->pw_name ? self->pw_name : "");
-    const char *user = identity->has_user ? identity->user_name : host_user;
+    const char *user = identity->has_user ? identity->user_name : r->host_user;
     const char *home = identity->has_user ? identity->home : host_home ? host_home : "/";
     const struct { const char *name, *value; } base[] = {
         {"PATH", BASE_PATH}, {"HOME", home}, {"USER", user}, {"LOGNAME", user}, {"LANG", "C.UTF-8"},
@@ -341,6 +338,12 @@ static void read_environment(const struct section_reader *r, struct child_spec *
     for (int i = 0; i < count; i++)
         job_settings_add(&spec->job_settings, "E%s", words[i]);
     words_free(words);
+}
+
+void config_host_user(char *name, size_t size)
+{
+    const struct passwd *self = getpwuid(geteuid());
+    snprintf(name, size, "%s", self != NULL && self->pw_name != NULL ? self->pw_name : "");
 }
 
 void section_read_environment(const struct section_reader *r, struct child_spec *spec)

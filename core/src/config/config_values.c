@@ -233,17 +233,19 @@ void section_key_error(const struct section_reader *r, const char *key, int line
 
 void section_reject_unknown_keys(const struct section_reader *r, const char *const *allowed)
 {
-    char expected[256] = "";
-    for (const char *const *name = allowed; *name != NULL; name++)
-        snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
-                 name == allowed ? "" : ", ", *name);
     for (size_t i = 0; i < r->section->key_count; i++) {
         const struct ini_key *key = &r->section->keys[i];
         bool known = false;
         for (const char *const *name = allowed; *name != NULL && !known; name++)
             known = strcmp(*name, key->name) == 0;
-        if (!known)
-            section_key_error(r, key->name, key->line, "unknown key (expected one of: %s)", expected);
+        if (known)
+            continue;
+        /* Written out only for a key that needs it: most sections have none. */
+        char expected[256] = "";
+        for (const char *const *name = allowed; *name != NULL; name++)
+            snprintf(expected + strlen(expected), sizeof expected - strlen(expected), "%s%s",
+                     name == allowed ? "" : ", ", *name);
+        section_key_error(r, key->name, key->line, "unknown key (expected one of: %s)", expected);
     }
 }
 
@@ -257,15 +259,25 @@ const char *section_value(const struct section_reader *r, const char *key, int *
 {
     const struct ini_key *found = ini_section_key(r->section, key);
     *line = found != NULL ? found->line : r->section->line;
-    if (found == NULL || r->file->dict == NULL)
+    if (found == NULL || r->file->parts == NULL)
         return NULL;
-    char *lookup;
-    if (asprintf(&lookup, "%s:%s", r->section->name, key) < 0) {
+    /* iniparser's name for it, "SECTION:KEY"; on the stack as a rule (this
+     * runs for every key of every spec). */
+    size_t section_length = strlen(r->section->name), key_length = strlen(key);
+    char stack[256];
+    char *lookup = section_length + key_length + 2 <= sizeof stack
+                       ? stack
+                       : malloc(section_length + key_length + 2);
+    if (lookup == NULL) {
         section_key_error(r, key, *line, "out of memory");
         return NULL;
     }
-    const char *value = iniparser_getstring(r->file->dict, lookup, NULL);
-    free(lookup);
+    memcpy(lookup, r->section->name, section_length);
+    lookup[section_length] = ':';
+    memcpy(lookup + section_length + 1, key, key_length + 1);
+    const char *value = iniparser_getstring(r->file->parts[r->section->part], lookup, NULL);
+    if (lookup != stack)
+        free(lookup);
     if (value == NULL)
         section_key_error(r, key, *line, "the INI reader found no value here");
     else if (found->quote_problem != NULL)

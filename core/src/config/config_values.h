@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "config.h"     /* struct error_list */
+#include "hashmap.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
 /* Where the problems of one config_load go. `count` counts every report,
@@ -89,6 +90,8 @@ struct ini_key {
 struct ini_section {
     char *name;            /* as written, e.g. "supervisor:auth_rules" */
     int line;
+    size_t offset;         /* of its header's (logical) line in the file */
+    size_t part;           /* which of the file's dictionaries holds its values */
     bool usable;           /* false: malformed or repeated name (reported) */
     struct ini_key *keys;  /* well-formed names, first occurrences only */
     size_t key_count, key_capacity;
@@ -97,7 +100,9 @@ struct ini_section {
 struct ini_layout {
     struct ini_section *sections;
     size_t count, capacity;
+    struct hashmap by_name; /* section name -> position + 1 (the first of a repeated name) */
     size_t syntax_errors;  /* lines that are neither comment, section nor key */
+    size_t problems;       /* everything the scan reported, syntax errors included */
 };
 
 /* Scans `text` (`length` bytes, the contents of `file`) with every
@@ -126,8 +131,17 @@ struct ini_file {
     const char *path;          /* borrowed */
     char *base_dir;            /* folder of path: base of its relative paths */
     struct ini_layout layout;
-    dictionary *dict;          /* NULL if iniparser refused the file */
+    /* iniparser's values, one dictionary per part of the file (a section
+     * says which: config_file.c); NULL if iniparser refused the file. */
+    dictionary **parts;
+    size_t part_count;
 };
+
+/* The most sections and keys (a section counts one, each key one) that
+ * iniparser is given at a time (config_file.c: "Why in parts"); a section
+ * with more is a part of its own. 0: every file whole. The fuzz target
+ * compares 1 (a part per section) with 0. */
+extern size_t config_file_part_max_entries;
 
 /* Returns -1 if the file cannot be read at all or is not a config file
  * (reported). Either way the file must be closed. */
@@ -144,6 +158,10 @@ struct section_reader {
     struct config_problems *problems;
     const struct ini_file *file;
     const struct ini_section *section;
+    /* The host's own user name ("" if the user database has none): the
+     * USER of a child spec without `user`. Looked up once per load, not
+     * once per spec (each lookup reads the user database). */
+    const char *host_user;
 };
 
 void section_key_error(const struct section_reader *r, const char *key, int line,
@@ -191,6 +209,9 @@ void section_read_request_args(const struct section_reader *r, struct child_spec
  * group, limit_*, nice, umask, working_directory, environment) into the
  * spec's job settings; refuses what this host cannot do. */
 void section_read_environment(const struct section_reader *r, struct child_spec *spec);
+/* The host's own user name into `name` ("" if the user database has none):
+ * section_reader's host_user. */
+void config_host_user(char *name, size_t size);
 /* For a keyword parser of this file: reports `problem` (if not NULL). */
 void section_value_problem(const struct section_reader *r, const char *key, int line,
                            const char *problem, const char *value);

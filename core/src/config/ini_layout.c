@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct scan {
 static void __attribute__((format(printf, 5, 6)))
 scan_report(struct scan *scan, int line, const char *section, const char *key, const char *fmt, ...)
 {
+    scan->layout->problems++;
     va_list ap;
     va_start(ap, fmt);
     config_vreport(scan->problems, scan->file, line, section, key, fmt, ap);
@@ -64,7 +66,7 @@ static const char *quote_problem(const char *value)
     return NULL;
 }
 
-static void scan_section(struct scan *scan, const char *name, int line)
+static void scan_section(struct scan *scan, const char *name, int line, size_t offset)
 {
     struct ini_layout *layout = scan->layout;
     bool usable = true;
@@ -74,12 +76,13 @@ static void scan_section(struct scan *scan, const char *name, int line)
                     "(as in [supervisor:auth_rules])");
         usable = false;
     }
-    for (size_t i = 0; usable && i < layout->count; i++) {
-        if (strcmp(layout->sections[i].name, name) == 0) {
-            scan_report(scan, line, name, NULL, "section given twice (first at line %d)",
-                        layout->sections[i].line);
-            usable = false;
-        }
+    /* By name, not by a walk over the sections before: a file of
+     * children_dir may hold thousands. */
+    uintptr_t first = (uintptr_t)hashmap_get_string(&layout->by_name, name);
+    if (usable && first > 0) {
+        scan_report(scan, line, name, NULL, "section given twice (first at line %d)",
+                    layout->sections[first - 1].line);
+        usable = false;
     }
     if (layout->count == layout->capacity) {
         size_t capacity = layout->capacity == 0 ? 8 : layout->capacity * 2;
@@ -96,7 +99,14 @@ static void scan_section(struct scan *scan, const char *name, int line)
         scan_report(scan, line, NULL, NULL, "out of memory");
         return;
     }
-    layout->sections[layout->count++] = (struct ini_section){.name = copy, .line = line, .usable = usable};
+    if (first == 0 && hashmap_put_string(&layout->by_name, copy,
+                                         (void *)(uintptr_t)(layout->count + 1)) != 0) {
+        free(copy);
+        scan_report(scan, line, NULL, NULL, "out of memory");
+        return;
+    }
+    layout->sections[layout->count++] =
+        (struct ini_section){.name = copy, .line = line, .offset = offset, .usable = usable};
 }
 
 static void scan_key(struct scan *scan, const char *name, const char *value, int line)
@@ -138,7 +148,7 @@ static void scan_key(struct scan *scan, const char *name, const char *value, int
 }
 
 /* Sorts one logical line the way iniparser_line() does. */
-static void scan_line(struct scan *scan, char *raw, int line)
+static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
 {
     char *text = config_trim(raw);
     size_t length = strlen(text);
@@ -147,7 +157,7 @@ static void scan_line(struct scan *scan, char *raw, int line)
     char *equals = strchr(text, '=');
     if (text[0] == '[' && text[length - 1] == ']') {
         *strchr(text, ']') = '\0';
-        scan_section(scan, config_trim(text + 1), line);
+        scan_section(scan, config_trim(text + 1), line, offset);
     } else if (equals != NULL && equals != text) {
         *equals = '\0';
         scan_key(scan, config_trim(text), config_trim(equals + 1), line);
@@ -166,6 +176,7 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
     char *logical = NULL;
     size_t logical_length = 0;
     int line = 0, first_line = 0;
+    size_t first_offset = 0;
     for (size_t start = 0; start < length;) {
         const char *newline = memchr(text + start, '\n', length - start);
         size_t end = newline != NULL ? (size_t)(newline - text) : length;
@@ -185,8 +196,10 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
         logical = grown;
         memcpy(logical + logical_length, text + start, got);
         logical[logical_length + got] = '\0';
-        if (logical_length == 0)
+        if (logical_length == 0) {
             first_line = line;
+            first_offset = start;
+        }
         logical_length += got;
         start = end + 1;
         /* Like iniparser: a line ending in a backslash goes on on the next
@@ -195,7 +208,7 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
             logical[--logical_length] = '\0';
             continue;
         }
-        scan_line(&scan, logical, first_line);
+        scan_line(&scan, logical, first_line, first_offset);
         logical_length = 0;
     }
     /* iniparser drops a continued line that nothing follows. */
@@ -215,13 +228,11 @@ const struct ini_key *ini_section_key(const struct ini_section *section, const c
 
 int ini_layout_line(const struct ini_layout *layout, const char *section, const char *key)
 {
-    for (size_t i = 0; i < layout->count; i++) {
-        if (strcmp(layout->sections[i].name, section) != 0)
-            continue;
-        const struct ini_key *found = ini_section_key(&layout->sections[i], key);
-        return found != NULL ? found->line : layout->sections[i].line;
-    }
-    return 0;
+    uintptr_t position = (uintptr_t)hashmap_get_string(&layout->by_name, section);
+    if (position == 0)
+        return 0;
+    const struct ini_key *found = ini_section_key(&layout->sections[position - 1], key);
+    return found != NULL ? found->line : layout->sections[position - 1].line;
 }
 
 void ini_layout_free(struct ini_layout *layout)
@@ -233,5 +244,6 @@ void ini_layout_free(struct ini_layout *layout)
         free(layout->sections[i].name);
     }
     free(layout->sections);
+    hashmap_free(&layout->by_name);
     *layout = (struct ini_layout){0};
 }
