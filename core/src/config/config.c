@@ -12,6 +12,8 @@
  * Order of work: the host file (its [host] section says where the child
  * specs are), then every *.ini in children_dir by file name, then the
  * references between them (autostart, events), which may cross files.
+ * Looking things up in a loaded config and freeing it: config_use.c; the
+ * error list: error_list.c.
  */
 #include "config.h"
 
@@ -30,47 +32,6 @@
 #include "listen_address.h"
 #include "log.h"
 #include "text_escape.h"
-
-/* ---- error list ------------------------------------------------------ */
-
-void error_list_init(struct error_list *errors)
-{
-    *errors = (struct error_list){NULL, 0, 0};
-}
-
-void error_list_add(struct error_list *errors, const char *fmt, ...)
-{
-    if (errors->count == errors->capacity) {
-        size_t capacity = errors->capacity == 0 ? 8 : errors->capacity * 2;
-        char **grown = realloc(errors->messages, capacity * sizeof *grown);
-        if (grown == NULL)
-            return;
-        errors->messages = grown;
-        errors->capacity = capacity;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    char *message;
-    int length = vasprintf(&message, fmt, ap);
-    va_end(ap);
-    if (length < 0)
-        return;
-    /* A file name or a client's text in a message is printed to a
-     * terminal and travels in line-based reports (the spawner's load
-     * report): a newline in it would cut the message short there. */
-    errors->messages[errors->count] = text_escape_string(message);
-    free(message);
-    if (errors->messages[errors->count] != NULL)
-        errors->count++;
-}
-
-void error_list_free(struct error_list *errors)
-{
-    for (size_t i = 0; i < errors->count; i++)
-        free(errors->messages[i]);
-    free(errors->messages);
-    error_list_init(errors);
-}
 
 /* ---- loader state ---------------------------------------------------- */
 
@@ -541,89 +502,4 @@ int config_load(const char *path, struct config *cfg, struct error_list *errors)
 int config_load_host_file(const char *path, struct config *cfg, struct error_list *errors)
 {
     return load(path, cfg, errors, false);
-}
-
-/* ---- using a config -------------------------------------------------- */
-
-void config_check_plugins(const struct config *cfg, const char *const *names, size_t count,
-                          struct error_list *errors)
-{
-    for (size_t i = 0; i < cfg->child_count; i++) {
-        const struct child_spec *spec = &cfg->children[i];
-        bool found = spec->plugin == NULL; /* missing plugin key: already an error */
-        for (size_t k = 0; k < count && !found; k++)
-            found = strcmp(names[k], spec->plugin) == 0;
-        if (!found)
-            error_list_add(errors, "%s: [child:%s] plugin: no plugin \"%s\" in %s", spec->file,
-                           spec->id, spec->plugin, cfg->plugin_dir != NULL ? cfg->plugin_dir : "plugin_dir");
-    }
-}
-
-const struct supervisor_spec *config_find_supervisor(const struct config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->supervisor_count; i++)
-        if (cfg->supervisors[i].name != NULL && strcmp(cfg->supervisors[i].name, name) == 0)
-            return &cfg->supervisors[i];
-    return NULL;
-}
-
-const struct child_spec *config_find_child(const struct config *cfg, const char *id)
-{
-    if (cfg->children_by_id.count > 0) {
-        uintptr_t position = (uintptr_t)hashmap_get_string(&cfg->children_by_id, id);
-        return position > 0 && position <= cfg->child_count ? &cfg->children[position - 1] : NULL;
-    }
-    for (size_t i = 0; i < cfg->child_count; i++)
-        if (cfg->children[i].id != NULL && strcmp(cfg->children[i].id, id) == 0)
-            return &cfg->children[i];
-    return NULL;
-}
-
-const struct event_spec *config_find_event(const struct config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->event_count; i++)
-        if (cfg->events[i].name != NULL && strcmp(cfg->events[i].name, name) == 0)
-            return &cfg->events[i];
-    return NULL;
-}
-
-void config_free(struct config *cfg)
-{
-    hashmap_free(&cfg->children_by_id);
-    for (size_t i = 0; i < cfg->supervisor_count; i++) {
-        struct supervisor_spec *spec = &cfg->supervisors[i];
-        free(spec->name);
-        free(spec->file);
-        words_free(spec->extra_args);
-        words_free(spec->autostart);
-        words_free(spec->children);
-    }
-    for (size_t i = 0; i < cfg->child_count; i++) {
-        struct child_spec *spec = &cfg->children[i];
-        free(spec->id);
-        free(spec->file);
-        free(spec->plugin);
-        words_free(spec->args);
-        free(spec->name);
-        job_settings_text_free(&spec->job_settings);
-    }
-    for (size_t i = 0; i < cfg->event_count; i++) {
-        struct event_spec *spec = &cfg->events[i];
-        free(spec->name);
-        free(spec->file);
-        free(spec->supervisor);
-        free(spec->child);
-    }
-    free(cfg->metrics_listen);
-    free(cfg->supervisors);
-    free(cfg->children);
-    free(cfg->events);
-    free(cfg->path);
-    free(cfg->plugin_dir);
-    free(cfg->children_dir);
-    free(cfg->socket_path);
-    words_free(cfg->allow_users);
-    free(cfg->allow_uids);
-    free(cfg->allow_group);
-    *cfg = (struct config){0};
 }
