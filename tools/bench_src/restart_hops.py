@@ -58,6 +58,8 @@ def main(argv):
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--realtime", action="store_true")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="wait this long after each restart before the next kill")
     options = parser.parse_args(argv)
     build_dir = os.path.abspath(options.build_dir)
     bench_dir = os.path.join(build_dir, "bench")
@@ -115,6 +117,9 @@ def main(argv):
                             break
                         bench.time.sleep(0.0002)
                     seen = count
+                    if options.pause_ms:
+                        bench.time.sleep(options.pause_ms / 1000)
+                        _, seen = read_entries(trace_path, 0)
                     firsts = {}
                     for tag, value, ns in entries:
                         # the host also wakes for the refill spare and the
