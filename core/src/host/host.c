@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hop_trace.h"
 #include "host_internal.h"
 #include "host_log.h"
 #include "host_notify.h"
@@ -471,6 +472,7 @@ int host_run(const char *config_path)
     static struct host host; /* the loop keeps pointers into it until the end */
     memset(&host, 0, sizeof host);
     host.signal_fd = -1;
+    HOP_TRACE_OPEN();
     host_signals_block();
     if (load_everything(&host, config_path, true) < 0) {
         host_spawners_free(&host);

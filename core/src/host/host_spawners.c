@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hop_trace.h"
 #include "host_internal.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -393,6 +394,7 @@ static bool hand_to_spare(struct spawner_link *link, child_key key, const char *
         drop_spare(link);
         return false;
     }
+    HOP_TRACE(HOP_HOST_HANDED, link->spare.pid);
     close(link->spare.job_fd);
     host_defer_spare_start(link->host, key, link->index, link->spare.pid,
                            link->spare.output_fd, link->spare.report_fd);
@@ -513,6 +515,7 @@ static void on_spawner_event(uv_poll_t *watcher, int status, int events)
 {
     struct spawner_link *link = watcher->data;
     struct host *host = link->host;
+    HOP_TRACE(HOP_HOST_WOKE, 0);
     if (status < 0) {
         uv_poll_stop(watcher); /* as for EOF: SIGCHLD reports the death */
         return;

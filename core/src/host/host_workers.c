@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dynsup/plugin.h"
+#include "hop_trace.h"
 #include "host_internal.h"
 #include "log.h"
 #include "proc_stat.h"
@@ -362,7 +363,9 @@ static void worker_gone(struct host *host, struct worker_io *io, int wait_status
     struct action_list actions;
     action_list_init(&actions);
     tree_worker_exited(host->tree, key, pid, how, host_now(host), &actions);
+    HOP_TRACE(HOP_HOST_DECIDED, pid);
     host_apply(host, &actions);
+    HOP_TRACE(HOP_HOST_DONE, pid);
     action_list_free(&actions);
 }
 

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hop_trace.h"
 #include "plugin_loader.h"
 #include "spawner_containment.h"
 #include "worker.h"
@@ -146,6 +147,7 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     struct pollfd job_ready = {.fd = worker_job_fd, .events = POLLIN};
     while (!worker_stop_requested() && ppoll(&job_ready, 1, NULL, &none) < 0 && errno == EINTR)
         ;
+    HOP_TRACE(HOP_SPARE_WOKE, hop_minflt());
     if (worker_stop_requested())
         worker_end_by_stop();
     _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
@@ -163,6 +165,7 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     if (!spawner_decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
         _exit(127); /* cannot happen: the spawner decoded it first */
     job.supervisor_pid = host_pid;
+    HOP_TRACE(HOP_SPARE_DECODED, hop_minflt());
     worker_become(&job, plugin);
 }
 
@@ -243,6 +246,7 @@ static void send_spare(struct spawner *spawner)
                     ? -1
                     : fork_worker(spawner, NULL, spawner->plugins.items[0].plugin, &fds[1],
                                   &fds[2], &fds[0], &what);
+    HOP_TRACE(HOP_SPAWNER_SPARE_FORKED, pid);
     reply.pid = pid > 0 ? pid : 0;
     reply.error = pid > 0 ? 0 : errno;
     uint32_t type = SPAWNER_SPARE;
@@ -306,12 +310,14 @@ static void read_host_messages(struct spawner *spawner)
 static void report_exit(pid_t pid, int wait_status, void *context)
 {
     struct spawner *spawner = context;
+    HOP_TRACE(HOP_SPAWNER_REAPED, pid);
     struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
     uint32_t type = SPAWNER_EXITED;
     char message[sizeof type + sizeof exited];
     memcpy(message, &type, sizeof type);
     memcpy(message + sizeof type, &exited, sizeof exited);
     send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
+    HOP_TRACE(HOP_SPAWNER_SENT, pid);
 }
 
 /* SIGCHLDs coalesce: one readable signalfd may stand for many exits;
@@ -366,6 +372,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     if (getppid() != host_pid)
         _exit(0);
     prctl(PR_SET_NAME, SPAWNER_NAME);
+    HOP_TRACE_OPEN();
     /* Own session: a Ctrl-C in the host's terminal must reach the host
      * (which then stops the workers in order), not every worker at once. */
     setsid();
@@ -442,8 +449,10 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
                 continue;
             containment_end_all(1);
         }
-        if (watched[1].revents)
+        if (watched[1].revents) {
+            HOP_TRACE(HOP_SPAWNER_WOKE, 0);
             reap_children(&spawner);
+        }
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
         containment_reap_if_due(report_exit, &spawner);

@@ -30,6 +30,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hop_trace.h"
 #include "spawner.h"
 #include "supervisor.h"
 #include "worker_environment.h"
@@ -321,6 +322,7 @@ _Noreturn void worker_become(const struct worker_job *job, const struct dynsup_p
     }
     report_init(INIT_OK, NULL);
 
+    HOP_TRACE(HOP_RUN_CALLED, hop_minflt());
     int status = plugin->run(&worker, job->argc, job->argv);
     /* _exit, not exit: atexit handlers inherited from the spawner (and
      * sanitizer leak checks) are not the worker's business. A non-zero
