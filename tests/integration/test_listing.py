@@ -1,6 +1,8 @@
-"""which_children of many children is written in slices between the
-loop's other work (issue 13 item 1): the answer is still whole and in its
-connection's request order, and supervision goes on while it is written.
+"""which_children of many children is snapshotted in slices between the
+loop's other work and formatted in a thread below the host's priority
+(issue 13 item 1): the answer is still whole and in its connection's
+request order, supervision goes on while it is written, and a stop in the
+middle of it ends cleanly.
 """
 
 import json
@@ -75,6 +77,52 @@ def test_supervision_goes_on_while_listings_are_written():
         print("20 restarts while %d listings of %d children were written" % (listed[0], COUNT))
         assert listed[0] > 0
         assert host.stop() == 0
+
+
+def thread_scheduling(pid):
+    """{thread id: (policy, nice)} of every thread of pid, from /proc."""
+    threads = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        # after the command: state is field 3, nice field 19, policy field 41
+        threads[int(tid)] = (int(fields[41 - 3]), int(fields[19 - 3]))
+    return threads
+
+
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def test_listings_are_formatted_below_the_hosts_priority():
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        host.requests([{"cmd": "start_child", "supervisor": "many", "child": "sleepy"}] * COUNT)
+        main_policy, main_nice = thread_scheduling(host.pid)[host.pid]
+        assert main_policy == SCHED_OTHER
+        answer = host.request({"cmd": "which_children", "supervisor": "many"})
+        assert len(answer["children"]) == COUNT
+        formatters = {tid: scheduling for tid, scheduling in thread_scheduling(host.pid).items()
+                      if tid != host.pid}
+        print("host thread: policy %d nice %d; others: %s" % (main_policy, main_nice, formatters))
+        assert formatters, "no thread formatted the listing"
+        assert (SCHED_BATCH, min(19, main_nice + 5)) in formatters.values()
+        assert thread_scheduling(host.pid)[host.pid] == (main_policy, main_nice)
+        assert host.stop() == 0
+
+
+def test_a_stop_while_listings_are_formatted_ends_cleanly():
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        pids = [a["pid"] for a in host.requests(
+            [{"cmd": "start_child", "supervisor": "many", "child": "sleepy"}] * COUNT)]
+        with host.connect() as client:
+            listing = (json.dumps({"cmd": "which_children", "supervisor": "many"}) + "\n").encode()
+            client.sendall(listing * 16 + (json.dumps({"cmd": "stop"}) + "\n").encode())
+            assert host.process.wait(timeout=60) == 0
+        for pid in pids:
+            assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read() \
+                .rsplit(")", 1)[1].split()[0] == "Z"
 
 
 if __name__ == "__main__":

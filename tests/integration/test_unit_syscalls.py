@@ -70,6 +70,11 @@ def test_every_system_call_made_is_in_the_units_filter():
             pid = host.start_child("examples", "sleeper")["pid"]
             host.cli("terminate-child", "examples", pid, check=0)
             wait_for(lambda: gone(pid), what="the sleeper to stop")
+            # a long listing: formatted in a thread of its own, at a lower priority
+            many = [a["pid"] for a in host.requests(
+                [{"cmd": "start_child", "supervisor": "examples", "child": "sleeper"}] * 80)]
+            assert len(host.which_children("examples")) == 80
+            host.cli("terminate-child", "examples", many[0], check=0)
             host.cli("emit", "update_auth_rules", check=0)
             host.cli("metrics", check=0)
             if http_built():
@@ -78,7 +83,8 @@ def test_every_system_call_made_is_in_the_units_filter():
             assert host.process.wait(DEADLINE) == 0, host.log()
     used = traced_calls()
     # The trace holds the workers too: the loader's fetch and atomic save.
-    assert {"clone", "prctl", "connect", "rename", "fsync"} <= used, sorted(used)
+    assert {"clone", "prctl", "connect", "rename", "fsync", "sched_setscheduler",
+            "setpriority"} <= used, sorted(used)
     allowed = expand("@system-service")
     # strace's own start of the host (execve of the binary) is allowed too.
     outside = sorted(used - allowed)

@@ -121,8 +121,10 @@ struct host {
     struct config **retired_configs;
     size_t retired_config_count;
     uint64_t reload_count;
-    /* host_listing.c: which_children answers being written in slices */
+    /* host_listing.c: which_children answers being snapshotted in slices,
+     * and those the thread pool is formatting */
     struct listing *listings;
+    struct listing *formatting;
     uv_idle_t listing_idle;
     bool listing_idle_started;
     struct {
