@@ -9,7 +9,7 @@ import re
 import signal
 import time
 
-from harness import DEADLINE, Host, gone, run_tests, wait_for
+from harness import DEADLINE, TIME_SCALE, Host, gone, run_tests, wait_for
 
 SUPERVISORS = """
 [supervisor:backoff]
@@ -72,12 +72,15 @@ def test_a_failing_child_waits_twice_as_long_before_each_restart():
                  what="four restarts of the crasher")
         gaps = [restarted - exited for exited, restarted in exits_and_restarts(host)[:4]]
         for nominal, gap in zip((0.2, 0.4, 0.8, 1.6), gaps):
-            # the log's clock has ms resolution; scheduling may add a little
-            assert 0.75 * nominal - 0.002 <= gap <= 1.25 * nominal + 0.25, (nominal, gaps)
-        assert gaps[3] > gaps[1] and gaps[2] > gaps[0], gaps
+            # The lower bound is the proof that the child waited (the log's
+            # clock has ms resolution). Above, a loaded machine may add
+            # its scheduling delays (0.25 s was once exceeded at load
+            # 750); the decided waits are checked exactly just below.
+            assert 0.75 * nominal - 0.002 <= gap <= 1.25 * nominal + 1.0 * TIME_SCALE, (nominal, gaps)
         waits = [int(w) for w in re.findall(r"child crasher: restart in (\d+) ms", host.log())]
         for nominal, wait in zip((200, 400, 800, 1600, 3200), waits):
             assert 0.75 * nominal <= wait < 1.25 * nominal, (nominal, waits)
+        assert waits[:4] == sorted(waits[:4]) and len(set(waits[:4])) == 4, waits
         print("gaps between exit and restart (s): %s" % ", ".join("%.3f" % g for g in gaps))
 
         # While the fifth restart waits (2400-4000 ms), the child shows it.
