@@ -271,6 +271,42 @@ static void test_overlong_line_far_down_a_big_file_names_its_line(void **state)
     assert_error(s, expected);
 }
 
+/* iniparser strips the blanks at the end of the joined line, not only of
+ * the line just read: "x\\ \\" then a blank line leaves a backslash at
+ * the end again, and the line goes on, swallowing the next header. The
+ * layout scan must see the same line, or it finds a section iniparser
+ * never had (and a cut between parts there loses the continued value). */
+static void test_a_continued_line_that_swallows_a_header_reads_as_iniparser_reads_it(void **state)
+{
+    struct scratch *s = *state;
+    enum { PAIRS = 300 };
+    size_t size = PAIRS * 120 + 1, used = 0;
+    char *text = malloc(size);
+    assert_non_null(text);
+    for (int i = 0; i < PAIRS; i++)
+        used += (size_t)snprintf(text + used, size - used,
+                                 "[child:c%d]\nplugin = p\nargs = --n \\ \\\n\n[child:gone%d]\n"
+                                 "[child:d%d]\nplugin = p\n",
+                                 i, i, i);
+    write_file(s, "children.d/a.ini", text);
+    free(text);
+    load_host(s, HOST);
+    assert_loaded_cleanly(s);
+    assert_int_equal(s->cfg.child_count, 2 * PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        char id[32], swallowed[32];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(swallowed, sizeof swallowed, "[child:gone%d]", i);
+        const struct child_spec *spec = config_find_child(&s->cfg, id);
+        assert_non_null(spec);
+        assert_int_equal(spec->argc, 2);
+        assert_string_equal(spec->args[0], "--n");
+        assert_string_equal(spec->args[1], swallowed);
+        snprintf(id, sizeof id, "gone%d", i);
+        assert_null(config_find_child(&s->cfg, id));
+    }
+}
+
 /* ---- plugins ---------------------------------------------------------- */
 
 static void test_child_whose_plugin_is_not_loaded_is_reported(void **state)
@@ -296,6 +332,7 @@ int main(void)
         TEST(test_many_specs_keep_their_values_whatever_the_parts),
         TEST(test_bad_value_far_down_a_big_file_names_its_line),
         TEST(test_overlong_line_far_down_a_big_file_names_its_line),
+        TEST(test_a_continued_line_that_swallows_a_header_reads_as_iniparser_reads_it),
         TEST(test_missing_children_dir_is_reported_against_its_key),
         TEST(test_empty_children_dir_gives_no_children_and_no_errors),
         TEST(test_only_ini_files_are_read_in_file_name_order),

@@ -202,6 +202,11 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
         }
         logical_length += got;
         start = end + 1;
+        /* Like iniparser, which strips the blanks at the end of the whole
+         * joined line, not only of the line just read: "x\ \" then a blank
+         * line ends in a backslash again, and goes on. */
+        while (logical_length > 0 && isspace((unsigned char)logical[logical_length - 1]))
+            logical[--logical_length] = '\0';
         /* Like iniparser: a line ending in a backslash goes on on the next
          * one, the backslash removed. */
         if (logical_length > 0 && logical[logical_length - 1] == '\\') {
