@@ -108,6 +108,13 @@ def test_listings_are_formatted_below_the_hosts_priority():
         print("host thread: policy %d nice %d; others: %s" % (main_policy, main_nice, formatters))
         assert formatters, "no thread formatted the listing"
         assert (SCHED_BATCH, min(19, main_nice + 5)) in formatters.values()
+        # and none of them takes a signal meant for the loop
+        for tid in formatters:
+            with open("/proc/%d/task/%d/status" % (host.pid, tid)) as status:
+                blocked = int(next(l for l in status if l.startswith("SigBlk:")).split()[1], 16)
+            for number in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
+                           signal.SIGUSR2, signal.SIGTERM, signal.SIGCHLD):
+                assert blocked & (1 << (number - 1)), "thread %d takes %s" % (tid, number.name)
         assert thread_scheduling(host.pid)[host.pid] == (main_policy, main_nice)
         assert host.stop() == 0
 

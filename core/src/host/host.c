@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -474,6 +475,11 @@ int host_run(const char *config_path)
     host.signal_fd = -1;
     HOP_TRACE_OPEN();
     host_signals_block();
+    /* A long listing's answer is built in a pool thread and freed on the
+     * loop. Under glibc's moving threshold it would come from that
+     * thread's arena, whose lock a preempted low-priority thread may hold
+     * when the loop frees; a fixed threshold keeps big blocks mmap'ed. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (load_everything(&host, config_path, true) < 0) {
         host_spawners_free(&host);
         free(host.work_dir);

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -221,7 +222,15 @@ static void hand_to_thread(struct host *host, struct listing *listing)
     listing->work.data = listing;
     listing->next = host->formatting;
     host->formatting = listing;
-    if (uv_queue_work(&host->loop, &listing->work, on_format, on_formatted) != 0) {
+    /* libuv starts its pool in the first uv_queue_work, on this thread:
+     * with every signal blocked here, its threads never take one of the
+     * host's (they all belong to the loop). */
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    int queued = uv_queue_work(&host->loop, &listing->work, on_format, on_formatted);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (queued != 0) {
         host->formatting = listing->next;
         listing->line = format_answer(listing); /* cannot happen with a live loop */
         answer(host, listing);
