@@ -218,10 +218,52 @@ static void run_command(long count, char **argv)
     }
 }
 
+/* --live N: N children that sleep through the figure, as a supervisor's
+ * live workers do. A restart among thousands of processes that share the
+ * parent's pages costs the kernel more than one alone (every fork and exit
+ * updates the reverse maps those pages share, and whatever walks them,
+ * reclaim or a memory monitor, walks them all); dynsup measured with N
+ * live workers compares with this. */
+static pid_t *start_live(long count)
+{
+    pid_t *pids = calloc((size_t)count, sizeof *pids);
+    if (!pids)
+        fail("calloc");
+    int ack[2];
+    if (pipe(ack) < 0)
+        fail("pipe");
+    for (long i = 0; i < count; i++) {
+        pids[i] = fork_child();
+        if (pids[i] == 0) {
+            write_all(ack[1], "x", 1);
+            sleep_until_term();
+        }
+    }
+    for (long i = 0; i < count; i++) { /* every one asleep before the figure */
+        char byte;
+        read_exactly(ack[0], &byte, 1);
+    }
+    close(ack[0]);
+    close(ack[1]);
+    return pids;
+}
+
+static void stop_live(pid_t *pids, long count)
+{
+    for (long i = 0; i < count; i++)
+        kill(pids[i], SIGKILL);
+    for (long i = 0; i < count; i++)
+        waitpid(pids[i], NULL, 0);
+    free(pids);
+}
+
 int main(int argc, char **argv)
 {
-    while (argc > 2 && strcmp(argv[1], "--load") == 0) {
-        if (!dlopen(argv[2], RTLD_NOW | RTLD_LOCAL)) {
+    long live = 0;
+    while (argc > 2 && (strcmp(argv[1], "--load") == 0 || strcmp(argv[1], "--live") == 0)) {
+        if (strcmp(argv[1], "--live") == 0) {
+            live = strtol(argv[2], NULL, 10);
+        } else if (!dlopen(argv[2], RTLD_NOW | RTLD_LOCAL)) {
             fprintf(stderr, "baseline: %s\n", dlerror());
             return 1;
         }
@@ -229,7 +271,7 @@ int main(int argc, char **argv)
         argv += 2;
     }
     if (argc < 3) {
-        fprintf(stderr, "usage: baseline [--load FILE.so]... throughput|latency|restart|stop N | command N PROG [ARG...]\n");
+        fprintf(stderr, "usage: baseline [--load FILE.so]... [--live N] throughput|latency|restart|stop N | command N PROG [ARG...]\n");
         return 2;
     }
     long count = strtol(argv[2], NULL, 10);
@@ -238,6 +280,11 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+    if (live > 0 && strcmp(argv[1], "restart") != 0) {
+        fprintf(stderr, "baseline: --live goes with restart only\n");
+        return 2;
+    }
+    pid_t *live_pids = live > 0 ? start_live(live) : NULL;
     if (strcmp(argv[1], "throughput") == 0)
         run_throughput(count);
     else if (strcmp(argv[1], "latency") == 0)
@@ -252,5 +299,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "baseline: unknown figure %s\n", argv[1]);
         return 2;
     }
+    if (live_pids)
+        stop_live(live_pids, live);
     return 0;
 }
