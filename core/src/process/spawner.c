@@ -303,15 +303,26 @@ static void read_host_messages(struct spawner *spawner)
     }
 }
 
+/* Exits reaped in the current pass, sent as one EXITED record by
+ * send_exits at the end of the pass (or when it is full). */
+static struct spawner_exited_batch exit_batch = {.type = SPAWNER_EXITED};
+static size_t exit_batch_count;
+
+static void send_exits(struct spawner *spawner)
+{
+    if (exit_batch_count == 0)
+        return;
+    send_or_die(spawner->socket_fd, &exit_batch,
+                sizeof exit_batch.type + exit_batch_count * sizeof exit_batch.exits[0], NULL, 0);
+    exit_batch_count = 0;
+}
+
 static void report_exit(pid_t pid, int wait_status, void *context)
 {
-    struct spawner *spawner = context;
-    struct spawner_exited exited = {.pid = pid, .wait_status = wait_status};
-    uint32_t type = SPAWNER_EXITED;
-    char message[sizeof type + sizeof exited];
-    memcpy(message, &type, sizeof type);
-    memcpy(message + sizeof type, &exited, sizeof exited);
-    send_or_die(spawner->socket_fd, message, sizeof message, NULL, 0);
+    if (exit_batch_count == SPAWNER_EXITED_MAX)
+        send_exits(context);
+    exit_batch.exits[exit_batch_count++] = (struct spawner_exited){.pid = pid,
+                                                                   .wait_status = wait_status};
 }
 
 /* SIGCHLDs coalesce: one readable signalfd may stand for many exits;
@@ -331,6 +342,7 @@ static void reap_children(struct spawner *spawner)
                 signalled[count++] = (pid_t)pending[i].ssi_pid;
         }
     containment_reap(signalled, count, report_exit, spawner);
+    send_exits(spawner);
 }
 
 static void send_load_report(struct spawner *spawner, const struct error_list *errors)
@@ -447,6 +459,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
         if (watched[0].revents)
             read_host_messages(&spawner); /* exits when the host closed its end */
         containment_reap_if_due(report_exit, &spawner);
+        send_exits(&spawner);
         containment_sweep_if_due();
     }
 }
