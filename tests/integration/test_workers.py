@@ -112,6 +112,30 @@ def test_sigterm_stops_every_child_in_parallel_and_exits_zero():
         assert not os.path.exists(host.socket_path)
 
 
+def test_every_exit_of_a_burst_is_heard_one_by_one():
+    """A spawner sends the exits one reaping pass found in one message
+    (up to 512 of them): each still reaches the tree as its own exit, with
+    its own status, inside a stop and outside one."""
+    with new_host().start() as host:
+        answers = host.requests([{"cmd": "start_child", "supervisor": "work",
+                                  "child": "sleeper"}] * 700)
+        assert all(a["result"] == "ok" for a in answers), answers[:3]
+        pids = [a["pid"] for a in answers]
+        stubborn = host.start_child("work", "stubborn")["pid"]
+        killed, kept = pids[:300], pids[300:]
+        for pid in killed:  # a burst outside a stop: temporary, never restarted
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: host.count_children("work")["workers"] == len(kept) + 1,
+                 what="the 300 killed workers gone from the tree")
+        assert host.log().count("child sleeper exited abnormally (killed by signal 9)") == 300, host.log()
+        code = host.stop()
+        assert code == 0, host.log()
+        log = host.log()
+        assert log.count("child sleeper stopped (exit status 0)") == len(kept), log
+        assert "child stubborn stopped (killed by signal 9)" in log, log
+        assert all(gone(pid) for pid in pids + [stubborn])
+
+
 def test_worker_parent_is_the_spawner_which_is_the_hosts_child():
     with new_host().start() as host:
         pid = host.start_child("work", "sleeper")["pid"]

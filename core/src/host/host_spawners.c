@@ -439,13 +439,20 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
 static void read_spawner(struct spawner_link *link)
 {
     struct host *host = link->host;
-    for (int budget = 0; budget < 4096 && !host->exiting; budget++) {
-        char data[sizeof(uint32_t) + sizeof(struct spawner_spawned)];
+    /* Counted in messages and exits: a burst of EXITED records is taken
+     * a few thousand exits at a time, between the loop's other work. */
+    for (size_t budget = 0; budget < 4096 && !host->exiting; budget++) {
+        enum { SPAWNED_LENGTH = sizeof(uint32_t) + sizeof(struct spawner_spawned) };
+        union {
+            char bytes[SPAWNED_LENGTH];
+            struct spawner_exited_batch exits;
+        } received;
+        char *data = received.bytes;
         union {
             struct cmsghdr align;
             char bytes[CMSG_SPACE(4 * sizeof(int))];
         } control;
-        struct iovec io = {.iov_base = data, .iov_len = sizeof data};
+        struct iovec io = {.iov_base = data, .iov_len = sizeof received};
         struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1,
                                  .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
         ssize_t length = recvmsg(link->fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -477,7 +484,7 @@ static void read_spawner(struct spawner_link *link)
         uint32_t type = 0;
         if ((size_t)length >= sizeof type)
             memcpy(&type, data, sizeof type);
-        if (type == SPAWNER_SPAWNED && (size_t)length == sizeof data) {
+        if (type == SPAWNER_SPAWNED && (size_t)length == SPAWNED_LENGTH) {
             struct spawner_spawned spawned;
             memcpy(&spawned, data + sizeof type, sizeof spawned);
             forget_in_flight(link, spawned.key);
@@ -500,13 +507,19 @@ static void read_spawner(struct spawner_link *link)
         }
         for (int i = 0; i < fd_count; i++)
             close(fds[i]);
-        if (type == SPAWNER_EXITED && (size_t)length == sizeof type + sizeof(struct spawner_exited)) {
-            struct spawner_exited exited;
-            memcpy(&exited, data + sizeof type, sizeof exited);
-            if (exited.pid == link->spare.pid) /* a spare without a job: no worker of ours */
-                drop_spare(link);
-            else
-                host_worker_exited(host, link->index, &exited);
+        size_t exit_count = (size_t)length > sizeof type
+                                ? ((size_t)length - sizeof type) / sizeof(struct spawner_exited)
+                                : 0;
+        if (type == SPAWNER_EXITED && exit_count > 0 &&
+            (size_t)length == sizeof type + exit_count * sizeof(struct spawner_exited)) {
+            const struct spawner_exited *exits = received.exits.exits;
+            for (size_t i = 0; i < exit_count && !host->exiting; i++) {
+                if (exits[i].pid == link->spare.pid) /* a spare without a job: no worker of ours */
+                    drop_spare(link);
+                else
+                    host_worker_exited(host, link->index, &exits[i]);
+            }
+            budget += exit_count - 1;
         }
     }
 }

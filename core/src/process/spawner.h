@@ -42,7 +42,8 @@ enum spawner_message_type {
     SPAWNER_LOADED = 1,  /* spawner → host, once: text report of plugin loading */
     SPAWNER_SPAWN,       /* host → spawner: fork a worker */
     SPAWNER_SPAWNED,     /* spawner → host: result; on success carries 2 fds (output, report) */
-    SPAWNER_EXITED,      /* spawner → host: a worker (or a spare) was reaped */
+    SPAWNER_EXITED,      /* spawner → host: workers (or spares) were reaped: an array of
+                            struct spawner_exited, 1 to SPAWNER_EXITED_MAX of them */
     SPAWNER_SPARE_WANTED,/* host → spawner: fork a spare (no payload) */
     SPAWNER_SPARE,       /* spawner → host: the spare; on success carries 3 fds
                             (job pipe write end, output, report) */
@@ -76,6 +77,19 @@ struct spawner_exited {
     int32_t pid;
     int32_t wait_status; /* as from waitpid */
 };
+
+/* The exits one reaping pass found travel in one EXITED record (issue 13:
+ * during a stop of 10,000 workers a message per exit was a send in the
+ * spawner and a receive and a wake-up in the host for each). A pass sends
+ * what it reaped before the spawner waits again, so no exit waits for
+ * others. 512 exits are a 4 KiB record. */
+#define SPAWNER_EXITED_MAX 512
+struct spawner_exited_batch {
+    uint32_t type;       /* SPAWNER_EXITED */
+    struct spawner_exited exits[SPAWNER_EXITED_MAX];
+};
+_Static_assert(offsetof(struct spawner_exited_batch, exits) == sizeof(uint32_t),
+               "the records follow the type with no padding, as they travel");
 
 /* What the worker reports on its report pipe after init, one write. */
 struct worker_report {
