@@ -7,13 +7,11 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "object_keys.h"
+
 /* jansson's limit, which validated these documents before: a document it
  * refused for depth is refused here too. */
 #define MAX_DEPTH 2048
-/* Up to this many keys an object's keys are compared as they come (the
- * error then points at the duplicate); beyond it, sorted at its end. */
-#define KEYS_COMPARED_ON_ARRIVAL 16
-#define QUOTED_KEY_MAX 64
 
 /* What a value is, in the words of the error messages. */
 enum value_kind {
@@ -64,13 +62,8 @@ struct frame {
     bool is_object;
     enum role role;
     enum slot next;     /* objects: what the value after the last key is */
-    size_t first_key;   /* objects: index of its first key in stream->keys */
+    struct object_keys_mark keys; /* objects: where its keys begin */
     size_t elements;    /* arrays: values so far */
-};
-
-struct key {
-    size_t offset; /* in stream->key_bytes */
-    size_t length;
 };
 
 /* A string field of the rule being read: absent, fine, or of this kind. */
@@ -84,10 +77,7 @@ struct rules_stream {
     yajl_handle parser;
     struct frame *frames;
     size_t depth, frames_capacity;
-    struct key *keys;
-    size_t key_count, keys_capacity;
-    char *key_bytes;
-    size_t key_bytes_used, key_bytes_capacity;
+    struct object_keys keys; /* of the open objects */
 
     /* where the bytes fed so far end, for "line L column C" */
     size_t offset, line, line_start;
@@ -256,7 +246,11 @@ static int push(struct rules_stream *s, bool is_object, enum role role)
         return 0;
     }
     s->frames[s->depth++] = (struct frame){
-        .is_object = is_object, .role = role, .next = SLOT_IGNORED, .first_key = s->key_count};
+        .is_object = is_object,
+        .role = role,
+        .next = SLOT_IGNORED,
+        .keys = object_keys_mark(&s->keys),
+    };
     return 1;
 }
 
@@ -315,19 +309,6 @@ static int on_start_array(void *context)
     return push(s, false, check_value(s, KIND_ARRAY));
 }
 
-static bool key_equals(const struct rules_stream *s, const struct key *key, const char *text,
-                       size_t length)
-{
-    return key->length == length && memcmp(s->key_bytes + key->offset, text, length) == 0;
-}
-
-static void fail_duplicate(struct rules_stream *s, const struct key *key)
-{
-    int shown = key->length > QUOTED_KEY_MAX ? QUOTED_KEY_MAX : (int)key->length;
-    snprintf(s->syntax_error, sizeof s->syntax_error, "duplicate object key \"%.*s\"%s", shown,
-             s->key_bytes + key->offset, key->length > QUOTED_KEY_MAX ? "..." : "");
-}
-
 static enum slot slot_of_key(enum role role, const char *text, size_t length)
 {
 #define IS(word) (length == sizeof word - 1 && memcmp(text, word, length) == 0)
@@ -351,56 +332,14 @@ static int on_map_key(void *context, const unsigned char *key_text, size_t lengt
         fail(s, "\\u0000 is not allowed in an object key");
         return 0;
     }
-    size_t keys_in_object = s->key_count - object->first_key;
-    if (keys_in_object < KEYS_COMPARED_ON_ARRIVAL) {
-        for (size_t i = object->first_key; i < s->key_count; i++) {
-            if (key_equals(s, &s->keys[i], text, length)) {
-                fail_duplicate(s, &s->keys[i]);
-                return 0;
-            }
-        }
-    }
-    if (grow((void **)&s->keys, &s->keys_capacity, s->key_count + 1, sizeof *s->keys) != 0 ||
-        grow((void **)&s->key_bytes, &s->key_bytes_capacity, s->key_bytes_used + length + 1, 1) !=
-            0) {
-        fail(s, "out of memory");
+    int added = object_keys_add(&s->keys, object->keys, text, length, s->syntax_error,
+                                sizeof s->syntax_error);
+    if (added != 0) {
+        if (added == -2)
+            fail(s, "out of memory");
         return 0;
     }
-    memcpy(s->key_bytes + s->key_bytes_used, text, length);
-    s->keys[s->key_count++] = (struct key){.offset = s->key_bytes_used, .length = length};
-    s->key_bytes_used += length;
     object->next = slot_of_key(object->role, text, length);
-    return 1;
-}
-
-static const struct rules_stream *sorting_stream; /* qsort has no context argument */
-
-static int compare_keys(const void *a, const void *b)
-{
-    const struct key *left = a, *right = b;
-    size_t common = left->length < right->length ? left->length : right->length;
-    int order = memcmp(sorting_stream->key_bytes + left->offset,
-                       sorting_stream->key_bytes + right->offset, common);
-    if (order != 0)
-        return order;
-    return (left->length > right->length) - (left->length < right->length);
-}
-
-/* A large object's keys: sorted, any two equal ones are neighbours. */
-static int check_large_object_keys(struct rules_stream *s, const struct frame *object)
-{
-    size_t count = s->key_count - object->first_key;
-    if (count <= KEYS_COMPARED_ON_ARRIVAL)
-        return 1;
-    struct key *keys = s->keys + object->first_key;
-    sorting_stream = s;
-    qsort(keys, count, sizeof *keys, compare_keys);
-    for (size_t i = 1; i < count; i++) {
-        if (compare_keys(&keys[i - 1], &keys[i]) == 0) {
-            fail_duplicate(s, &keys[i]);
-            return 0;
-        }
-    }
     return 1;
 }
 
@@ -408,15 +347,10 @@ static int on_end_map(void *context)
 {
     struct rules_stream *s = context;
     struct frame *object = top(s);
-    if (!check_large_object_keys(s, object))
+    if (object_keys_close(&s->keys, object->keys, s->syntax_error, sizeof s->syntax_error) != 0)
         return 0;
     if (object->role == ROLE_RULE)
         finish_rule(s);
-    /* This object's keys are the last ones stored (inner objects' are
-     * dropped at their end): drop them. */
-    if (object->first_key < s->key_count)
-        s->key_bytes_used = s->keys[object->first_key].offset;
-    s->key_count = object->first_key;
     s->depth--;
     return 1;
 }
@@ -481,7 +415,8 @@ static void take_parser_error(struct rules_stream *s)
     unsigned char *text = yajl_get_error(s->parser, 0, NULL, 0);
     fail(s, text ? (const char *)text : "parse error");
     size_t length = strlen(s->syntax_error);
-    while (length > 0 && (s->syntax_error[length - 1] == '\n' || s->syntax_error[length - 1] == ' '))
+    while (length > 0 &&
+           (s->syntax_error[length - 1] == '\n' || s->syntax_error[length - 1] == ' '))
         s->syntax_error[--length] = '\0';
     if (text)
         yajl_free_error(s->parser, text);
@@ -508,8 +443,7 @@ void rules_stream_abandon(struct rules_stream *s)
         return;
     yajl_free(s->parser);
     free(s->frames);
-    free(s->keys);
-    free(s->key_bytes);
+    object_keys_free(&s->keys);
     free(s);
 }
 
