@@ -422,19 +422,45 @@ static void take_parser_error(struct rules_stream *s)
         yajl_free_error(s->parser, text);
 }
 
-void rules_stream_feed(struct rules_stream *s, const char *bytes, size_t length)
+/* Parses one piece; false (the stream failed) on a syntax error. */
+static bool parse_piece(struct rules_stream *s, const char *bytes, size_t length)
 {
-    if (s->failed || length == 0)
-        return;
     yajl_status status = yajl_parse(s->parser, (const unsigned char *)bytes, length);
     if (status == yajl_status_ok) {
         advance(s, bytes, length);
-        return;
+        return true;
     }
     size_t consumed = yajl_get_bytes_consumed(s->parser);
     advance(s, bytes, consumed < length ? consumed : length);
     take_parser_error(s);
     s->failed = true;
+    return false;
+}
+
+/* yajl takes a vertical tab or a form feed between tokens for whitespace;
+ * JSON does not, nor jansson, nor maybe the programs that read the store.
+ * Inside a string yajl refuses them itself, so any of them, anywhere,
+ * makes the document invalid. Two memchr are cheaper than a byte loop. */
+static const char *first_stray_space(const char *bytes, size_t length)
+{
+    const char *tab = memchr(bytes, '\v', length);
+    const char *feed = memchr(bytes, '\f', tab != NULL ? (size_t)(tab - bytes) : length);
+    return feed != NULL ? feed : tab;
+}
+
+void rules_stream_feed(struct rules_stream *s, const char *bytes, size_t length)
+{
+    if (s->failed || length == 0)
+        return;
+    const char *stray = first_stray_space(bytes, length);
+    size_t before_stray = stray != NULL ? (size_t)(stray - bytes) : length;
+    /* What comes before it is parsed first: an earlier error wins. */
+    if (before_stray > 0 && !parse_piece(s, bytes, before_stray))
+        return;
+    if (stray != NULL) {
+        fail(s, "a vertical tab or form feed is not JSON whitespace");
+        s->failed = true;
+    }
 }
 
 void rules_stream_abandon(struct rules_stream *s)

@@ -343,6 +343,21 @@ static void test_a_nul_character_in_a_string_is_refused(void **state)
     assert_non_null(strstr(err.message, "invalid JSON"));
 }
 
+/* Found by fuzz_rules: yajl reads them as whitespace, JSON (and jansson,
+ * and whatever else reads the store) does not. */
+static void test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\":[\v]}", &err), -1);
+    assert_string_equal(err.message, "invalid JSON at line 1 column 10: a vertical tab or form "
+                                     "feed is not JSON whitespace");
+    assert_int_equal(validate("{\"rules\": []\n\f}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 2 column 0:"));
+    assert_int_equal(validate("{\"rules\": [], \"a\": \"x\fy\"}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+}
+
 static void test_the_version_of_a_trusted_document_ignores_its_rules(void **state)
 {
     (void)state;
@@ -390,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_a_duplicate_key_in_a_large_object_is_refused),
         cmocka_unit_test(test_a_nul_character_in_a_string_is_refused),
         cmocka_unit_test(test_the_version_of_a_trusted_document_ignores_its_rules),
+        cmocka_unit_test(test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
