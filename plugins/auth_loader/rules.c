@@ -7,6 +7,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "json_text_check.h"
 #include "object_keys.h"
 
 /* jansson's limit, which validated these documents before: a document it
@@ -79,6 +80,7 @@ struct rules_stream {
     size_t depth, frames_capacity;
     struct object_keys keys; /* of the open objects */
 
+    struct json_text_check text_check; /* what yajl lets through */
     /* where the bytes fed so far end, for "line L column C" */
     size_t offset, line, line_start;
     bool failed;
@@ -437,28 +439,18 @@ static bool parse_piece(struct rules_stream *s, const char *bytes, size_t length
     return false;
 }
 
-/* yajl takes a vertical tab or a form feed between tokens for whitespace;
- * JSON does not, nor jansson, nor maybe the programs that read the store.
- * Inside a string yajl refuses them itself, so any of them, anywhere,
- * makes the document invalid. Two memchr are cheaper than a byte loop. */
-static const char *first_stray_space(const char *bytes, size_t length)
-{
-    const char *tab = memchr(bytes, '\v', length);
-    const char *feed = memchr(bytes, '\f', tab != NULL ? (size_t)(tab - bytes) : length);
-    return feed != NULL ? feed : tab;
-}
-
 void rules_stream_feed(struct rules_stream *s, const char *bytes, size_t length)
 {
     if (s->failed || length == 0)
         return;
-    const char *stray = first_stray_space(bytes, length);
-    size_t before_stray = stray != NULL ? (size_t)(stray - bytes) : length;
-    /* What comes before it is parsed first: an earlier error wins. */
-    if (before_stray > 0 && !parse_piece(s, bytes, before_stray))
+    const char *why = NULL;
+    size_t fine = json_text_check_scan(&s->text_check, bytes, length, &why);
+    /* What comes before the offending byte is parsed first: an earlier
+     * error, yajl's, wins. */
+    if (fine > 0 && !parse_piece(s, bytes, fine))
         return;
-    if (stray != NULL) {
-        fail(s, "a vertical tab or form feed is not JSON whitespace");
+    if (fine < length) {
+        fail(s, why);
         s->failed = true;
     }
 }

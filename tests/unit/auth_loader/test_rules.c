@@ -268,6 +268,9 @@ static void test_a_document_fed_byte_by_byte_is_judged_as_a_whole(void **state)
         " \"service\": \"d\", \"methods\": [\"GET\", 7]}]}",
         "{\"rules\": [], \"rules\": []}",
         "{\"rules\": [{\"client\": \"a\",, }]}",
+        "{\"rules\": [], \"note\": \"caf\xc3\xa9 \xf0\x9f\x98\x80 \\ud83d\\ude00\"}",
+        "{\"rules\": [], \"note\": \"\xf0\x9f\x98\"}",
+        "{\"rules\": [], \"note\": \"\\ud83d\\u0041\"}",
     };
     for (size_t i = 0; i < sizeof documents / sizeof documents[0]; i++) {
         struct loader_error whole_err = {{0}}, pieces_err = {{0}};
@@ -358,6 +361,35 @@ static void test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json(void
     assert_non_null(strstr(err.message, "invalid JSON"));
 }
 
+/* Strict UTF-8 (RFC 3629) and \u escapes that make characters, as jansson
+ * required: the store is read by other programs. */
+static void test_text_that_is_not_unicode_is_invalid_json(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "\"a\xc0\x80" "b\"",         /* overlong NUL */
+        "\"a\xe0\x80\x80" "b\"",     /* overlong, three bytes */
+        "\"a\xed\xa0\x80" "b\"",     /* a surrogate, encoded */
+        "\"a\xf4\x90\x80\x80" "b\"", /* beyond U+10FFFF */
+        "\"a\xc3\"",                 /* cut short */
+        "\"a\\ud800b\"",             /* a lone high surrogate */
+        "\"a\\ud800\"",
+        "\"a\\ud800\\n\"",
+        "\"a\\ud800\\u0041\"",
+        "\"a\\udc00\"",              /* a lone low surrogate */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"rules\": [], \"note\": %s}", refused[i]);
+        struct loader_error err = {{0}};
+        if (validate(text, &err) != -1)
+            fail_msg("accepted %s", refused[i]);
+        assert_non_null(strstr(err.message, "invalid JSON at line 1 column "));
+    }
+    assert_accepted_with_rules("{\"rules\": [], \"note\": \"caf\xc3\xa9 \xf0\x9f\x98\x80 "
+                               "\\ud83d\\ude00 \\\\ud800 \\u00e9 \xef\xbf\xbf\"}", 0);
+}
+
 static void test_the_version_of_a_trusted_document_ignores_its_rules(void **state)
 {
     (void)state;
@@ -406,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_a_nul_character_in_a_string_is_refused),
         cmocka_unit_test(test_the_version_of_a_trusted_document_ignores_its_rules),
         cmocka_unit_test(test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json),
+        cmocka_unit_test(test_text_that_is_not_unicode_is_invalid_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
