@@ -105,21 +105,40 @@ static bool string_byte(struct json_text_check *check, unsigned char c, const ch
     return c < 0x80 || start_sequence(check, c);
 }
 
+/* Bytes that need no look inside a string: printable ASCII but the quote
+ * and the backslash. Most of a document is these. */
+static bool plain_in_string(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 size_t json_text_check_scan(struct json_text_check *check, const char *bytes, size_t length,
                             const char **why)
 {
     const unsigned char *text = (const unsigned char *)bytes;
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = text[i];
+    size_t i = 0;
+    while (i < length) {
         if (check->in_string) {
-            if (!string_byte(check, c, why))
+            bool nothing_pending = check->continuation_left == 0 &&
+                                   check->hex_digits_left == 0 && !check->after_backslash &&
+                                   !check->after_high_surrogate;
+            if (nothing_pending)
+                while (i < length && plain_in_string(text[i]))
+                    i++;
+            if (i < length && !string_byte(check, text[i], why))
                 return i;
-        } else if (c == '"') {
+        } else {
+            while (i < length && text[i] != '"' && text[i] != '\v' && text[i] != '\f')
+                i++;
+            if (i == length)
+                break;
+            if (text[i] != '"') {
+                *why = stray_space;
+                return i;
+            }
             check->in_string = true;
-        } else if (c == '\v' || c == '\f') {
-            *why = stray_space;
-            return i;
         }
+        i++;
     }
     return length;
 }
