@@ -472,6 +472,12 @@ static int end_parse(struct rules_stream *s, struct loader_error *err)
         take_parser_error(s);
         s->failed = true;
     }
+    /* yajl, at the end of input, lets go of a string still open after the
+     * document ("{...} \"abc"): it is still waiting for its end. */
+    if (!s->failed && s->text_check.in_string) {
+        fail(s, "trailing garbage: an unterminated string");
+        s->failed = true;
+    }
     if (!s->failed)
         return 0;
     loader_error_set(err, "invalid JSON at line %zu column %zu: %s", s->line,

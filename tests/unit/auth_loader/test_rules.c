@@ -390,6 +390,18 @@ static void test_text_that_is_not_unicode_is_invalid_json(void **state)
                                "\\ud83d\\ude00 \\\\ud800 \\u00e9 \xef\xbf\xbf\"}", 0);
 }
 
+/* Found by fuzz_rules: yajl waits for the end of a string that starts
+ * after the document, and at the end of input lets it go. */
+static void test_an_unterminated_string_after_the_document_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\":[]}\"\r", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+    assert_int_equal(validate("{\"rules\": []} \"abc", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+}
+
 static void test_the_version_of_a_trusted_document_ignores_its_rules(void **state)
 {
     (void)state;
@@ -439,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_the_version_of_a_trusted_document_ignores_its_rules),
         cmocka_unit_test(test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json),
         cmocka_unit_test(test_text_that_is_not_unicode_is_invalid_json),
+        cmocka_unit_test(test_an_unterminated_string_after_the_document_is_invalid_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
