@@ -1,7 +1,6 @@
 #include "rules.h"
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +85,6 @@ struct rules_stream {
     bool failed;
     char syntax_error[300];
 
-    bool document_is_object;
     struct loader_error document_error; /* empty message: no error */
     struct loader_error version_error;
     struct loader_error rules_error;
@@ -156,10 +154,8 @@ static enum role check_value(struct rules_stream *s, enum value_kind kind)
     size_t index = 0;
     switch (slot_of_next_value(s, &index)) {
     case SLOT_DOCUMENT:
-        if (kind == KIND_OBJECT) {
-            s->document_is_object = true;
+        if (kind == KIND_OBJECT)
             return ROLE_DOCUMENT;
-        }
         loader_error_set(&s->document_error, "document: expected a JSON object, found %s",
                          kind_name(kind));
         return ROLE_OTHER;
