@@ -40,7 +40,6 @@
 #include <dynsup/plugin.h>
 
 #include "fetch.h"
-#include "json_arena.h"
 #include "options.h"
 #include "rules.h"
 #include "store.h"
@@ -49,10 +48,6 @@
 
 #define AUTH_LOADER_VERSION "1.0.0"
 #define AUTH_LOADER_MAX_REDIRECTS 5
-/* Documents from this size on are parsed into an arena of at most
- * ARENA_MAX bytes (json_arena.h); beyond it jansson falls back to malloc. */
-#define ARENA_THRESHOLD (64u * 1024u)
-#define ARENA_MAX (64u * 1024u * 1024u)
 
 enum loader_exit {
     EXIT_DONE = 0,
@@ -201,24 +196,22 @@ static int drop_validators(void *store_path, struct loader_error *err)
     return store_meta_save(store_path, &none, err);
 }
 
-/* Validates and saves a 200 body, then its validators. */
+/* Validates and saves a 200 body, then its validators. `streamed` is the
+ * validation fed while the body arrived (taken over here), or NULL: then
+ * the body is validated now, in one piece. */
 static enum loader_exit save_rules(dynsup_worker *w, const struct loader_options *options,
-                                   const struct fetch_response *response)
+                                   const struct fetch_response *response,
+                                   struct rules_stream *streamed)
 {
     struct loader_error err = {{0}};
-    /* A large document's parse tree goes to an arena: see json_arena.h.
-     * About ten bytes of tree per byte of JSON; small ones need no arena. */
-    bool arena = response->body_length >= ARENA_THRESHOLD &&
-                 json_arena_begin(response->body_length * 12 < ARENA_MAX ? response->body_length * 12
-                                                                         : ARENA_MAX) == 0;
     long long version = VERSION_NONE, stored_version = VERSION_NONE;
     struct loader_error stored_err = {{0}};
-    long rule_count = rules_validate_document_version(response->body, response->body_length,
-                                                      &version, &err);
+    long rule_count = streamed != NULL
+                          ? rules_stream_end(streamed, &version, &err)
+                          : rules_validate_document_version(response->body, response->body_length,
+                                                            &version, &err);
     int stored_status = rule_count < 0 ? 0 : version_of_store(options->store_path,
                                                               &stored_version, &stored_err);
-    if (arena)
-        json_arena_end();
     if (rule_count < 0) {
         dynsup_log(w, DYNSUP_LOG_ERROR, "invalid rules from %s: %s", options->url, err.message);
         return EXIT_INVALID_DOCUMENT;
@@ -310,6 +303,11 @@ static enum loader_exit verify_signature(dynsup_worker *w, const struct fetch_re
     return exit_for_trust(outcome, status);
 }
 
+static void feed_rules(void *stream, const char *bytes, size_t length)
+{
+    rules_stream_feed(stream, bytes, length);
+}
+
 static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
 {
     const struct loader_options *options = w->plugin_data;
@@ -339,6 +337,14 @@ static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
         .should_stop = worker_should_stop,
         .stop_context = w,
     };
+    /* Without keys nothing has to be checked before the body is parsed:
+     * it is validated while it arrives, and the parse is over when the
+     * transfer is. With keys the signature comes first (verify_signature). */
+    struct rules_stream *streamed = NULL;
+    if (trusted_keys.key_count == 0 && (streamed = rules_stream_begin()) != NULL) {
+        request.on_body = feed_rules;
+        request.body_context = streamed;
+    }
     struct fetch_response response = {0};
     struct loader_error err = {{0}};
     dynsup_log(w, DYNSUP_LOG_INFO, "load data from %s", options->url);
@@ -356,8 +362,10 @@ static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
     } else if (status == FETCH_OK) {
         if (trusted_keys.key_count > 0)
             outcome = verify_signature(w, &request, &response);
-        if (outcome == EXIT_DONE)
-            outcome = save_rules(w, options, &response);
+        if (outcome == EXIT_DONE) {
+            outcome = save_rules(w, options, &response, streamed);
+            streamed = NULL; /* taken over */
+        }
     } else {
         dynsup_log(w, DYNSUP_LOG_ERROR, "load data from %s failed: %s", options->url,
                    err.message);
@@ -365,6 +373,7 @@ static int auth_loader_run(dynsup_worker *w, int argc, char **argv)
     if (outcome == EXIT_DONE)
         dynsup_log(w, DYNSUP_LOG_INFO, "work done");
 
+    rules_stream_abandon(streamed);
     fetch_response_clear(&response);
     store_meta_clear(&meta);
     curl_global_cleanup();

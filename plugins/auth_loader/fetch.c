@@ -19,6 +19,7 @@ struct receive_state {
     int too_large;        /* aborted: the body went over max_bytes */
     long refused_status;  /* aborted: the response was not a 200 */
     int out_of_memory;
+    const struct fetch_request *request; /* for on_body */
 };
 
 /* Faults in the whole pages of a fresh block (a hint: fine if refused). */
@@ -83,6 +84,8 @@ static size_t receive_body(char *data, size_t size, size_t count, void *user)
     memcpy(state->body + state->length, data, incoming);
     state->length += incoming;
     state->body[state->length] = '\0';
+    if (state->request->on_body != NULL)
+        state->request->on_body(state->request->body_context, data, incoming);
     return incoming;
 }
 
@@ -255,7 +258,7 @@ enum fetch_status fetch_rules(const struct fetch_request *request,
 {
     char curl_message[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
-    struct receive_state state = {.max_bytes = request->max_bytes};
+    struct receive_state state = {.max_bytes = request->max_bytes, .request = request};
     enum fetch_status status = FETCH_FAILED;
 
     CURL *easy = curl_easy_init();

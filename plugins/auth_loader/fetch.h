@@ -45,6 +45,10 @@ struct fetch_request {
     const char *user_agent;          /* may be NULL */
     int (*should_stop)(void *context); /* may be NULL */
     void *stop_context;
+    /* May be NULL: called with each piece of a 200's body as it arrives,
+     * so the caller can look at it while the rest is on its way. */
+    void (*on_body)(void *context, const char *bytes, size_t length);
+    void *body_context;
 };
 
 /* Filled by fetch_rules(); every pointer is heap memory owned by the

@@ -113,6 +113,7 @@ enum trust_outcome trust_check(const struct trust *trust, const struct fetch_req
     signature_request.url = signature_url;
     signature_request.if_none_match = NULL;
     signature_request.if_modified_since = NULL;
+    signature_request.on_body = NULL; /* the signature is not the document */
     /* one byte over the largest signature file, to tell "too large" apart */
     signature_request.max_bytes = SIGNATURE_MAX_FILE_BYTES + 1;
     struct fetch_response response = {0};

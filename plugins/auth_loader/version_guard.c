@@ -1,16 +1,17 @@
 #include "version_guard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include <jansson.h>
+#include "rules.h"
 
 int version_of_store(const char *store_path, long long *version, struct loader_error *err)
 {
-    FILE *file = fopen(store_path, "rb");
-    if (file == NULL) {
+    int fd = open(store_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT) {
             *version = VERSION_NONE;
             return 0;
@@ -18,26 +19,35 @@ int version_of_store(const char *store_path, long long *version, struct loader_e
         loader_error_set(err, "cannot read %s: %s", store_path, strerror(errno));
         return -1;
     }
-    json_error_t parse_error;
-    json_t *document = json_loadf(file, JSON_DECODE_ANY, &parse_error);
-    fclose(file);
-    if (document == NULL) {
-        loader_error_set(err, "%s: invalid JSON at line %d column %d: %s", store_path,
-                         parse_error.line, parse_error.column, parse_error.text);
+    struct rules_stream *stream = rules_stream_begin();
+    if (stream == NULL) {
+        close(fd);
+        loader_error_set(err, "out of memory");
         return -1;
     }
-    const json_t *value = json_is_object(document) ? json_object_get(document, "version") : NULL;
-    int status = 0;
-    if (value == NULL) {
-        *version = VERSION_NONE;
-    } else if (json_is_integer(value) && json_integer_value(value) >= 0) {
-        *version = json_integer_value(value);
-    } else {
-        loader_error_set(err, "%s: version: expected a non-negative integer", store_path);
-        status = -1;
+    /* Read in pieces and fed as read: no copy of the whole store. */
+    char piece[65536];
+    for (;;) {
+        ssize_t got = read(fd, piece, sizeof piece);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            loader_error_set(err, "cannot read %s: %s", store_path, strerror(errno));
+            rules_stream_abandon(stream);
+            close(fd);
+            return -1;
+        }
+        if (got == 0)
+            break;
+        rules_stream_feed(stream, piece, (size_t)got);
     }
-    json_decref(document);
-    return status;
+    close(fd);
+    struct loader_error why = {{0}};
+    if (rules_stream_end_version(stream, version, &why) != 0) {
+        loader_error_set(err, "%s: %s", store_path, why.message);
+        return -1;
+    }
+    return 0;
 }
 
 int version_guard_allows(long long stored, long long incoming, struct loader_error *err)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,176 @@ static void test_random_bytes_are_refused_without_crashing(void **state)
     }
 }
 
+
+/* Feeds `text` to a stream `piece` bytes at a time. */
+static long validate_in_pieces(const char *text, size_t piece, long long *version,
+                               struct loader_error *err)
+{
+    struct rules_stream *stream = rules_stream_begin();
+    assert_non_null(stream);
+    size_t length = strlen(text);
+    for (size_t offset = 0; offset < length; offset += piece)
+        rules_stream_feed(stream, text + offset, length - offset < piece ? length - offset : piece);
+    return rules_stream_end(stream, version, err);
+}
+
+static void test_a_document_fed_byte_by_byte_is_judged_as_a_whole(void **state)
+{
+    (void)state;
+    static const char *const documents[] = {
+        "{\"version\": 12345, \"rules\": [{\"client\": \"billing\", \"service\": \"payments\"},"
+        " {\"client\": \"web\", \"service\": \"catalog\", \"methods\": [\"GET\"]}]}",
+        "{\"rules\": [{\"client\": \"a\", \"service\": \"b\"}, {\"client\": \"\\u00e9\","
+        " \"service\": \"d\", \"methods\": [\"GET\", 7]}]}",
+        "{\"rules\": [], \"rules\": []}",
+        "{\"rules\": [{\"client\": \"a\",, }]}",
+        "{\"rules\": [], \"note\": \"caf\xc3\xa9 \xf0\x9f\x98\x80 \\ud83d\\ude00\"}",
+        "{\"rules\": [], \"note\": \"\xf0\x9f\x98\"}",
+        "{\"rules\": [], \"note\": \"\\ud83d\\u0041\"}",
+    };
+    for (size_t i = 0; i < sizeof documents / sizeof documents[0]; i++) {
+        struct loader_error whole_err = {{0}}, pieces_err = {{0}};
+        long long whole_version = -2, pieces_version = -2;
+        long whole = rules_validate_document_version(documents[i], strlen(documents[i]),
+                                                     &whole_version, &whole_err);
+        long pieces = validate_in_pieces(documents[i], 1, &pieces_version, &pieces_err);
+        assert_int_equal(pieces, whole);
+        assert_int_equal(pieces_version, whole_version);
+        assert_string_equal(pieces_err.message, whole_err.message);
+    }
+    long long version = 0;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate_in_pieces(documents[0], 3, &version, &err), 2);
+    assert_int_equal(version, 12345);
+}
+
+static void test_a_bad_version_is_reported_before_a_bad_rule_that_comes_first(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"service\": \"b\"}], \"version\": \"7\"}",
+                          "version: expected a non-negative integer, found a string");
+}
+
+static void test_a_syntax_error_is_reported_before_a_schema_fault_that_comes_first(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\": [{\"service\": \"b\"}]} x", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+}
+
+static void test_a_rules_client_is_reported_before_its_service_whatever_their_order(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"service\": \"\", \"client\": 1}]}",
+                          "rules[0].client: expected a non-empty string, found an integer");
+}
+
+static void test_the_first_bad_rule_is_the_one_reported(void **state)
+{
+    (void)state;
+    assert_refused_saying("{\"rules\": [{\"client\": \"a\", \"service\": \"b\"},"
+                          " {\"client\": \"a\", \"service\": \"b\", \"methods\": {}},"
+                          " {\"client\": \"a\"}]}",
+                          "rules[1].methods: expected an array of strings, found an object");
+}
+
+static void test_a_duplicate_key_in_a_large_object_is_refused(void **state)
+{
+    (void)state;
+    char text[2048] = "{\"rules\": [], \"extra\": {";
+    for (int i = 0; i < 40; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "\"k%d\": %d, ", i, i);
+    strcat(text, "\"k7\": 0}}");
+    struct loader_error err = {{0}};
+    assert_int_equal(validate(text, &err), -1);
+    assert_non_null(strstr(err.message, "duplicate object key \"k7\""));
+    /* the same keys once each: accepted */
+    text[strlen(text) - strlen("\"k7\": 0}}") - 2] = '\0';
+    strcat(text, "}}");
+    assert_accepted_with_rules(text, 0);
+}
+
+static void test_a_nul_character_in_a_string_is_refused(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\": [{\"client\": \"a\\u0000b\", \"service\": \"s\"}]}",
+                              &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+    assert_int_equal(validate("{\"rules\": [], \"x\\u0000\": 1}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+}
+
+/* Found by fuzz_rules: yajl reads them as whitespace, JSON (and jansson,
+ * and whatever else reads the store) does not. */
+static void test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\":[\v]}", &err), -1);
+    assert_string_equal(err.message, "invalid JSON at line 1 column 10: a vertical tab or form "
+                                     "feed is not JSON whitespace");
+    assert_int_equal(validate("{\"rules\": []\n\f}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 2 column 0:"));
+    assert_int_equal(validate("{\"rules\": [], \"a\": \"x\fy\"}", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON"));
+}
+
+/* Strict UTF-8 (RFC 3629) and \u escapes that make characters, as jansson
+ * required: the store is read by other programs. */
+static void test_text_that_is_not_unicode_is_invalid_json(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {
+        "\"a\xc0\x80" "b\"",         /* overlong NUL */
+        "\"a\xe0\x80\x80" "b\"",     /* overlong, three bytes */
+        "\"a\xed\xa0\x80" "b\"",     /* a surrogate, encoded */
+        "\"a\xf4\x90\x80\x80" "b\"", /* beyond U+10FFFF */
+        "\"a\xc3\"",                 /* cut short */
+        "\"a\\ud800b\"",             /* a lone high surrogate */
+        "\"a\\ud800\"",
+        "\"a\\ud800\\n\"",
+        "\"a\\ud800\\u0041\"",
+        "\"a\\udc00\"",              /* a lone low surrogate */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"rules\": [], \"note\": %s}", refused[i]);
+        struct loader_error err = {{0}};
+        if (validate(text, &err) != -1)
+            fail_msg("accepted %s", refused[i]);
+        assert_non_null(strstr(err.message, "invalid JSON at line 1 column "));
+    }
+    assert_accepted_with_rules("{\"rules\": [], \"note\": \"caf\xc3\xa9 \xf0\x9f\x98\x80 "
+                               "\\ud83d\\ude00 \\\\ud800 \\u00e9 \xef\xbf\xbf\"}", 0);
+}
+
+/* Found by fuzz_rules: yajl waits for the end of a string that starts
+ * after the document, and at the end of input lets it go. */
+static void test_an_unterminated_string_after_the_document_is_invalid_json(void **state)
+{
+    (void)state;
+    struct loader_error err = {{0}};
+    assert_int_equal(validate("{\"rules\":[]}\"\r", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+    assert_int_equal(validate("{\"rules\": []} \"abc", &err), -1);
+    assert_non_null(strstr(err.message, "invalid JSON at line 1"));
+}
+
+static void test_the_version_of_a_trusted_document_ignores_its_rules(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"rules\": 5, \"version\": 9}";
+    long long version = -2;
+    struct loader_error err = {{0}};
+    struct rules_stream *stream = rules_stream_begin();
+    assert_non_null(stream);
+    rules_stream_feed(stream, text, strlen(text));
+    assert_int_equal(rules_stream_end_version(stream, &version, &err), 0);
+    assert_int_equal(version, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +441,17 @@ int main(void)
         cmocka_unit_test(test_absurdly_deep_nesting_is_refused_without_crashing),
         cmocka_unit_test(test_deep_but_sane_nesting_under_an_unknown_key_is_accepted),
         cmocka_unit_test(test_random_bytes_are_refused_without_crashing),
+        cmocka_unit_test(test_a_document_fed_byte_by_byte_is_judged_as_a_whole),
+        cmocka_unit_test(test_a_bad_version_is_reported_before_a_bad_rule_that_comes_first),
+        cmocka_unit_test(test_a_syntax_error_is_reported_before_a_schema_fault_that_comes_first),
+        cmocka_unit_test(test_a_rules_client_is_reported_before_its_service_whatever_their_order),
+        cmocka_unit_test(test_the_first_bad_rule_is_the_one_reported),
+        cmocka_unit_test(test_a_duplicate_key_in_a_large_object_is_refused),
+        cmocka_unit_test(test_a_nul_character_in_a_string_is_refused),
+        cmocka_unit_test(test_the_version_of_a_trusted_document_ignores_its_rules),
+        cmocka_unit_test(test_a_vertical_tab_or_form_feed_between_tokens_is_invalid_json),
+        cmocka_unit_test(test_text_that_is_not_unicode_is_invalid_json),
+        cmocka_unit_test(test_an_unterminated_string_after_the_document_is_invalid_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
