@@ -334,6 +334,33 @@ static void rename_in_messages(const char *memfd_name, const char *path)
 
 /* ---- one file ------------------------------------------------------------ */
 
+/* iniparser keeps one flat list of names: a section's entry is its name
+ * lowercased, a key's is "section:key". So [host:socket] and the socket key
+ * of [host] are one entry in a dictionary of the whole file and two in two
+ * parts, and so are [Host] and [host]. A file with a name that could meet
+ * another that way is read whole, as before. */
+static bool names_could_meet(const struct ini_layout *layout)
+{
+    for (size_t i = 0; i < layout->count; i++) {
+        const char *name = layout->sections[i].name;
+        for (const char *c = name; *c != '\0'; c++) {
+            if (*c >= 'A' && *c <= 'Z')
+                return true;
+            if (*c != ':')
+                continue;
+            char prefix[256];
+            size_t length = (size_t)(c - name);
+            if (length >= sizeof prefix)
+                return true;
+            memcpy(prefix, name, length);
+            prefix[length] = '\0';
+            if (hashmap_get_string(&layout->by_name, prefix) != NULL)
+                return true;
+        }
+    }
+    return false;
+}
+
 int ini_file_open(const char *path, struct ini_file *file, struct config_problems *problems)
 {
     *file = (struct ini_file){.path = path};
@@ -351,7 +378,7 @@ int ini_file_open(const char *path, struct ini_file *file, struct config_problem
     iniparser_messages[0] = '\0';
     struct parse_target target = {.fd = -1, .name = ""};
     bool in_parts = file->layout.problems == 0 && file->layout.count > 1 &&
-                    config_file_part_max_entries > 0;
+                    config_file_part_max_entries > 0 && !names_could_meet(&file->layout);
     if (parse_target_open(&target) == 0 &&
         (!in_parts || parse_in_parts(&target, bytes, length, file) != 0))
         parse_whole(&target, bytes, length, file);
