@@ -130,6 +130,8 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
  * workers included. CONFIG (the host's config file, shown by ps) is set
  * once by the host with spawner_set_config_path. */
 #define SPAWNER_EXEC_MARK "--internal-spawner"
+/* The spawner's socket to the host, in the spawner. */
+#define SPAWNER_SOCKET_FD 3
 void spawner_set_config_path(const char *config_path);
 int spawner_exec_main(int argc, char **argv);
 
