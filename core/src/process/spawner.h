@@ -122,8 +122,9 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
                    pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
                    struct error_list *errors);
 
-/* The spawner is a fresh image of dynsup-host, exec'ed as
- *   dynsup-host --internal-spawner CONFIG PLUGIN_DIR FILE WORK_DIR HOST_PID
+/* The spawner is a fresh image of dynsup-spawner (or, without it, of
+ * dynsup-host: spawner_program.h), exec'ed as
+ *   dynsup-spawner --internal-spawner CONFIG PLUGIN_DIR FILE WORK_DIR HOST_PID
  * with its socket on descriptor 3. Exec'ed, not just forked: a process
  * forked from a host whose loop runs would carry libuv's pthread_atfork
  * handler, which closes and remakes descriptors in every child it forks,
