@@ -8,6 +8,7 @@ libraries."""
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 from harness import (BUILD_DIR, HOST_BINARY, SPARE, Host, children_of, comm_of, gone, parent_of, run_tests,
@@ -69,6 +70,12 @@ def test_a_worker_maps_none_of_the_hosts_libraries():
         # ...which the host itself does map (the check would see them).
         assert len(libraries_mapped(host.pid)) == len(HOST_LIBRARIES), libraries_mapped(host.pid)
         print("mappings: worker %d, host %d" % (mapping_count(worker), mapping_count(host.pid)))
+
+
+def test_dynsup_spawner_run_by_hand_says_it_is_the_hosts_and_exits_2():
+    result = subprocess.run([SPAWNER_BINARY], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2, result
+    assert "started by dynsup-host only" in result.stderr, result.stderr
 
 
 def _host_copy(folder, with_spawner):
