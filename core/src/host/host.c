@@ -487,7 +487,6 @@ int host_run(const char *config_path)
     /* Once for the host's life: reloads and relaunches run the same file. */
     char spawner_program[PATH_MAX + 256];
     spawner_program_choose(spawner_program, sizeof spawner_program);
-    log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s", spawner_program);
     if (load_everything(&host, config_path, true) < 0) {
         host_spawners_free(&host);
         free(host.work_dir);
@@ -496,6 +495,7 @@ int host_run(const char *config_path)
     }
     if (host.config.log_level >= 0)
         log_set_configured_threshold(host.config.log_level);
+    log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s", spawner_program); /* at the config's level */
     /* After the spawners are forked: workers keep the usual limit (select()
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();
