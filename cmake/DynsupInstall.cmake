@@ -2,6 +2,7 @@
 # with GNUInstallDirs:
 #
 #   ${bindir}/dynsup-host                     (core/CMakeLists.txt)
+#   ${libexecdir}/dynsup/dynsup-spawner       its spawners' program (core/CMakeLists.txt)
 #   ${libdir}/dynsup/plugins/*.so             (each plugin's CMakeLists.txt)
 #   ${includedir}/dynsup/plugin.h             (core/CMakeLists.txt)
 #   ${libdir}/cmake/dynsup/                   find_package(dynsup 0.2)

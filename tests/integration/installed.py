@@ -82,9 +82,16 @@ class InstalledHost:
             self.process.wait()
 
 
-def exercise(host, supervisor="examples"):
+def exe_seen_by(host, pid):
+    """/proc/PID/exe as the host's own mount namespace names it."""
+    return run(host.wrap + ["readlink", "/proc/%d/exe" % pid]).stdout.strip()
+
+
+def exercise(host, supervisor="examples", spawner=None):
     """check, run, start a child, reload, stop: the installed host on its installed
-    config, with no edit. Returns the host's log."""
+    config, with no edit. Returns the host's log. spawner: the installed
+    dynsup-spawner (as the host sees it), which must run the spawners and
+    so be the image of every worker."""
     checked = host.cli("check")
     assert checked.returncode == 0, (checked.stdout, checked.stderr)
     assert ": ok (" in checked.stdout, checked.stdout
@@ -94,6 +101,12 @@ def exercise(host, supervisor="examples"):
         assert started.returncode == 0 and started.stdout.startswith("ok "), (started.stdout, started.stderr)
         pid = int(started.stdout.split()[1])
         assert alive(pid)
+        if spawner:
+            with open("/proc/%d/stat" % pid) as stat:
+                spawner_pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            assert exe_seen_by(host, spawner_pid) == spawner, exe_seen_by(host, spawner_pid)
+            assert exe_seen_by(host, pid) == spawner, exe_seen_by(host, pid)
+            assert "spawners run %s (its installed path)" % spawner in host.log(), host.log()
         listed = host.cli("which-children", supervisor)
         assert str(pid) in listed.stdout, listed.stdout
         reloaded = host.cli("reload")  # what ExecReload= runs

@@ -26,7 +26,7 @@ def installed_host():
 
 
 def test_layout_follows_gnu_install_dirs():
-    for path in ["bin/dynsup-host", "include/dynsup/plugin.h",
+    for path in ["bin/dynsup-host", "libexec/dynsup/dynsup-spawner", "include/dynsup/plugin.h",
                  "lib/dynsup/plugins/auth_loader.so", "lib/dynsup/plugins/sleeper.so",
                  "lib/cmake/dynsup/dynsupConfig.cmake", "lib/cmake/dynsup/dynsupConfigVersion.cmake",
                  "lib/pkgconfig/dynsup.pc", "etc/dynsup/dynsup.ini",
@@ -37,6 +37,11 @@ def test_layout_follows_gnu_install_dirs():
     if shutil.which("scdoc"):
         for page in ["man1/dynsup-host.1", "man5/dynsup.ini.5", "man7/dynsup-plugin.7"]:
             assert os.path.exists(os.path.join(PREFIX, "share", "man", page)), page
+    # The spawners' program (so every worker's image) needs libc alone.
+    needed = run(["readelf", "-d", os.path.join(PREFIX, "libexec", "dynsup", "dynsup-spawner")]).stdout
+    assert [line for line in needed.splitlines() if "(NEEDED)" in line] == [
+        line for line in needed.splitlines() if "(NEEDED)" in line and "[libc.so.6]" in line], needed
+    assert "[libc.so.6]" in needed, needed
     # Only the plugins meant for users are installed, not the test ones.
     assert sorted(os.listdir(PLUGIN_DIR)) == ["auth_loader.so", "sleeper.so"]
 
@@ -54,7 +59,7 @@ def test_installed_config_and_unit_point_into_the_install():
 
 
 def test_installed_host_runs_on_the_installed_config_without_an_error_line():
-    log = exercise(installed_host())
+    log = exercise(installed_host(), spawner=os.path.join(PREFIX, "libexec", "dynsup", "dynsup-spawner"))
     # The shipped default starts nothing at boot (no auth service is known yet).
     assert "autostart" not in log, log
 
@@ -170,7 +175,8 @@ def test_without_the_optional_libraries_the_host_builds_runs_and_says_what_is_no
     with open(os.path.join(prefix, "lib", "systemd", "system", "dynsup.service")) as unit:
         assert "Type=simple\n" in unit.read()
     config = os.path.join(prefix, "etc", "dynsup", "dynsup.ini")
-    exercise(InstalledHost(binary, config, log_dir=WORK))
+    exercise(InstalledHost(binary, config, log_dir=WORK),
+             spawner=os.path.join(prefix, "libexec", "dynsup", "dynsup-spawner"))
     # metrics_listen on a host without the endpoint: one warning saying so, and it runs.
     with open(config) as original:
         text = original.read()

@@ -90,7 +90,7 @@ def test_control_fields_depends_and_conffiles():
 def test_contents_follow_the_debian_layout():
     listing = run(["dpkg-deb", "-c", PACKAGE]).stdout
     multiarch = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).stdout.strip()
-    for path in ["./usr/bin/dynsup-host", "./usr/lib/%s/dynsup/plugins/auth_loader.so" % multiarch,
+    for path in ["./usr/bin/dynsup-host", "./usr/libexec/dynsup/dynsup-spawner", "./usr/lib/%s/dynsup/plugins/auth_loader.so" % multiarch,
                  "./usr/lib/%s/dynsup/plugins/sleeper.so" % multiarch, "./usr/include/dynsup/plugin.h",
                  "./usr/lib/%s/pkgconfig/dynsup.pc" % multiarch,
                  "./usr/lib/%s/cmake/dynsup/dynsupConfigVersion.cmake" % multiarch,
@@ -119,7 +119,7 @@ def test_unpacked_package_runs_on_its_installed_config():
     try:
         host = InstalledHost("/usr/bin/dynsup-host", "/etc/dynsup/dynsup.ini", wrap=namespace.wrap(),
                              log_dir=WORK)
-        exercise(host)
+        exercise(host, spawner="/usr/libexec/dynsup/dynsup-spawner")
     finally:
         namespace.close()
 

@@ -6,6 +6,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "plugin_loader.h"
 #include "protocol.h"
+#include "spawner_program.h"
 
 struct shutdown_timer {
     uv_timer_t timer;
@@ -399,6 +401,8 @@ int host_check(const char *config_path)
 {
     struct host host;
     memset(&host, 0, sizeof host);
+    char spawner_program[PATH_MAX + 256];
+    spawner_program_choose(spawner_program, sizeof spawner_program);
     int result = load_everything(&host, config_path, false);
     if (result == 0)
         printf("%s: ok (%zu supervisors, %zu child specs, %zu events, %zu plugins)\n", config_path,
@@ -480,6 +484,9 @@ int host_run(const char *config_path)
      * thread's arena, whose lock a preempted low-priority thread may hold
      * when the loop frees; a fixed threshold keeps big blocks mmap'ed. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    /* Once for the host's life: reloads and relaunches run the same file. */
+    char spawner_program[PATH_MAX + 256];
+    spawner_program_choose(spawner_program, sizeof spawner_program);
     if (load_everything(&host, config_path, true) < 0) {
         host_spawners_free(&host);
         free(host.work_dir);
@@ -488,6 +495,7 @@ int host_run(const char *config_path)
     }
     if (host.config.log_level >= 0)
         log_set_configured_threshold(host.config.log_level);
+    log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "%s", spawner_program); /* at the config's level */
     /* After the spawners are forked: workers keep the usual limit (select()
      * in plugin code, and no huge close loop on old kernels). */
     raise_descriptor_limit();

@@ -37,9 +37,9 @@
 #include "hop_trace.h"
 #include "plugin_loader.h"
 #include "spawner_containment.h"
+#include "spawner_program.h"
 #include "worker.h"
 
-#define SPAWNER_SOCKET_FD 3
 #define SPAWNER_NAME "dynsup-spawner"
 #define SPARE_NAME "dynsup-spare"
 /* How long boot waits for the plugins to load. */
@@ -535,10 +535,10 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
         }
         char host_pid_text[24];
         snprintf(host_pid_text, sizeof host_pid_text, "%d", (int)host_pid);
-        char *argv[] = {"dynsup-host", SPAWNER_EXEC_MARK, (char *)spawner_config_path,
+        char *argv[] = {"dynsup-spawner", SPAWNER_EXEC_MARK, (char *)spawner_config_path,
                         (char *)plugin_dir, (char *)file_name, (char *)(work_dir ? work_dir : ""),
                         host_pid_text, NULL};
-        execv("/proc/self/exe", argv);
+        spawner_program_exec(argv);
         _exit(127);
     }
     close(pair[1]);

@@ -122,14 +122,17 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
                    pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
                    struct error_list *errors);
 
-/* The spawner is a fresh image of dynsup-host, exec'ed as
- *   dynsup-host --internal-spawner CONFIG PLUGIN_DIR FILE WORK_DIR HOST_PID
+/* The spawner is a fresh image of dynsup-spawner (or, without it, of
+ * dynsup-host: spawner_program.h), exec'ed as
+ *   dynsup-spawner --internal-spawner CONFIG PLUGIN_DIR FILE WORK_DIR HOST_PID
  * with its socket on descriptor 3. Exec'ed, not just forked: a process
  * forked from a host whose loop runs would carry libuv's pthread_atfork
  * handler, which closes and remakes descriptors in every child it forks,
  * workers included. CONFIG (the host's config file, shown by ps) is set
  * once by the host with spawner_set_config_path. */
 #define SPAWNER_EXEC_MARK "--internal-spawner"
+/* The spawner's socket to the host, in the spawner. */
+#define SPAWNER_SOCKET_FD 3
 void spawner_set_config_path(const char *config_path);
 int spawner_exec_main(int argc, char **argv);
 
