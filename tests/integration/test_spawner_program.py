@@ -142,5 +142,24 @@ def test_a_relaunched_spawner_runs_the_file_chosen_at_start_even_if_replaced():
         shutil.rmtree(folder)
 
 
+def test_a_spawner_program_that_cannot_be_run_is_named_as_such():
+    folder = tempfile.mkdtemp(prefix="dynsup-spawner-unrunnable-")
+    host_copy = _host_copy(folder, with_spawner=True)
+    spawner_path = os.path.join(folder, "dynsup-spawner")
+    saved = harness.HOST_BINARY
+    harness.HOST_BINARY = host_copy
+    try:
+        with Host(SUPERVISOR, CHILDREN).start() as host:
+            worker = sleeper_worker(host)
+            spawner = parent_of(worker)
+            os.chmod(spawner_path, 0o644)  # the file chosen at start can no longer be run
+            os.kill(spawner, signal.SIGKILL)
+            host.wait_log("cannot run the spawner program")
+            assert "the plugin crashed while being loaded" not in host.log()
+    finally:
+        harness.HOST_BINARY = saved
+        shutil.rmtree(folder)
+
+
 if __name__ == "__main__":
     run_tests(globals())

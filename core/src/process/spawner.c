@@ -563,6 +563,12 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
         if (ready == 0)
             error_list_add(errors, "%s/%s: loading the plugin took over %d ms; gave up",
                            plugin_dir, file_name, LOAD_TIMEOUT_MS);
+        else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 127)
+            /* the child's own status when the exec failed: no plugin ran */
+            error_list_add(errors,
+                           "%s/%s: cannot run the spawner program (exit status 127: its exec "
+                           "failed; is dynsup-spawner still there and executable?)",
+                           plugin_dir, file_name);
         else
             error_list_add(errors,
                            "%s/%s: the process loading the plugin died (%s): the plugin crashed "
