@@ -134,6 +134,24 @@ def test_a_restarting_daemonizer_leaks_nothing():
         assert_all_gone(found, "the last daemon gone with the host")
 
 
+def test_a_daemon_is_found_among_many_workers():
+    """The spawner reads its list of children a piece at a time (issue 13):
+    with 800 workers the list spans several pieces, and the daemon that
+    left its worker's group is still found and killed once its worker is
+    gone."""
+    with new_host() as host:
+        answers = host.requests([{"cmd": "start_child", "supervisor": "rogue", "child": "rogue",
+                                  "args": ["stay"]}] * 800)
+        assert all(a["result"] == "ok" for a in answers), answers[0]
+        worker = start_rogue(host, "daemon")
+        found = wait_descendants(host, 1)
+        assert all(alive(pid) for pid in found), found
+        assert host.terminate_child("rogue", worker)["result"] == "ok"
+        assert_all_gone([worker] + found, "the daemonizer and its daemon gone among 800 workers")
+        assert all(alive(a["pid"]) for a in answers)
+        assert host.stop() == 0
+
+
 def test_kill_zero_reaches_only_the_workers_own_group():
     with new_host() as host:
         siblings = [start_rogue(host) for _ in range(3)]

@@ -156,8 +156,10 @@ void containment_reap(const pid_t *signalled, int count, exit_report *exited, vo
     for (int i = 0; i < count; i++)
         if (signalled[i] > 0)
             reap_one(P_PID, (id_t)signalled[i], exited, context);
+    /* The walk for merged signals comes after the caller has sent these
+     * exits on (containment_reap_if_due, same loop turn): with 10,000 live
+     * workers the walk takes a millisecond, which a restart must not wait. */
     scan_wanted = true;
-    containment_reap_if_due(exited, context);
 }
 
 /* The pids of the spawner's children, from /proc (needs no table of
@@ -191,30 +193,69 @@ static int read_children(pid_t *pids, int capacity)
     return count;
 }
 
+/* Kills a child unless it is a live worker or still in a live worker's
+ * group (everything: kills every child and group). */
+static void sweep_child(pid_t pid, bool everything)
+{
+    if (containment_is_worker(pid)) {
+        if (everything) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+        return;
+    }
+    pid_t group = getpgid(pid);
+    if (!everything && group > 0 && containment_is_worker(group))
+        return; /* still with its worker, which is alive: its group goes with it */
+    kill(pid, SIGKILL);
+    if (group == pid && group != getpgrp())
+        kill(-group, SIGKILL);
+}
+
 /* Kills adopted processes that belong to no live worker: those whose
  * group is not a live worker's (they left it, or their worker is gone).
- * Their exits are reaped like any child's. */
+ * Their exits are reaped like any child's. All at once: for the end. */
 static void sweep(bool everything)
 {
     static pid_t children[65536];
     int count = read_children(children, (int)(sizeof children / sizeof children[0]));
-    pid_t own_group = getpgrp();
-    for (int i = 0; i < count; i++) {
-        pid_t pid = children[i];
-        if (containment_is_worker(pid)) {
-            if (everything) {
-                kill(-pid, SIGKILL);
-                kill(pid, SIGKILL);
-            }
-            continue;
+    for (int i = 0; i < count; i++)
+        sweep_child(children[i], everything);
+}
+
+/* The sweep in the spawner's loop goes a slice at a time: listing 10,000
+ * children costs the kernel 10-20 ms, and a death in that time would wait
+ * for it. Each loop turn reads one SWEEP_SLICE_BYTES piece of the list (a
+ * few hundred children, under a millisecond) after the turn's own work;
+ * the list may change between pieces, and what a piece misses the next
+ * sweep finds. */
+#define SWEEP_SLICE_BYTES 2048
+
+static int sweep_fd = -1;
+static long sweep_partial = -1; /* digits of a pid cut by a piece's end */
+
+static void sweep_step(void)
+{
+    char buffer[SWEEP_SLICE_BYTES];
+    ssize_t length;
+    do
+        length = read(sweep_fd, buffer, sizeof buffer);
+    while (length < 0 && errno == EINTR);
+    for (ssize_t i = 0; i < length; i++) {
+        if (buffer[i] >= '0' && buffer[i] <= '9') {
+            sweep_partial = (sweep_partial < 0 ? 0 : sweep_partial * 10) + (buffer[i] - '0');
+        } else if (sweep_partial >= 0) {
+            sweep_child((pid_t)sweep_partial, false);
+            sweep_partial = -1;
         }
-        pid_t group = getpgid(pid);
-        if (!everything && group > 0 && containment_is_worker(group))
-            continue; /* still with its worker, which is alive: its group goes with it */
-        kill(pid, SIGKILL);
-        if (group == pid && group != own_group)
-            kill(-group, SIGKILL);
     }
+    if (length > 0)
+        return;
+    if (sweep_partial >= 0)
+        sweep_child((pid_t)sweep_partial, false);
+    sweep_partial = -1;
+    close(sweep_fd);
+    sweep_fd = -1;
 }
 
 static int sweep_timeout_ms(void)
@@ -227,6 +268,8 @@ static int sweep_timeout_ms(void)
 
 int containment_timeout_ms(void)
 {
+    if (sweep_fd >= 0)
+        return 0; /* a sweep under way: its next piece after any pending event */
     int sweep = sweep_timeout_ms(), scan = scan_timeout_ms();
     if (sweep < 0 || (scan >= 0 && scan < sweep))
         return scan;
@@ -235,11 +278,18 @@ int containment_timeout_ms(void)
 
 void containment_sweep_if_due(void)
 {
-    if (!sweep_wanted || sweep_timeout_ms() > 0)
-        return;
-    sweep_wanted = false;
-    last_sweep_ms = monotonic_ms();
-    sweep(false);
+    if (sweep_fd < 0) {
+        if (!sweep_wanted || sweep_timeout_ms() > 0)
+            return;
+        sweep_wanted = false;
+        last_sweep_ms = monotonic_ms();
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+        sweep_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (sweep_fd < 0)
+            return;
+    }
+    sweep_step();
 }
 
 _Noreturn void containment_end_all(int status)
