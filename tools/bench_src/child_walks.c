@@ -32,6 +32,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: child_walks N\n");
         return 2;
     }
+    pid_t *children = calloc((size_t)count, sizeof *children);
+    if (!children) {
+        perror("calloc");
+        return 1;
+    }
     for (long i = 0; i < count; i++) {
         pid_t pid = fork();
         if (pid < 0) {
@@ -43,6 +48,7 @@ int main(int argc, char **argv)
             pause();
             _exit(0);
         }
+        children[i] = pid;
     }
     sleep(1); /* every child asleep */
     char path[64];
@@ -69,9 +75,10 @@ int main(int argc, char **argv)
                (double)(walked - listed) / 1e6);
         fflush(stdout);
     }
-    signal(SIGTERM, SIG_IGN);
-    kill(0, SIGTERM); /* the children; they die of it (default action) */
+    for (long i = 0; i < count; i++)
+        kill(children[i], SIGKILL);
     while (wait(NULL) > 0)
         ;
+    free(children);
     return 0;
 }
