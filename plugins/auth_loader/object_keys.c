@@ -16,7 +16,7 @@ struct object_key {
     size_t length;
 };
 
-static int grow(void **items, size_t *capacity, size_t needed, size_t item_size)
+int object_keys_grow(void **items, size_t *capacity, size_t needed, size_t item_size)
 {
     if (needed <= *capacity)
         return 0;
@@ -56,8 +56,8 @@ int object_keys_add(struct object_keys *keys, struct object_keys_mark mark, cons
             }
         }
     }
-    if (grow((void **)&keys->keys, &keys->capacity, keys->count + 1, sizeof *keys->keys) != 0 ||
-        grow((void **)&keys->bytes, &keys->bytes_capacity, keys->bytes_used + length + 1, 1) != 0)
+    if (object_keys_grow((void **)&keys->keys, &keys->capacity, keys->count + 1, sizeof *keys->keys) != 0 ||
+        object_keys_grow((void **)&keys->bytes, &keys->bytes_capacity, keys->bytes_used + length + 1, 1) != 0)
         return -2;
     memcpy(keys->bytes + keys->bytes_used, text, length);
     keys->keys[keys->count++] = (struct object_key){.offset = keys->bytes_used, .length = length};

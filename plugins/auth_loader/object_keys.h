@@ -43,4 +43,9 @@ int object_keys_close(struct object_keys *keys, struct object_keys_mark mark, ch
 
 void object_keys_free(struct object_keys *keys);
 
+/* Makes room for `needed` items of item_size in *items (doubling, from 64);
+ * 0, or -1 when memory ran out (*items untouched). The rules parser's
+ * stack of open containers grows the same way. */
+int object_keys_grow(void **items, size_t *capacity, size_t needed, size_t item_size);
+
 #endif

@@ -104,21 +104,6 @@ static void fail(struct rules_stream *s, const char *message)
     snprintf(s->syntax_error, sizeof s->syntax_error, "%s", message);
 }
 
-static int grow(void **items, size_t *capacity, size_t needed, size_t item_size)
-{
-    if (needed <= *capacity)
-        return 0;
-    size_t capacity_wanted = *capacity ? *capacity : 64;
-    while (capacity_wanted < needed)
-        capacity_wanted *= 2;
-    void *grown = realloc(*items, capacity_wanted * item_size);
-    if (grown == NULL)
-        return -1;
-    *items = grown;
-    *capacity = capacity_wanted;
-    return 0;
-}
-
 static struct frame *top(struct rules_stream *s)
 {
     return s->depth ? &s->frames[s->depth - 1] : NULL;
@@ -239,7 +224,7 @@ static int push(struct rules_stream *s, bool is_object, enum role role)
         fail(s, "maximum parsing depth reached");
         return 0;
     }
-    if (grow((void **)&s->frames, &s->frames_capacity, s->depth + 1, sizeof *s->frames) != 0) {
+    if (object_keys_grow((void **)&s->frames, &s->frames_capacity, s->depth + 1, sizeof *s->frames) != 0) {
         fail(s, "out of memory");
         return 0;
     }

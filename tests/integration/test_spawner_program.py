@@ -5,6 +5,7 @@ dynsup-spawner (libc only), found beside dynsup-host, and falls back to
 spawner's /proc/PID/exe, and a worker's /proc/PID/maps without the host's
 libraries."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -78,22 +79,26 @@ def test_dynsup_spawner_run_by_hand_says_it_is_the_hosts_and_exits_2():
     assert "started by dynsup-host only" in result.stderr, result.stderr
 
 
-def _host_copy(folder, with_spawner):
-    """dynsup-host (and dynsup-spawner) copied into folder: a host whose
-    folder holds no dynsup-spawner."""
-    host_copy = os.path.join(folder, "dynsup-host")
-    shutil.copy2(HOST_BINARY, host_copy)
+@contextlib.contextmanager
+def host_copy(prefix, with_spawner):
+    """dynsup-host (and, with_spawner, dynsup-spawner) copied into a fresh
+    folder, which Host() runs meanwhile; yields (folder, the host's path)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    copy = os.path.join(folder, "dynsup-host")
+    shutil.copy2(HOST_BINARY, copy)
     if with_spawner:
         shutil.copy2(SPAWNER_BINARY, os.path.join(folder, "dynsup-spawner"))
-    return host_copy
+    saved = harness.HOST_BINARY
+    harness.HOST_BINARY = copy
+    try:
+        yield folder, copy
+    finally:
+        harness.HOST_BINARY = saved
+        shutil.rmtree(folder)
 
 
 def test_without_dynsup_spawner_the_host_runs_its_own_image_and_says_why():
-    folder = tempfile.mkdtemp(prefix="dynsup-no-spawner-")
-    host_copy = _host_copy(folder, with_spawner=False)
-    saved = harness.HOST_BINARY
-    harness.HOST_BINARY = host_copy
-    try:
+    with host_copy("dynsup-no-spawner-", with_spawner=False) as (folder, host_path):
         with Host(SUPERVISOR, CHILDREN).start() as host:
             log = host.wait_log("spawners run")
             if "(its installed path)" in host.log():
@@ -102,22 +107,15 @@ def test_without_dynsup_spawner_the_host_runs_its_own_image_and_says_why():
             host.wait_log("spawners run as dynsup-host --internal-spawner: no executable dynsup-spawner")
             assert log
             for pid in spawners_of(host):
-                assert exe_of(pid) == host_copy, exe_of(pid)
+                assert exe_of(pid) == host_path, exe_of(pid)
             worker = sleeper_worker(host)
-            assert exe_of(worker) == host_copy
+            assert exe_of(worker) == host_path
             print("mappings: worker %d (host image)" % mapping_count(worker))
-    finally:
-        harness.HOST_BINARY = saved
-        shutil.rmtree(folder)
 
 
 def test_a_relaunched_spawner_runs_the_file_chosen_at_start_even_if_replaced():
-    folder = tempfile.mkdtemp(prefix="dynsup-spawner-replaced-")
-    host_copy = _host_copy(folder, with_spawner=True)
-    spawner_path = os.path.join(folder, "dynsup-spawner")
-    saved = harness.HOST_BINARY
-    harness.HOST_BINARY = host_copy
-    try:
+    with host_copy("dynsup-spawner-replaced-", with_spawner=True) as (folder, host_path):
+        spawner_path = os.path.join(folder, "dynsup-spawner")
         with Host(SUPERVISOR, CHILDREN).start() as host:
             before = {comm_of(pid): pid for pid in spawners_of(host)}
             assert all(exe_of(pid) == spawner_path for pid in before.values())
@@ -137,18 +135,11 @@ def test_a_relaunched_spawner_runs_the_file_chosen_at_start_even_if_replaced():
             # Still the file opened at start (now renamed), not /bin/true.
             assert exe_of(fresh[0]) == spawner_path + ".old", exe_of(fresh[0])
             assert comm_of(fresh[0]) != SPARE
-    finally:
-        harness.HOST_BINARY = saved
-        shutil.rmtree(folder)
 
 
 def test_a_spawner_program_that_cannot_be_run_is_named_as_such():
-    folder = tempfile.mkdtemp(prefix="dynsup-spawner-unrunnable-")
-    host_copy = _host_copy(folder, with_spawner=True)
-    spawner_path = os.path.join(folder, "dynsup-spawner")
-    saved = harness.HOST_BINARY
-    harness.HOST_BINARY = host_copy
-    try:
+    with host_copy("dynsup-spawner-unrunnable-", with_spawner=True) as (folder, host_path):
+        spawner_path = os.path.join(folder, "dynsup-spawner")
         with Host(SUPERVISOR, CHILDREN).start() as host:
             worker = sleeper_worker(host)
             spawner = parent_of(worker)
@@ -156,9 +147,6 @@ def test_a_spawner_program_that_cannot_be_run_is_named_as_such():
             os.kill(spawner, signal.SIGKILL)
             host.wait_log("cannot run the spawner program")
             assert "the plugin crashed while being loaded" not in host.log()
-    finally:
-        harness.HOST_BINARY = saved
-        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":
