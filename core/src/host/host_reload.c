@@ -25,10 +25,12 @@
  * kilobytes per reload).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +38,29 @@
 #include "host_internal.h"
 #include "log.h"
 #include "plugin_loader.h"
+
+/* What a plugin file is on disk, to tell at a reload whether it changed
+ * (a copy in place keeps the inode but changes the times; a file renamed
+ * over it changes the inode). Taken at every load too (host_spawners.c). */
+int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", plugin_dir, file_name);
+    struct stat info;
+    if (stat(path, &info) != 0)
+        return -1;
+    *out = (struct plugin_identity){.device = info.st_dev, .inode = info.st_ino,
+                                    .size = info.st_size, .modified = info.st_mtim,
+                                    .changed = info.st_ctim};
+    return 0;
+}
+
+bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b)
+{
+    return a->device == b->device && a->inode == b->inode && a->size == b->size &&
+           a->modified.tv_sec == b->modified.tv_sec && a->modified.tv_nsec == b->modified.tv_nsec &&
+           a->changed.tv_sec == b->changed.tv_sec && a->changed.tv_nsec == b->changed.tv_nsec;
+}
 
 /* A plugin file as the reload found it. */
 struct plugin_file {

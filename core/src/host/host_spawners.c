@@ -32,26 +32,6 @@ static void on_spawner_event(uv_poll_t *watcher, int status, int events);
 
 /* ---------------------------------------------------------------- boot and generations */
 
-int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", plugin_dir, file_name);
-    struct stat info;
-    if (stat(path, &info) != 0)
-        return -1;
-    *out = (struct plugin_identity){.device = info.st_dev, .inode = info.st_ino,
-                                    .size = info.st_size, .modified = info.st_mtim,
-                                    .changed = info.st_ctim};
-    return 0;
-}
-
-bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b)
-{
-    return a->device == b->device && a->inode == b->inode && a->size == b->size &&
-           a->modified.tv_sec == b->modified.tv_sec && a->modified.tv_nsec == b->modified.tv_nsec &&
-           a->changed.tv_sec == b->changed.tv_sec && a->changed.tv_nsec == b->changed.tv_nsec;
-}
-
 static void free_link(struct spawner_link *link)
 {
     free(link->name);
