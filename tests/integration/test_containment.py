@@ -152,6 +152,27 @@ def test_a_daemon_is_found_among_many_workers():
         assert host.stop() == 0
 
 
+def test_every_daemon_of_many_is_found_once_their_workers_are_gone():
+    """The list of children is read a piece at a time, and children reaped
+    between two pieces shift what the next piece shows (the kernel counts
+    positions): a sweep that saw reaps goes again, so no daemon is missed."""
+    with new_host() as host:
+        # workers that stay: the list spans many pieces
+        stay = host.requests([{"cmd": "start_child", "supervisor": "rogue", "child": "rogue",
+                               "args": ["stay"]}] * 800)
+        assert all(a["result"] == "ok" for a in stay), stay[0]
+        count = 300
+        answers = host.requests([{"cmd": "start_child", "supervisor": "rogue", "child": "rogue",
+                                  "args": ["daemon"]}] * count)
+        assert all(a["result"] == "ok" for a in answers), answers[0]
+        found = wait_descendants(host, count)
+        host.requests([{"cmd": "terminate_child", "supervisor": "rogue", "pid": a["pid"]}
+                       for a in answers])
+        assert_all_gone([a["pid"] for a in answers] + found,
+                        "%d daemonizers and every daemon they left gone" % count)
+        assert host.stop() == 0
+
+
 def test_kill_zero_reaches_only_the_workers_own_group():
     with new_host() as host:
         siblings = [start_rogue(host) for _ in range(3)]

@@ -52,6 +52,7 @@ static size_t worker_words;
 static bool sweep_wanted;
 static int64_t last_sweep_ms = -SWEEP_INTERVAL_MS;
 static bool scan_wanted;
+static unsigned long reaps;    /* children reaped so far, to know if a sweep saw the list move */
 static int64_t last_scan_ms = -COALESCED_SCAN_INTERVAL_MS;
 
 static int64_t monotonic_ms(void)
@@ -125,6 +126,7 @@ static int reap_one(idtype_t idtype, id_t id, exit_report *exited, void *context
     int wait_status;
     if (waitpid(pid, &wait_status, WNOHANG) != pid)
         return 0;
+    reaps++;
     if (!worker)
         return 0; /* an adopted descendant: nobody's child to the host */
     forget(pid);
@@ -223,39 +225,58 @@ static void sweep(bool everything)
         sweep_child(children[i], everything);
 }
 
-/* The sweep in the spawner's loop goes a slice at a time: listing 10,000
+/* The sweep in the spawner's loop goes a piece at a time: listing 10,000
  * children costs the kernel 10-20 ms, and a death in that time would wait
  * for it. Each loop turn reads one SWEEP_SLICE_BYTES piece of the list (a
- * few hundred children, under a millisecond) after the turn's own work;
- * the list may change between pieces, and what a piece misses the next
- * sweep finds. */
+ * few hundred children, under a millisecond) after the turn's own work.
+ * Two things follow from the kernel finding where a read starts by
+ * counting positions in the list:
+ *  - a child reaped between two pieces shifts the rest: the next piece
+ *    skips one entry per reap. So a sweep that saw any reap goes again
+ *    (at the usual interval) until one sees none, which has read every
+ *    entry;
+ *  - a pid cut by a piece's end is finished in the same turn, a byte at
+ *    a time (the kernel serves the rest of that entry as formatted), never
+ *    carried to a later turn in which that child may be reaped and its pid
+ *    given to another process. */
 #define SWEEP_SLICE_BYTES 2048
 
 static int sweep_fd = -1;
-static long sweep_partial = -1; /* digits of a pid cut by a piece's end */
+static unsigned long reaps_at_sweep_start;
+
+static ssize_t read_piece(char *buffer, size_t size)
+{
+    ssize_t length;
+    do
+        length = read(sweep_fd, buffer, size);
+    while (length < 0 && errno == EINTR);
+    return length;
+}
 
 static void sweep_step(void)
 {
     char buffer[SWEEP_SLICE_BYTES];
-    ssize_t length;
-    do
-        length = read(sweep_fd, buffer, sizeof buffer);
-    while (length < 0 && errno == EINTR);
+    ssize_t length = read_piece(buffer, sizeof buffer);
+    long pid = -1;
     for (ssize_t i = 0; i < length; i++) {
         if (buffer[i] >= '0' && buffer[i] <= '9') {
-            sweep_partial = (sweep_partial < 0 ? 0 : sweep_partial * 10) + (buffer[i] - '0');
-        } else if (sweep_partial >= 0) {
-            sweep_child((pid_t)sweep_partial, false);
-            sweep_partial = -1;
+            pid = (pid < 0 ? 0 : pid * 10) + (buffer[i] - '0');
+        } else if (pid >= 0) {
+            sweep_child((pid_t)pid, false);
+            pid = -1;
         }
     }
+    char digit;
+    while (pid >= 0 && read_piece(&digit, 1) == 1 && digit >= '0' && digit <= '9')
+        pid = pid * 10 + (digit - '0');
+    if (pid >= 0)
+        sweep_child((pid_t)pid, false);
     if (length > 0)
         return;
-    if (sweep_partial >= 0)
-        sweep_child((pid_t)sweep_partial, false);
-    sweep_partial = -1;
     close(sweep_fd);
     sweep_fd = -1;
+    if (reaps != reaps_at_sweep_start)
+        sweep_wanted = true; /* the list moved under it: go again */
 }
 
 static int sweep_timeout_ms(void)
@@ -288,6 +309,7 @@ void containment_sweep_if_due(void)
         sweep_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (sweep_fd < 0)
             return;
+        reaps_at_sweep_start = reaps;
     }
     sweep_step();
 }
