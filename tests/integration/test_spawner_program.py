@@ -145,8 +145,9 @@ def test_a_spawner_program_that_cannot_be_run_is_named_as_such():
             spawner = parent_of(worker)
             os.chmod(spawner_path, 0o644)  # the file chosen at start can no longer be run
             os.kill(spawner, signal.SIGKILL)
-            host.wait_log("cannot run the spawner program")
+            host.wait_log("cannot run the spawner program (EACCES")
             assert "the plugin crashed while being loaded" not in host.log()
+            print([l for l in host.log().splitlines() if "cannot run" in l][0])
 
 
 if __name__ == "__main__":
