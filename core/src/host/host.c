@@ -482,7 +482,9 @@ int host_run(const char *config_path)
     /* A long listing's answer is built in a pool thread and freed on the
      * loop. Under glibc's moving threshold it would come from that
      * thread's arena, whose lock a preempted low-priority thread may hold
-     * when the loop frees; a fixed threshold keeps big blocks mmap'ed. */
+     * when the loop frees; a fixed threshold keeps blocks over 128 KiB
+     * mmap'ed (a listing of more than a few hundred children). Smaller
+     * answers still come from that arena: a short wait, rarely. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     /* Once for the host's life: reloads and relaunches run the same file. */
     char spawner_program[PATH_MAX + 256];
