@@ -334,29 +334,27 @@ static void rename_in_messages(const char *memfd_name, const char *path)
 
 /* ---- one file ------------------------------------------------------------ */
 
-/* iniparser keeps one flat list of names: a section's entry is its name
- * lowercased, a key's is "section:key". So [host:socket] and the socket key
- * of [host] are one entry in a dictionary of the whole file and two in two
- * parts, and so are [Host] and [host]. A file with a name that could meet
- * another that way is read whole, as before. */
+/* iniparser keeps one flat list of names: a section's entry is its name,
+ * a key's is "section:key". So [host:socket] and the socket key of [host]
+ * are one entry in a dictionary of the whole file and two in two parts. A
+ * file where a section's name before its ':' names another section is read
+ * whole, as before. (Only clean files come here: their names are lowercase
+ * with at most one ':', the layout scan reports any other.) */
 static bool names_could_meet(const struct ini_layout *layout)
 {
     for (size_t i = 0; i < layout->count; i++) {
         const char *name = layout->sections[i].name;
-        for (const char *c = name; *c != '\0'; c++) {
-            if (*c >= 'A' && *c <= 'Z')
-                return true;
-            if (*c != ':')
-                continue;
-            char prefix[256];
-            size_t length = (size_t)(c - name);
-            if (length >= sizeof prefix)
-                return true;
-            memcpy(prefix, name, length);
-            prefix[length] = '\0';
-            if (hashmap_get_string(&layout->by_name, prefix) != NULL)
-                return true;
-        }
+        const char *colon = strchr(name, ':');
+        if (colon == NULL)
+            continue;
+        char prefix[256];
+        size_t length = (size_t)(colon - name);
+        if (length >= sizeof prefix)
+            return true;
+        memcpy(prefix, name, length);
+        prefix[length] = '\0';
+        if (hashmap_get_string(&layout->by_name, prefix) != NULL)
+            return true;
     }
     return false;
 }
