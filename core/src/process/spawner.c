@@ -539,24 +539,6 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
                         (char *)plugin_dir, (char *)file_name, (char *)(work_dir ? work_dir : ""),
                         host_pid_text, NULL};
         spawner_program_exec(argv);
-        /* Said in the load report's own words, so that the host tells a
-         * program it cannot run from a plugin that died loading (which may
-         * exit with any status, 127 too). Only what is safe after a fork in
-         * a threaded process: snprintf of strings and numbers, send. */
-        int exec_errno = errno;
-        const char *name = strerrorname_np(exec_errno);
-        char report[512];
-        uint32_t loaded = SPAWNER_LOADED;
-        memcpy(report, &loaded, sizeof loaded);
-        int n = snprintf(report + sizeof loaded, sizeof report - sizeof loaded,
-                         "error\t%s/%s: cannot run the spawner program (%s, errno %d): is "
-                         "dynsup-spawner still there and executable?\n",
-                         plugin_dir, file_name, name ? name : "?", exec_errno);
-        if (n > 0)
-            send(SPAWNER_SOCKET_FD, report,
-                 sizeof loaded + ((size_t)n < sizeof report - sizeof loaded
-                                      ? (size_t)n : sizeof report - sizeof loaded - 1), 0);
-        _exit(127);
     }
     close(pair[1]);
 

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,13 +85,36 @@ void spawner_program_choose(char *why, size_t size)
              DYNSUP_SPAWNER_INSTALLED_PATH);
 }
 
+/* An exec that failed is said in the load report's own words, so that the
+ * host tells a program it cannot run from a plugin that died loading (which
+ * may exit with any status, 127 too). Only what is safe after a fork in a
+ * threaded process: snprintf of strings and numbers, send. */
+static _Noreturn void report_exec_failure(char **argv)
+{
+    int exec_errno = errno;
+    const char *name = strerrorname_np(exec_errno);
+    char report[512];
+    uint32_t loaded = SPAWNER_LOADED;
+    memcpy(report, &loaded, sizeof loaded);
+    size_t room = sizeof report - sizeof loaded;
+    int n = snprintf(report + sizeof loaded, room,
+                     "error\t%s/%s: cannot run the spawner program (%s, errno %d): is "
+                     "dynsup-spawner still there and executable?\n",
+                     argv[3], argv[4], name ? name : "?", exec_errno);
+    if (n > 0)
+        send(SPAWNER_SOCKET_FD, report, sizeof loaded + ((size_t)n < room ? (size_t)n : room - 1),
+             0);
+    _exit(127);
+}
+
 void spawner_program_exec(char **argv)
 {
     if (spawner_program_fd >= 0) {
         argv[0] = SPAWNER_PROGRAM_NAME;
         execveat(spawner_program_fd, "", argv, environ, AT_EMPTY_PATH);
-        return;
+    } else {
+        argv[0] = "dynsup-host";
+        execv("/proc/self/exe", argv);
     }
-    argv[0] = "dynsup-host";
-    execv("/proc/self/exe", argv);
+    report_exec_failure(argv);
 }

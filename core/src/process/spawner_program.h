@@ -21,7 +21,9 @@
 void spawner_program_choose(char *why, size_t size);
 
 /* In the forked child: execs the chosen program with argv (argv[0] is
- * replaced by the program's name). Returns only on failure. */
-void spawner_program_exec(char **argv);
+ * replaced by the program's name; argv[3] and argv[4] are the plugin
+ * folder and file). If the exec fails, sends the host a load report that
+ * says why on the spawner's socket and exits 127. */
+_Noreturn void spawner_program_exec(char **argv);
 
 #endif
