@@ -35,16 +35,23 @@ static bool host_is_root(void)
     return geteuid() == 0;
 }
 
+/* A uid or gid written as a plain decimal number. */
+static bool parse_id_number(const char *text, unsigned long *number)
+{
+    char *end;
+    errno = 0;
+    *number = strtoul(text, &end, 10);
+    return !errno && end != text && !*end && text[0] != '-';
+}
+
 /* A name from the user or group database, or a number. */
 static bool lookup_user(const char *text, struct passwd *found, char *buffer, size_t size)
 {
     struct passwd *result = NULL;
     if (getpwnam_r(text, found, buffer, size, &result) == 0 && result)
         return true;
-    char *end;
-    errno = 0;
-    unsigned long number = strtoul(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-')
+    unsigned long number;
+    if (!parse_id_number(text, &number))
         return false;
     if (getpwuid_r((uid_t)number, found, buffer, size, &result) == 0 && result)
         return true;
@@ -61,10 +68,8 @@ static bool lookup_group(const char *text, gid_t *gid)
         *gid = group->gr_gid;
         return true;
     }
-    char *end;
-    errno = 0;
-    unsigned long number = strtoul(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-')
+    unsigned long number;
+    if (!parse_id_number(text, &number))
         return false;
     *gid = (gid_t)number;
     return true;
