@@ -510,18 +510,25 @@ static int load_from(struct plugin_set *set, int dir_fd, const char *real_dir, c
     return result;
 }
 
+/* The plugin folder, opened and checked, its real path in real_dir ("" for
+ * "/": its files are "/x.so"). Returns its descriptor or -1 (said). */
+static int open_plugin_folder(const char *dir, char real_dir[PATH_MAX], struct error_list *errors)
+{
+    int dir_fd = open_trusted_folder(dir, real_dir, PATH_MAX, errors);
+    if (dir_fd >= 0 && strcmp(real_dir, "/") == 0)
+        real_dir[0] = '\0';
+    return dir_fd;
+}
+
 /* The folder is opened and checked again for each file: its checks must
  * hold when the file is loaded, which may be a moment after the listing. */
 int plugin_set_load_file(struct plugin_set *set, const char *dir, const char *file_name,
                          struct error_list *errors)
 {
     char real_dir[PATH_MAX];
-    int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
+    int dir_fd = open_plugin_folder(dir, real_dir, errors);
     if (dir_fd < 0)
         return -1;
-    /* "/" as the plugin folder: its files are "/x.so", below "". */
-    if (strcmp(real_dir, "/") == 0)
-        real_dir[0] = '\0';
     int result = load_from(set, dir_fd, real_dir, dir, file_name, errors);
     close(dir_fd);
     return result;
@@ -530,11 +537,9 @@ int plugin_set_load_file(struct plugin_set *set, const char *dir, const char *fi
 int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors)
 {
     char real_dir[PATH_MAX];
-    int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
+    int dir_fd = open_plugin_folder(dir, real_dir, errors);
     if (dir_fd < 0)
         return -1;
-    if (strcmp(real_dir, "/") == 0)
-        real_dir[0] = '\0';
 
     char **names = NULL;
     size_t count = 0;
