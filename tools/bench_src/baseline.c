@@ -160,14 +160,34 @@ static void run_restart(long count)
     waitpid(pid, NULL, 0);
 }
 
-static void run_stop(long count)
+/* Starts count children that ack, then sleep until SIGTERM; returns their
+ * pids (calloc'ed) once every one is asleep. */
+static pid_t *start_sleepers(long count)
 {
-    int ack[2];
-    if (pipe(ack) < 0)
-        fail("pipe");
     pid_t *pids = calloc((size_t)count, sizeof *pids);
     if (!pids)
         fail("calloc");
+    int ack[2];
+    if (pipe(ack) < 0)
+        fail("pipe");
+    for (long i = 0; i < count; i++) {
+        pids[i] = fork_child();
+        if (pids[i] == 0) {
+            write_all(ack[1], "x", 1);
+            sleep_until_term();
+        }
+    }
+    for (long i = 0; i < count; i++) { /* every one asleep before the figure */
+        char byte;
+        read_exactly(ack[0], &byte, 1);
+    }
+    close(ack[0]);
+    close(ack[1]);
+    return pids;
+}
+
+static void run_stop(long count)
+{
     /* Children inherit the handler and the blocked SIGTERM, so none can
      * miss its SIGTERM between the ack and sigsuspend. */
     struct sigaction action = {.sa_handler = on_term};
@@ -177,17 +197,7 @@ static void run_stop(long count)
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     sigprocmask(SIG_BLOCK, &term, NULL);
-    for (long i = 0; i < count; i++) {
-        pids[i] = fork_child();
-        if (pids[i] == 0) {
-            write_all(ack[1], "x", 1);
-            sleep_until_term();
-        }
-    }
-    for (long i = 0; i < count; i++) {
-        char byte;
-        read_exactly(ack[0], &byte, 1);
-    }
+    pid_t *pids = start_sleepers(count);
     int64_t start = monotonic_ns();
     for (long i = 0; i < count; i++)
         kill(pids[i], SIGTERM);
@@ -218,36 +228,13 @@ static void run_command(long count, char **argv)
     }
 }
 
-/* --live N: N children that sleep through the figure, as a supervisor's
+/* --live N: N children (start_sleepers) that sleep through the figure and
+ * are killed after it (stop_live), as a supervisor's
  * live workers do. A restart among thousands of processes that share the
  * parent's pages costs the kernel more than one alone (every fork and exit
  * updates the reverse maps those pages share, and whatever walks them,
  * reclaim or a memory monitor, walks them all); dynsup measured with N
  * live workers compares with this. */
-static pid_t *start_live(long count)
-{
-    pid_t *pids = calloc((size_t)count, sizeof *pids);
-    if (!pids)
-        fail("calloc");
-    int ack[2];
-    if (pipe(ack) < 0)
-        fail("pipe");
-    for (long i = 0; i < count; i++) {
-        pids[i] = fork_child();
-        if (pids[i] == 0) {
-            write_all(ack[1], "x", 1);
-            sleep_until_term();
-        }
-    }
-    for (long i = 0; i < count; i++) { /* every one asleep before the figure */
-        char byte;
-        read_exactly(ack[0], &byte, 1);
-    }
-    close(ack[0]);
-    close(ack[1]);
-    return pids;
-}
-
 static void stop_live(pid_t *pids, long count)
 {
     for (long i = 0; i < count; i++)
@@ -284,7 +271,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "baseline: --live goes with restart only\n");
         return 2;
     }
-    pid_t *live_pids = live > 0 ? start_live(live) : NULL;
+    pid_t *live_pids = live > 0 ? start_sleepers(live) : NULL;
     if (strcmp(argv[1], "throughput") == 0)
         run_throughput(count);
     else if (strcmp(argv[1], "latency") == 0)
