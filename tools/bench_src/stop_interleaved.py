@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stop at N live children against the graceful floor, interleaved.
 
-    flock /work/bench.lock tools/bench_src/stop_interleaved.py SIZES REPS BUILD_DIR...
+    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] SIZES REPS BUILD_DIR...
 
 e.g. `... 2000,10000 3 build-before build-bench`: each repetition runs, per
 size, `baseline stop N` (the floor, from the first build dir) and then a
@@ -14,7 +14,7 @@ every process of the host's tree (children's rusage, less what they had
 used before the stop) and, with perf installed, the host's and the
 spawners' own (perf stat, at normal priority: a perf under SCHED_FIFO can
 hold a CPU). Every repetition is printed and written to
-BUILD_DIR0/stop-interleaved.json.
+BUILD_DIR0/stop-interleaved.json. --pause-damon: as tools/bench's.
 """
 import importlib.machinery
 import importlib.util
@@ -76,11 +76,18 @@ def stop_once(bench, build, env, live):
 
 
 def main(argv):
+    pause_damon = argv[:1] == ["--pause-damon"]
+    if pause_damon:
+        argv = argv[1:]
     sizes, reps = [int(n) for n in argv[0].split(",")], int(argv[1])
     builds = [os.path.abspath(b) for b in argv[2:]]
     bench = load_bench()
     print("priority %s, load average %s, %s UTC" % (bench.raise_priority(True), os.getloadavg(),
                                                    time.strftime("%H:%M:%S", time.gmtime())), flush=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import damon
+    paused = damon.pause(bench.log) if pause_damon else []
+    print(damon.describe(paused), flush=True)
     envs = {}
     for build in builds:
         run_dir = os.path.join(build, "bench", "stop-run")

@@ -1,0 +1,81 @@
+"""tools/bench --pause-damon (tools/bench_src/damon.py), on a fake DAMON
+admin tree: the running kdamonds, and only those, are turned off for the
+run and on again at its end, also when the run is interrupted by SIGTERM;
+the notes name what ran. The real tree is never touched here."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from harness import run_tests
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "bench_src"))
+import damon  # noqa: E402
+
+
+def fake_tree(root, states):
+    """kdamonds 0..n-1 with these states, each a paddr context with a pageout scheme."""
+    for index, state in enumerate(states):
+        folder = os.path.join(root, str(index))
+        scheme = os.path.join(folder, "contexts", "0", "schemes", "0")
+        os.makedirs(scheme)
+        for path, text in ((os.path.join(folder, "state"), state),
+                           (os.path.join(folder, "contexts", "0", "operations"), "paddr"),
+                           (os.path.join(scheme, "action"), "pageout")):
+            with open(path, "w") as out:
+                out.write(text + "\n")
+
+
+def state(root, index):
+    with open(os.path.join(root, str(index), "state")) as source:
+        return source.read().strip()
+
+
+def test_pause_turns_off_only_running_kdamonds_and_resume_turns_them_on():
+    with tempfile.TemporaryDirectory() as root:
+        fake_tree(root, ["on", "off"])
+        damon.ADMIN = root
+        assert "kdamond 0 (paddr, schemes: pageout) running" in damon.describe([]), damon.describe([])
+        lines = []
+        paused = damon.pause(lines.append)
+        assert [state(root, 0), state(root, 1)] == ["off", "off"]
+        assert "paused for the run" in damon.describe(paused) and "kdamond 0" in damon.describe(paused)
+        damon.resume(paused, lines.append)
+        assert [state(root, 0), state(root, 1)] == ["on", "off"], "kdamond 1 was off: stays off"
+        assert any("on again" in line for line in lines), lines
+
+
+def test_nothing_running_is_said_and_nothing_is_written():
+    with tempfile.TemporaryDirectory() as root:
+        fake_tree(root, ["off"])
+        damon.ADMIN = root
+        assert damon.describe([]) == "DAMON: no kdamond running"
+        assert damon.pause(print) == []
+        assert state(root, 0) == "off"
+    damon.ADMIN = os.path.join(root, "absent")
+    assert damon.describe([]) == "DAMON: no kdamond running"
+
+
+def test_an_interrupted_run_turns_the_kdamond_on_again():
+    with tempfile.TemporaryDirectory() as root:
+        fake_tree(root, ["on"])
+        script = ("import sys, time; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
+                  "damon.pause(lambda line: print(line, flush=True)); print('paused', flush=True)\n"
+                  "time.sleep(60)\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            while child.stdout.readline().strip() != "paused":
+                assert child.poll() is None, "the pausing process ended early"
+            assert state(root, 0) == "off"
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(timeout=30) == 128 + signal.SIGTERM
+        finally:
+            child.kill()
+        assert state(root, 0) == "on", "SIGTERM during the run left the kdamond off"
+
+
+if __name__ == "__main__":
+    run_tests(globals())
