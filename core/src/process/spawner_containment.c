@@ -11,7 +11,7 @@
  *    parent died are re-parented to it, not to PID 1: it reaps them (no
  *    zombies) and kills those that left their worker's group (setsid, a
  *    daemon) once their worker is gone, when it next looks (after reaping
- *    a worker, at most every SWEEP_INTERVAL_MS);
+ *    a worker, as often as child_walk_pace.h allows);
  *  - when the host dies the spawner is told by a catchable parent-death
  *    signal and kills every group and adopted process before it exits
  *    (its workers would die with it anyway, their descendants would not).
@@ -21,16 +21,19 @@
  * spawner's CPU time during a stop (issue 13, perf: wait_consider_task),
  * and the walk that finds nothing left is the longest. So the pid each
  * SIGCHLD names is reaped directly (waitid(P_PID), no walk), and the walk
- * that catches the exits whose SIGCHLD coalesced with another's runs at
- * once after a quiet time but at most every COALESCED_SCAN_INTERVAL_MS
- * during a burst: an exit whose signal merged with another's is reaped at
- * most that much later; a lone exit, at once.
+ * that catches the exits whose SIGCHLD coalesced with another's runs as
+ * often as child_walk_pace.h allows: every few ms while walks find such
+ * exits (a burst), rarely while they find none (lone exits, whose signals
+ * name them all). A lone exit is reaped at once; an exit whose signal
+ * merged with another's, within that interval.
  *
  * The spawner keeps one bit per possible pid to know its own workers (and
  * spares) from adopted processes: pid_max bits, 4 KiB for the usual
  * 32,768, 512 KiB at the largest pid_max, untouched pages costing nothing.
  */
 #include "spawner_containment.h"
+
+#include "child_walk_pace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,16 +47,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SWEEP_INTERVAL_MS 100
-#define COALESCED_SCAN_INTERVAL_MS 5
 
 static uint64_t *workers;      /* bit per pid: forked by this spawner, not reaped yet */
 static size_t worker_words;
+static size_t live_workers;    /* bits set in workers */
 static bool sweep_wanted;
-static int64_t last_sweep_ms = -SWEEP_INTERVAL_MS;
+static int64_t last_sweep_ms = INT64_MIN / 2;
+static bool last_sweep_killed;
 static bool scan_wanted;
 static unsigned long reaps;    /* children reaped so far, to know if a sweep saw the list move */
-static int64_t last_scan_ms = -COALESCED_SCAN_INTERVAL_MS;
+static int64_t last_scan_ms = INT64_MIN / 2;
+static bool last_scan_found_exits;
 
 static int64_t monotonic_ms(void)
 {
@@ -91,8 +95,10 @@ static bool in_range(pid_t pid)
 
 void containment_track(pid_t pid)
 {
-    if (in_range(pid))
+    if (in_range(pid) && !containment_is_worker(pid)) {
         workers[pid / 64] |= UINT64_C(1) << (pid % 64);
+        live_workers++;
+    }
 }
 
 bool containment_is_worker(pid_t pid)
@@ -102,8 +108,10 @@ bool containment_is_worker(pid_t pid)
 
 static void forget(pid_t pid)
 {
-    if (in_range(pid))
+    if (containment_is_worker(pid)) {
         workers[pid / 64] &= ~(UINT64_C(1) << (pid % 64));
+        live_workers--;
+    }
 }
 
 typedef void exit_report(pid_t pid, int wait_status, void *context);
@@ -139,7 +147,8 @@ static int scan_timeout_ms(void)
 {
     if (!scan_wanted)
         return -1;
-    int64_t wait = last_scan_ms + COALESCED_SCAN_INTERVAL_MS - monotonic_ms();
+    int64_t wait = last_scan_ms + pace_scan_interval_ms(live_workers, last_scan_found_exits) -
+                   monotonic_ms();
     return wait > 0 ? (int)wait : 0;
 }
 
@@ -149,8 +158,9 @@ void containment_reap_if_due(exit_report *exited, void *context)
         return;
     scan_wanted = false;
     last_scan_ms = monotonic_ms();
+    last_scan_found_exits = false;
     while (reap_one(P_ALL, 0, exited, context) >= 0)
-        ;
+        last_scan_found_exits = true;
 }
 
 void containment_reap(const pid_t *signalled, int count, exit_report *exited, void *context)
@@ -209,6 +219,7 @@ static void sweep_child(pid_t pid, bool everything)
     pid_t group = getpgid(pid);
     if (!everything && group > 0 && containment_is_worker(group))
         return; /* still with its worker, which is alive: its group goes with it */
+    last_sweep_killed = true;
     kill(pid, SIGKILL);
     if (group == pid && group != getpgrp())
         kill(-group, SIGKILL);
@@ -283,7 +294,8 @@ static int sweep_timeout_ms(void)
 {
     if (!sweep_wanted)
         return -1;
-    int64_t wait = last_sweep_ms + SWEEP_INTERVAL_MS - monotonic_ms();
+    int64_t wait = last_sweep_ms + pace_sweep_interval_ms(live_workers, last_sweep_killed) -
+                   monotonic_ms();
     return wait > 0 ? (int)wait : 0;
 }
 
@@ -304,6 +316,7 @@ void containment_sweep_if_due(void)
             return;
         sweep_wanted = false;
         last_sweep_ms = monotonic_ms();
+        last_sweep_killed = false;
         char path[64];
         snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
         sweep_fd = open(path, O_RDONLY | O_CLOEXEC);
