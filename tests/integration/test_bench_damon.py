@@ -59,7 +59,7 @@ def test_nothing_running_is_said_and_nothing_is_written():
     assert damon.describe([]) == "DAMON: no kdamond running"
 
 
-def test_an_interrupted_run_turns_the_kdamond_on_again():
+def interrupted_run_restores(number):
     with tempfile.TemporaryDirectory() as root:
         fake_tree(root, ["on"])
         script = ("import sys, time; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
@@ -67,14 +67,25 @@ def test_an_interrupted_run_turns_the_kdamond_on_again():
                   "time.sleep(60)\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
-            while child.stdout.readline().strip() != "paused":
-                assert child.poll() is None, "the pausing process ended early"
+            lines = []
+            while not lines or lines[-1] != "paused":
+                lines.append(child.stdout.readline().strip())
+                assert child.poll() is None, "the pausing process ended early: %r" % lines
             assert state(root, 0) == "off"
-            child.send_signal(signal.SIGTERM)
-            assert child.wait(timeout=30) == 128 + signal.SIGTERM
+            assert any("echo on > " in line for line in lines), "no restore command logged: %r" % lines
+            child.send_signal(number)
+            assert child.wait(timeout=30) == 128 + number
         finally:
             child.kill()
-        assert state(root, 0) == "on", "SIGTERM during the run left the kdamond off"
+        assert state(root, 0) == "on", "signal %d during the run left the kdamond off" % number
+
+
+def test_an_interrupted_run_turns_the_kdamond_on_again():
+    interrupted_run_restores(signal.SIGTERM)
+
+
+def test_a_hangup_turns_the_kdamond_on_again():
+    interrupted_run_restores(signal.SIGHUP)
 
 
 if __name__ == "__main__":

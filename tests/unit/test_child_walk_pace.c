@@ -39,7 +39,8 @@ static void test_walks_that_find_something_keep_the_shortest_interval(void **sta
 static void test_no_overflow_at_absurd_counts(void **state)
 {
     (void)state;
-    assert_int_equal(pace_scan_interval_ms(SIZE_MAX / 64, false), UINT32_MAX);
+    assert_int_equal(pace_scan_interval_ms(SIZE_MAX / 64, false), PACE_MAX_MS);
+    assert_int_equal(pace_sweep_interval_ms(SIZE_MAX / 512, false), PACE_MAX_MS);
 }
 
 int main(void)

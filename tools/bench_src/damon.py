@@ -50,9 +50,12 @@ def running():
 
 
 def describe(paused):
-    if paused:
-        return "DAMON: paused for the run (--pause-damon): %s" % ", ".join(d for _, d in paused)
     on = running()
+    if paused:
+        text = "DAMON: paused for the run (--pause-damon): %s" % ", ".join(d for _, d in paused)
+        if on:
+            text += "; still running: %s" % ", ".join(d for _, d in on)
+        return text
     if not on:
         return "DAMON: no kdamond running"
     return ("DAMON: %s running; a pageout scheme stalls fork and exit among thousands of "
@@ -60,41 +63,64 @@ def describe(paused):
             % ", ".join(d for _, d in on))
 
 
+def _quietly(log, text):
+    try:
+        log(text)
+    except (OSError, ValueError):  # stderr gone (a closed pipe): restoring matters more
+        pass
+
+
 def pause(log):
-    """Turns every running kdamond off until the bench exits (also on
-    SIGTERM or SIGINT). Returns what was paused; [] if none ran or this
-    is not allowed (then the log says so)."""
+    """Turns every running kdamond off until the bench exits: at its
+    normal end, on an exception (atexit), and on SIGTERM, SIGINT or SIGHUP
+    (a signal that was ignored stays ignored). Only a SIGKILL can leave
+    one off, so the command that turns it on again is logged first.
+    Returns what was paused; [] if none ran or this is not allowed (then
+    the log says so)."""
     paused = []
+    # Ready to restore before the first one goes off.
+    atexit.register(resume, paused, log)
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        previous = signal.getsignal(number)
+        if previous == signal.SIG_IGN:
+            continue
+
+        def on_signal(signum, frame, previous=previous):
+            resume(paused, log)
+            if callable(previous):
+                previous(signum, frame)
+            raise SystemExit(128 + signum)
+        signal.signal(number, on_signal)
     for state, description in running():
+        _quietly(log, "DAMON: pausing %s for the run (if the bench is killed: echo on > %s)"
+                 % (description, state))
+        paused.append((state, description))  # before the write: a signal now restores it too
         try:
             with open(state, "w") as control:
                 control.write("off")
-            paused.append((state, description))
-            log("DAMON: paused %s for the run" % description)
         except OSError as error:
-            log("warning: cannot pause %s (%s): its stalls stay in the figures"
-                % (description, error.strerror))
-    if paused:
-        atexit.register(resume, paused, log)
-        for number in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(number)
-
-            def on_signal(signum, frame, previous=previous):
-                resume(paused, log)
-                if callable(previous):
-                    previous(signum, frame)
-                raise SystemExit(128 + signum)
-            signal.signal(number, on_signal)
+            paused.remove((state, description))
+            _quietly(log, "warning: cannot pause %s (%s): its stalls stay in the figures"
+                     % (description, error.strerror))
     return paused
 
 
 def resume(paused, log):
-    while paused:
-        state, description = paused.pop()
-        try:
-            with open(state, "w") as control:
-                control.write("on")
-            log("DAMON: %s on again" % description)
-        except OSError as error:
-            log("warning: could not turn %s on again (%s): echo on > %s"
-                % (description, error.strerror, state))
+    """Turns the paused kdamonds on again, once (signals held meanwhile,
+    so a second Ctrl-C cannot cut it short); an entry leaves the list
+    only once it is on again."""
+    blocked = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        for state, description in list(paused):
+            try:
+                if _read(state) != "on":
+                    with open(state, "w") as control:
+                        control.write("on")
+                paused.remove((state, description))
+                _quietly(log, "DAMON: %s on again" % description)
+            except OSError as error:
+                _quietly(log, "warning: could not turn %s on again (%s): echo on > %s"
+                         % (description, error.strerror, state))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

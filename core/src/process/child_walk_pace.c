@@ -12,7 +12,7 @@ static uint32_t grown(size_t live_children, uint32_t us_per_child, uint32_t floo
     uint64_t ms = (uint64_t)live_children * us_per_child / 1000;
     if (ms < floor_ms)
         return floor_ms;
-    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    return ms > PACE_MAX_MS ? PACE_MAX_MS : (uint32_t)ms;
 }
 
 uint32_t pace_scan_interval_ms(size_t live_children, bool last_walk_found_exits)

@@ -25,6 +25,8 @@
  * come in bursts; a daemon is killed within this while sweeps find some. */
 #define PACE_SCAN_MIN_MS 5
 #define PACE_SWEEP_MIN_MS 100
+/* And the longest: a poll() timeout (an int) must hold it. */
+#define PACE_MAX_MS 60000
 
 /* Between two waitid(P_ALL) walks for merged exits: PACE_SCAN_MIN_MS while
  * the last walk found exits, else 30 us per live child (300 ms at 10,000). */

@@ -55,7 +55,7 @@ void begin_shutdown(struct tree *tree, struct child *child, struct action_list *
 }
 
 void answer_pending_start(struct child *child, enum reply_error error, const char *detail,
-                                 struct action_list *out)
+                          struct action_list *out)
 {
     if (!child->start_pending)
         return;
@@ -64,7 +64,7 @@ void answer_pending_start(struct child *child, enum reply_error error, const cha
 }
 
 void shut_down_all_children(struct tree *tree, struct supervisor *sup, const char *why,
-                                   struct action_list *out)
+                            struct action_list *out)
 {
     struct child *next;
     for (struct child *child = sup->first; child != NULL; child = next) {
@@ -77,7 +77,7 @@ void shut_down_all_children(struct tree *tree, struct supervisor *sup, const cha
 /* The stopping child's process is gone (or never came): answer everyone
  * who asked for it to stop. */
 void finish_stopping(struct tree *tree, struct child *child, const char *how,
-                            struct action_list *out)
+                     struct action_list *out)
 {
     const char *sup = child->supervisor->name;
     if (child->timer_armed) {
@@ -103,7 +103,6 @@ void stop_host(struct tree *tree, int exit_status, struct action_list *out)
     for (size_t i = 0; i < tree->supervisor_count; i++)
         shut_down_all_children(tree, tree->supervisors[i], "the host is shutting down", out);
 }
-
 
 void shutdown_deadline_passed(struct child *child, struct action_list *out)
 {
