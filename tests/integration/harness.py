@@ -418,10 +418,16 @@ def zombie_children_of(pid):
     return sorted(child for child in children_of(pid) if process_state(child) == "Z")
 
 
-def vm_rss_kib(pid):
-    """Resident set size of pid in KiB (/proc/PID/status VmRSS)."""
+def status_number(pid, field):
+    """The number a /proc/PID/status line `field:` starts with (VmRSS in
+    KiB, TracerPid, ...)."""
     with open("/proc/%d/status" % pid) as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
+    raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+def vm_rss_kib(pid):
+    """Resident set size of pid in KiB (/proc/PID/status VmRSS)."""
+    return status_number(pid, "VmRSS")

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 
-from harness import PLUGIN_DIR, SOURCE_DIR, Host, alive, gone, run_tests, wait_for
+from harness import PLUGIN_DIR, SOURCE_DIR, Host, alive, gone, run_tests, vm_rss_kib, wait_for
 
 BAD_WORKER_SOURCE = r"""
 #include <dynsup/plugin.h>
@@ -120,14 +120,6 @@ def new_host():
     return Host(SUPERVISOR, CHILDREN, plugin_dir=FOLDER)
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def assert_host_answers(host):
     assert host.process.poll() is None, "host exited with %s" % host.process.returncode
     assert host.request({"cmd": "status"})["result"] == "ok"
@@ -143,7 +135,7 @@ def test_a_worker_writing_a_1_mb_line_is_logged_in_bounded_pieces_and_harms_noth
     host = new_host().start()
     try:
         sibling = host.start_child("work", "sleeper")["pid"]
-        rss_before = rss_kb(host.pid)
+        rss_before = vm_rss_kib(host.pid)
         size = 1024 * 1024
         answer = host.start_child("work", "bad", args=["huge-line", str(size)])
         assert answer["result"] == "ok", answer
@@ -156,7 +148,7 @@ def test_a_worker_writing_a_1_mb_line_is_logged_in_bounded_pieces_and_harms_noth
         assert x_count_of(host, pid) == size
         longest = max(len(line) for line in host.log().splitlines())
         assert longest < 8192, "a log line of %d bytes" % longest
-        grown = rss_kb(host.pid) - rss_before
+        grown = vm_rss_kib(host.pid) - rss_before
         assert grown < 16 * 1024, "host grew by %d kB" % grown
         assert alive(sibling)
         assert_host_answers(host)

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from harness import (BUILD_DIR, DEADLINE, PLUGIN_DIR, Host, alive, comm_of, gone, parent_of, process_state, processes_of,
-                     run_tests, wait_for, wait_workers, zombie_children_of)
+                     run_tests, status_number, wait_for, wait_workers, zombie_children_of)
 
 SUPERVISORS = """
 [supervisor:rogue]
@@ -182,21 +182,13 @@ def traced_spawner_walks(spawner, action):
                                "-p", str(spawner)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: tracer_of(spawner) == tracer.pid, what="strace attached to the spawner")
+        wait_for(lambda: status_number(spawner, "TracerPid") == tracer.pid, what="strace attached to the spawner")
         action()
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(DEADLINE)
     with open(trace) as lines:
         return [(float(line.split()[0]), "si_pid=" in line) for line in lines if "P_ALL" in line]
-
-
-def tracer_of(pid):
-    with open("/proc/%d/status" % pid) as status:
-        for line in status:
-            if line.startswith("TracerPid:"):
-                return int(line.split()[1])
-    return 0
 
 
 def test_lone_exits_among_thousands_do_not_each_walk_every_child():
