@@ -13,8 +13,8 @@ import signal
 import tempfile
 import time
 
-from harness import (BUILD_DIR, PLUGIN_DIR, TIME_SCALE, Host, alive, gone, parent_of, run_tests,
-                     wait_for)
+from harness import (BUILD_DIR, PLUGIN_DIR, SPARE, TIME_SCALE, Host, alive, children_of, comm_of, gone,
+                     parent_of, run_tests, wait_for)
 
 VERSIONS = os.path.join(BUILD_DIR, "test-plugins", "versions")
 BAD_PLUGINS = os.path.join(BUILD_DIR, "test-plugins", "bad")
@@ -105,6 +105,54 @@ def test_a_plugin_and_a_spec_added_live_are_startable_at_once():
         assert started["result"] == "ok", started
         host.wait_log("hello from fresh, args: live")
         assert host.stop() == 0
+
+
+def test_a_plugin_added_live_has_a_spare_ready_for_its_first_start():
+    """Issue 10's "the first start from a freshly added plugin within 2x a
+    normal start": a normal start becomes a prepared spare, a first start
+    from a plugin with none forks. A plugin added live that a child spec
+    names gets its spare at once, so that its first start is a normal one:
+    the worker of that start is the process that was the spare."""
+    without = CHILDREN.replace("plugin = versioned", "plugin = sleeper")
+    with new_host(children=without, folder=plugin_folder(versioned=None)) as host:
+        install(host.plugin_folder, os.path.join(PLUGIN_DIR, "hello.so"), "hello.so")
+        write_children(host, without + "\n[child:fresh]\nplugin = hello\nrestart = temporary\n")
+        answer = reload(host)
+        assert answer["result"] == "ok", answer
+        spare = wait_for(lambda: spares_of_plugin(host, "hello"),
+                         what="a dynsup-spare of the plugin added live, before any start")
+        started = host.start_child("work", "fresh", args=["live"])
+        assert started["result"] == "ok", started
+        assert started["pid"] == spare[0], "the first start forked %d instead of becoming the spare %d" % (
+            started["pid"], spare[0])
+        host.wait_log("hello from fresh, args: live")
+        assert host.stop() == 0
+
+
+def test_a_plugin_added_live_that_no_spec_names_gets_no_spare():
+    without = CHILDREN.replace("plugin = versioned", "plugin = sleeper")
+    with new_host(children=without, folder=plugin_folder(versioned=None)) as host:
+        install(host.plugin_folder, os.path.join(PLUGIN_DIR, "hello.so"), "hello.so")
+        answer = reload(host)
+        assert answer["result"] == "ok", answer
+        host.wait_log("plugin hello")
+        spawner = spawner_of_plugin(host, "hello")
+        assert spawner, "no spawner for hello after the reload"
+        assert not spares_of_plugin(host, "hello"), "a spare for a plugin nothing can start"
+        assert host.stop() == 0
+
+
+def spawner_of_plugin(host, plugin):
+    """The pid of the spawner whose log line says it loaded `plugin` last."""
+    found = re.findall(r"pid=(\d+) plugin %s \S+ loaded" % re.escape(plugin), host.log())
+    return int(found[-1]) if found else None
+
+
+def spares_of_plugin(host, plugin):
+    spawner = spawner_of_plugin(host, plugin)
+    if not spawner:
+        return []
+    return [pid for pid in children_of(spawner) if comm_of(pid) == SPARE]
 
 
 def test_a_changed_spec_applies_to_new_starts_only_and_its_running_child_keeps_the_old():

@@ -215,6 +215,14 @@ static void apply_supervisors(struct host *host, const struct config *old,
     }
 }
 
+static bool plugin_named_by_a_spec(const struct config *config, const char *plugin)
+{
+    for (size_t i = 0; i < config->child_count; i++)
+        if (strcmp(config->children[i].plugin, plugin) == 0)
+            return true;
+    return false;
+}
+
 static void apply(struct host *host, struct reload_plan *plan)
 {
     for (size_t i = 0; i < plan->file_count; i++) {
@@ -229,6 +237,13 @@ static void apply(struct host *host, struct reload_plan *plan)
         }
         log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid, "plugin %s %s loaded (generation %u)",
                   link->name, link->version, link->generation);
+        /* A plugin added live that a spec names is readied for its first
+         * start, as a start would leave it: that start is then a normal
+         * one, not a fork (issue 10: within 2x a normal start). A new
+         * generation of a plugin already served waits for its first start
+         * like any plugin at boot. */
+        if (link->generation == 1 && plugin_named_by_a_spec(&plan->next, link->name))
+            host_spawner_ready_spare(link);
     }
     for (size_t i = 0; i < plan->gone_count; i++)
         host_spawner_retire(plan->gone[i]);

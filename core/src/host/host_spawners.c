@@ -352,7 +352,8 @@ static void drop_spare(struct spawner_link *link)
 }
 
 /* One spare at a time, asked for when a start finds none (the plugin's
- * first start, or its spare was taken or died): a spare that keeps dying
+ * first start, or its spare was taken or died), or by a reload for a
+ * plugin it added (host_spawner_ready_spare): a spare that keeps dying
  * costs one fork per start at most, never a loop. */
 static void want_spare(struct spawner_link *link)
 {
@@ -361,6 +362,11 @@ static void want_spare(struct spawner_link *link)
     uint32_t type = SPAWNER_SPARE_WANTED;
     if (queue_message(link, 0, &type, sizeof type) == 0)
         link->spare_requested = true;
+}
+
+void host_spawner_ready_spare(struct spawner_link *link)
+{
+    want_spare(link);
 }
 
 /* Writes the job to the spare, which becomes the worker. Returns false
