@@ -3,7 +3,6 @@ host keeps one prepared worker of that plugin, named dynsup-spare and forked
 by the plugin's spawner, and the next start becomes it (the host writes the
 job to it); a spare that never got a job is no worker of the tree."""
 
-import json
 import os
 import signal
 import time
@@ -28,15 +27,7 @@ shutdown = 2000
 plugin = sleeper
 restart = temporary
 shutdown = 2000
-
-[child:slow]
-plugin = initcheck
-restart = temporary
-shutdown = 2000
 """}
-
-# initcheck's first argument comes after the supervisor's extra_arguments.
-SLOW_SUPERVISOR = "[supervisor:plain]\nmax_children = infinity\n"
 
 
 def spare_of(host, plugin_worker_pid=None, other_than=None):
@@ -89,30 +80,6 @@ def test_the_next_start_becomes_the_spare_and_is_a_clean_worker():
         assert comm_of(spare) == "probe"
         # ... and the spawner prepares the next one.
         assert spare_of(host, first["pid"], other_than=spare) != spare
-
-
-def test_a_taken_spare_is_replaced_once_that_starts_init_has_answered():
-    """The spawner forks the next spare after the start that took the spare
-    has answered, not while its init runs: that fork would compete with
-    the start for a CPU (issue 13, start latency). An init of 1.5 s shows
-    the order: no spare during it, one right after."""
-    with Host(SUPERVISOR + SLOW_SUPERVISOR, CHILDREN).start() as host:
-        first = host.start_child("plain", "slow", args=["ok"])
-        assert first["result"] == "ok", first
-        spawner = parent_of(first["pid"])
-        spare = spare_of(host, first["pid"])
-        client = host.connect()
-        try:
-            client.sendall(b'{"cmd":"start_child","supervisor":"plain","child":"slow","args":["slow=1500"]}\n')
-            wait_for(lambda: comm_of(spare) != SPARE, what="the slow start taking the spare")
-            during = [spares_of(spawner) for _ in range(20)]
-            assert not any(during), "a spare was forked during the start's init: %r" % during
-            answer = json.loads(client.makefile("rb").readline())
-        finally:
-            client.close()
-        assert answer["result"] == "ok" and answer["pid"] == spare, (answer, spare)
-        wait_for(lambda: spares_of(spawner), what="the replacement spare after init answered")
-        assert host.stop() == 0
 
 
 def spares_of(spawner):

@@ -61,10 +61,6 @@ struct spawner_link {
      * three pipe ends are the host's until a start takes it. */
     struct spare_worker { pid_t pid; int job_fd, output_fd, report_fd; } spare;
     bool spare_requested;  /* SPARE_WANTED sent, SPARE not back yet */
-    /* A start took the spare: its replacement is asked for once that
-     * start's init has answered (host_spawner_refill_spare), so that the
-     * spawner's fork does not compete with the start for a CPU. */
-    bool spare_refill_due;
     /* Starts sent whose SPAWNED has not come back, in the order sent (a
      * spawner answers in order): failed if the spawner is lost. */
     child_key *in_flight;
@@ -256,9 +252,6 @@ void host_spawner_release_if_idle(struct spawner_link *link);
 /* Asks the spawner for a spare now, ahead of the plugin's first start
  * (a reload that added a plugin some child spec names). */
 void host_spawner_ready_spare(struct spawner_link *link);
-/* A worker of link finished its init (answered, or its report ended):
- * the spare a start took is replaced now. */
-void host_spawner_refill_spare(struct spawner_link *link);
 /* A file's identity now; -1 if it cannot be read. */
 int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out);
 bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b);

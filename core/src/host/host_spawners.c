@@ -369,14 +369,6 @@ void host_spawner_ready_spare(struct spawner_link *link)
     want_spare(link);
 }
 
-void host_spawner_refill_spare(struct spawner_link *link)
-{
-    if (!link->spare_refill_due)
-        return;
-    link->spare_refill_due = false;
-    want_spare(link);
-}
-
 /* Writes the job to the spare, which becomes the worker. Returns false
  * (the spare dropped) if it could not take it. */
 static bool hand_to_spare(struct spawner_link *link, child_key key, const char *job, size_t length)
@@ -424,10 +416,7 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "out of memory in the host";
         return -1;
     }
-    if (handed)
-        link->spare_refill_due = true;
-    else
-        want_spare(link);
+    want_spare(link);
     return 0;
 }
 

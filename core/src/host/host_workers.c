@@ -156,7 +156,6 @@ static void close_report(struct host *host, struct worker_io *io)
     close(reader->fd);
     free(reader);
     io->report = NULL;
-    host_spawner_refill_spare(host->spawners[io->spawner_index]);
 }
 
 static void take_answer(struct host *host, struct worker_io *io, const char *data, size_t length)
