@@ -110,17 +110,19 @@ def test_a_plugin_and_a_spec_added_live_are_startable_at_once():
 def test_a_plugin_added_live_has_a_spare_ready_for_its_first_start():
     """Issue 10's "the first start from a freshly added plugin within 2x a
     normal start": a normal start becomes a prepared spare, a first start
-    from a plugin with none forks. A plugin added live that a child spec
-    names gets its spare at once, so that its first start is a normal one:
-    the worker of that start is the process that was the spare."""
+    from a plugin with none forks. A plugin a reload loads that a child
+    spec names gets its spare at once, so that its first start, once the
+    spare has come, is a normal one: the worker of that start is the
+    process that was the spare."""
     without = CHILDREN.replace("plugin = versioned", "plugin = sleeper")
     with new_host(children=without, folder=plugin_folder(versioned=None)) as host:
         install(host.plugin_folder, os.path.join(PLUGIN_DIR, "hello.so"), "hello.so")
         write_children(host, without + "\n[child:fresh]\nplugin = hello\nrestart = temporary\n")
         answer = reload(host)
         assert answer["result"] == "ok", answer
-        spare = wait_for(lambda: spares_of_plugin(host, "hello"),
-                         what="a dynsup-spare of the plugin added live, before any start")
+        spare = wait_for(lambda: waiting_spares_of_plugin(host, "hello"),
+                         what="a dynsup-spare of the plugin added live, waiting for a job")
+        host.count_children("work")  # a loop turn of the host's after the spare's SPARE
         started = host.start_child("work", "fresh", args=["live"])
         assert started["result"] == "ok", started
         assert started["pid"] == spare[0], "the first start forked %d instead of becoming the spare %d" % (
@@ -130,15 +132,40 @@ def test_a_plugin_added_live_has_a_spare_ready_for_its_first_start():
 
 
 def test_a_plugin_added_live_that_no_spec_names_gets_no_spare():
+    """The positive control comes last: the same plugin, once a spec names
+    it and a reload loads it again (a new file), gets its spare; before
+    that, over 20 looks, it had none."""
     without = CHILDREN.replace("plugin = versioned", "plugin = sleeper")
     with new_host(children=without, folder=plugin_folder(versioned=None)) as host:
         install(host.plugin_folder, os.path.join(PLUGIN_DIR, "hello.so"), "hello.so")
         answer = reload(host)
         assert answer["result"] == "ok", answer
-        host.wait_log("plugin hello")
-        spawner = spawner_of_plugin(host, "hello")
-        assert spawner, "no spawner for hello after the reload"
-        assert not spares_of_plugin(host, "hello"), "a spare for a plugin nothing can start"
+        assert spawner_of_plugin(host, "hello"), "no spawner for hello after the reload"
+        looks = [spares_of_plugin(host, "hello") for _ in range(20)]
+        assert not any(looks), "a spare for a plugin nothing can start: %r" % looks
+        os.unlink(os.path.join(host.plugin_folder, "hello.so"))
+        assert reload(host)["result"] == "ok"
+        install(host.plugin_folder, os.path.join(PLUGIN_DIR, "hello.so"), "hello.so")
+        write_children(host, without + "\n[child:fresh]\nplugin = hello\nrestart = temporary\n")
+        assert reload(host)["result"] == "ok"
+        wait_for(lambda: spares_of_plugin(host, "hello"), what="the spare once a spec names it")
+        assert host.stop() == 0
+
+
+def test_an_upgrade_moves_the_spare_to_the_new_generation():
+    """The retired generation can serve no start again: its spare goes
+    with the reload, and the new generation gets one."""
+    with new_host() as host:
+        first = host.start_child("work", "upgraded")["pid"]
+        old_spawner = parent_of(first)
+        wait_for(lambda: [p for p in children_of(old_spawner) if comm_of(p) == SPARE],
+                 what="the 1.0.0 spare after its first start")
+        install(host.plugin_folder, os.path.join(VERSIONS, "1.1", "versioned.so"), "versioned.so")
+        assert reload(host)["result"] == "ok"
+        wait_for(lambda: not [p for p in children_of(old_spawner) if comm_of(p) == SPARE],
+                 what="the 1.0.0 spare gone with its generation's retirement")
+        assert alive(first), "the running 1.0.0 worker was touched"
+        wait_for(lambda: spares_of_plugin(host, "versioned"), what="a spare of the 1.1.0 generation")
         assert host.stop() == 0
 
 
@@ -153,6 +180,18 @@ def spares_of_plugin(host, plugin):
     if not spawner:
         return []
     return [pid for pid in children_of(spawner) if comm_of(pid) == SPARE]
+
+
+def waiting_spares_of_plugin(host, plugin):
+    """Spares asleep on their job pipe: prepared, so their spawner has long
+    sent the host their SPARE (it does so as soon as fork returns)."""
+    def asleep_in_poll(pid):
+        try:
+            with open("/proc/%d/wchan" % pid) as wchan:
+                return "poll" in wchan.read()
+        except OSError:
+            return False
+    return [pid for pid in spares_of_plugin(host, plugin) if asleep_in_poll(pid)]
 
 
 def test_a_changed_spec_applies_to_new_starts_only_and_its_running_child_keeps_the_old():

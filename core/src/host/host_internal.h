@@ -249,8 +249,8 @@ struct spawner_link *host_current_generation(struct host *host, const char *plug
  * has no worker and no start in flight. */
 void host_spawner_retire(struct spawner_link *link);
 void host_spawner_release_if_idle(struct spawner_link *link);
-/* Asks the spawner for a spare now, ahead of the plugin's first start
- * (a reload that added a plugin some child spec names). */
+/* Asks the spawner for a spare now, ahead of the plugin's next start
+ * (a reload that loaded a plugin some child spec names). */
 void host_spawner_ready_spare(struct spawner_link *link);
 /* A file's identity now; -1 if it cannot be read. */
 int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out);

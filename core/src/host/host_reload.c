@@ -237,12 +237,13 @@ static void apply(struct host *host, struct reload_plan *plan)
         }
         log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid, "plugin %s %s loaded (generation %u)",
                   link->name, link->version, link->generation);
-        /* A plugin added live that a spec names is readied for its first
-         * start, as a start would leave it: that start is then a normal
-         * one, not a fork (issue 10: within 2x a normal start). A new
-         * generation of a plugin already served waits for its first start
-         * like any plugin at boot. */
-        if (link->generation == 1 && plugin_named_by_a_spec(&plan->next, link->name))
+        /* A plugin this reload loaded (added, or a new version) that a
+         * spec names is readied for its next start, as a start would leave
+         * it: that start then becomes a spare instead of forking (issue
+         * 10: within 2x a normal start), once the spare has come, a few
+         * hundred microseconds after this. The generation it replaces
+         * dropped its own spare when it was retired. */
+        if (plugin_named_by_a_spec(&plan->next, link->name))
             host_spawner_ready_spare(link);
     }
     for (size_t i = 0; i < plan->gone_count; i++)

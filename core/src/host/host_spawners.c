@@ -115,11 +115,15 @@ void host_spawner_release_if_idle(struct spawner_link *link)
     host_spawner_disconnect(link); /* EOF: the spawner exits, reaped by SIGCHLD */
 }
 
+static void drop_spare(struct spawner_link *link);
+
+/* A retired generation serves no start again: its spare goes at once. */
 void host_spawner_retire(struct spawner_link *link)
 {
     if (link->retired)
         return;
     link->retired = true;
+    drop_spare(link);
     host_spawner_release_if_idle(link);
 }
 
@@ -353,7 +357,7 @@ static void drop_spare(struct spawner_link *link)
 
 /* One spare at a time, asked for when a start finds none (the plugin's
  * first start, or its spare was taken or died), or by a reload for a
- * plugin it added (host_spawner_ready_spare): a spare that keeps dying
+ * plugin it loaded (host_spawner_ready_spare): a spare that keeps dying
  * costs one fork per start at most, never a loop. */
 static void want_spare(struct spawner_link *link)
 {
@@ -482,7 +486,7 @@ static void read_spawner(struct spawner_link *link)
             struct spawner_spare spare;
             memcpy(&spare, data + sizeof type, sizeof spare);
             link->spare_requested = false;
-            if (spare.pid > 0 && fd_count == 3 && !link->spare.pid) {
+            if (spare.pid > 0 && fd_count == 3 && !link->spare.pid && !link->retired) {
                 link->spare = (struct spare_worker){.pid = spare.pid, .job_fd = fds[0],
                                                    .output_fd = fds[1], .report_fd = fds[2]};
                 continue;
