@@ -6,6 +6,7 @@ Each test gets its own plugin folder with copies of the plugins it needs
 (tests/plugins/versioned.c is built as 1.0.0 and 1.1.0).
 """
 
+import json
 import os
 import re
 import shutil
@@ -166,6 +167,36 @@ def test_an_upgrade_moves_the_spare_to_the_new_generation():
                  what="the 1.0.0 spare gone with its generation's retirement")
         assert alive(first), "the running 1.0.0 worker was touched"
         wait_for(lambda: spares_of_plugin(host, "versioned"), what="a spare of the 1.1.0 generation")
+        assert host.stop() == 0
+
+
+def test_a_start_sent_the_moment_a_reload_answers_waits_for_the_readied_spare():
+    """The spare a reload asks for comes a fraction of a millisecond after
+    the reload's answer. A start sent at once waits for it instead of
+    sending the spawner a fork that would queue behind the spare's own:
+    the worker is the spare, forked before the refill that follows it
+    (pids in order, modulo pid_max). Five upgrades, each a new generation
+    with a start right after; sent to the spawner, about half forked."""
+    with open("/proc/sys/kernel/pid_max") as source:
+        pid_max = int(source.read())
+    with new_host() as host:
+        version = "1.0"
+        for _ in range(5):
+            version = "1.1" if version == "1.0" else "1.0"
+            install(host.plugin_folder, os.path.join(VERSIONS, version, "versioned.so"), "versioned.so")
+            client = host.connect()
+            try:
+                client.sendall(b'{"cmd":"reload"}\n{"cmd":"start_child","supervisor":"work","child":"upgraded"}\n')
+                reader = client.makefile("rb")
+                reloaded, started = json.loads(reader.readline()), json.loads(reader.readline())
+            finally:
+                client.close()
+            assert reloaded["result"] == "ok" and started["result"] == "ok", (reloaded, started)
+            spawner = parent_of(started["pid"])
+            refill = wait_for(lambda: [p for p in children_of(spawner) if comm_of(p) == SPARE],
+                              what="the spare that follows the start")[0]
+            assert 0 < (refill - started["pid"]) % pid_max < pid_max // 2, \
+                "the start forked %d after the readied spare %d" % (started["pid"], refill)
         assert host.stop() == 0
 
 

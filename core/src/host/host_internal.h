@@ -61,6 +61,7 @@ struct spawner_link {
      * three pipe ends are the host's until a start takes it. */
     struct spare_worker { pid_t pid; int job_fd, output_fd, report_fd; } spare;
     bool spare_requested;  /* SPARE_WANTED sent, SPARE not back yet */
+    struct held_start *held; /* a start waiting for that spare, or NULL (host_spares.c) */
     /* Starts sent whose SPAWNED has not come back, in the order sent (a
      * spawner answers in order): failed if the spawner is lost. */
     child_key *in_flight;
@@ -252,6 +253,22 @@ void host_spawner_release_if_idle(struct spawner_link *link);
 /* Asks the spawner for a spare now, ahead of the plugin's next start
  * (a reload that loaded a plugin some child spec names). */
 void host_spawner_ready_spare(struct spawner_link *link);
+/* Queues a message to the spawner (key: the start it carries, 0 for none);
+ * -1 out of memory. */
+int host_spawner_queue(struct spawner_link *link, child_key key, const void *data, size_t length);
+
+/* host_spares.c: the link's spare. */
+void host_spare_drop(struct spawner_link *link);
+void host_spare_want(struct spawner_link *link);
+/* A start's job: handed to the spare (and the next one asked for), or held
+ * for the spare on its way. False: neither, the caller sends it to the
+ * spawner. */
+bool host_spare_take(struct spawner_link *link, child_key key, const char *job, size_t length);
+/* SPARE came (pid 0: its fork failed), with its three pipe ends; a held
+ * start takes it, or goes to the spawner. */
+void host_spare_arrived(struct spawner_link *link, pid_t pid, const int *fds, int fd_count);
+/* The spawner is lost, or the request for the spare could not be sent. */
+void host_spare_fail_held(struct spawner_link *link, const char *detail);
 /* A file's identity now; -1 if it cannot be read. */
 int plugin_identity_of(const char *plugin_dir, const char *file_name, struct plugin_identity *out);
 bool plugin_identity_same(const struct plugin_identity *a, const struct plugin_identity *b);

@@ -39,6 +39,7 @@ static void free_link(struct spawner_link *link)
     free(link->file);
     free(link->file_name);
     free(link->in_flight);
+    free(link->held);
     free(link);
 }
 
@@ -115,15 +116,13 @@ void host_spawner_release_if_idle(struct spawner_link *link)
     host_spawner_disconnect(link); /* EOF: the spawner exits, reaped by SIGCHLD */
 }
 
-static void drop_spare(struct spawner_link *link);
-
 /* A retired generation serves no start again: its spare goes at once. */
 void host_spawner_retire(struct spawner_link *link)
 {
     if (link->retired)
         return;
     link->retired = true;
-    drop_spare(link);
+    host_spare_drop(link);
     host_spawner_release_if_idle(link);
 }
 
@@ -283,6 +282,7 @@ void host_spawner_fail_pending(struct spawner_link *link, const char *detail)
     }
     link->outgoing_tail = NULL;
     link->spare_requested = false;
+    host_spare_fail_held(link, detail);
 }
 
 static void flush_outgoing(struct spawner_link *link)
@@ -308,10 +308,12 @@ static void flush_outgoing(struct spawner_link *link)
             char detail[128];
             snprintf(detail, sizeof detail, "cannot send the start to the spawner: %s",
                      strerror(errno));
-            if (message->key)
+            if (message->key) {
                 host_defer_spawn_failure(host, message->key, detail);
-            else
+            } else {
                 link->spare_requested = false;
+                host_spare_fail_held(link, detail);
+            }
         }
         else if (message->key)
             remember_in_flight(link, message->key);
@@ -323,7 +325,7 @@ static void flush_outgoing(struct spawner_link *link)
     want_writable(link, false);
 }
 
-static int queue_message(struct spawner_link *link, child_key key, const void *data, size_t length)
+int host_spawner_queue(struct spawner_link *link, child_key key, const void *data, size_t length)
 {
     struct outgoing_message *message = malloc(sizeof *message + length);
     if (!message)
@@ -341,55 +343,6 @@ static int queue_message(struct spawner_link *link, child_key key, const void *d
     if (was_empty)
         flush_outgoing(link);
     return 0;
-}
-
-/* Closes our ends of the spare's pipes: a spare that never got a job then
- * reads EOF and exits (its exit is reaped and ignored: read_spawner). */
-static void drop_spare(struct spawner_link *link)
-{
-    if (!link->spare.pid)
-        return;
-    close(link->spare.job_fd);
-    close(link->spare.output_fd);
-    close(link->spare.report_fd);
-    link->spare.pid = 0;
-}
-
-/* One spare at a time, asked for when a start finds none (the plugin's
- * first start, or its spare was taken or died), or by a reload for a
- * plugin it loaded (host_spawner_ready_spare): a spare that keeps dying
- * costs one fork per start at most, never a loop. */
-static void want_spare(struct spawner_link *link)
-{
-    if (link->spare.pid || link->spare_requested || link->host->exiting)
-        return;
-    uint32_t type = SPAWNER_SPARE_WANTED;
-    if (queue_message(link, 0, &type, sizeof type) == 0)
-        link->spare_requested = true;
-}
-
-void host_spawner_ready_spare(struct spawner_link *link)
-{
-    want_spare(link);
-}
-
-/* Writes the job to the spare, which becomes the worker. Returns false
- * (the spare dropped) if it could not take it. */
-static bool hand_to_spare(struct spawner_link *link, child_key key, const char *job, size_t length)
-{
-    ssize_t written;
-    while ((written = write(link->spare.job_fd, job, length)) < 0 && errno == EINTR)
-        ;
-    if (written != (ssize_t)length) { /* EPIPE: it died before we heard of it */
-        drop_spare(link);
-        return false;
-    }
-    HOP_TRACE(HOP_HOST_HANDED, link->spare.pid);
-    close(link->spare.job_fd);
-    host_defer_spare_start(link->host, key, link->index, link->spare.pid,
-                           link->spare.output_fd, link->spare.report_fd);
-    link->spare.pid = 0;
-    return true;
 }
 
 int host_send_spawn(struct host *host, const struct action *spawn, const char **why)
@@ -411,16 +364,13 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "the worker's arguments are too large";
         return -1;
     }
-    /* Room for the start's outcome first: once the job is written the
-     * worker runs, and the tree must hear of it. */
-    bool handed = link->spare.pid && (size_t)length <= SPARE_JOB_MAX &&
-                  host_reserve_deferred(host) == 0 &&
-                  hand_to_spare(link, spawn->key, buffer, (size_t)length);
-    if (!handed && queue_message(link, spawn->key, buffer, (size_t)length) != 0) {
+    if (host_spare_take(link, spawn->key, buffer, (size_t)length))
+        return 0; /* handed to the spare, or held for the one on its way */
+    if (host_spawner_queue(link, spawn->key, buffer, (size_t)length) != 0) {
         *why = "out of memory in the host";
         return -1;
     }
-    want_spare(link);
+    host_spare_want(link);
     return 0;
 }
 
@@ -485,14 +435,7 @@ static void read_spawner(struct spawner_link *link)
         if (type == SPAWNER_SPARE && (size_t)length == sizeof type + sizeof(struct spawner_spare)) {
             struct spawner_spare spare;
             memcpy(&spare, data + sizeof type, sizeof spare);
-            link->spare_requested = false;
-            if (spare.pid > 0 && fd_count == 3 && !link->spare.pid && !link->retired) {
-                link->spare = (struct spare_worker){.pid = spare.pid, .job_fd = fds[0],
-                                                   .output_fd = fds[1], .report_fd = fds[2]};
-                continue;
-            }
-            for (int i = 0; i < fd_count; i++)
-                close(fds[i]);
+            host_spare_arrived(link, spare.pid, fds, fd_count);
             continue;
         }
         for (int i = 0; i < fd_count; i++)
@@ -505,7 +448,7 @@ static void read_spawner(struct spawner_link *link)
             const struct spawner_exited *exits = received.exits.exits;
             for (size_t i = 0; i < exit_count && !host->exiting; i++) {
                 if (exits[i].pid == link->spare.pid) /* a spare without a job: no worker of ours */
-                    drop_spare(link);
+                    host_spare_drop(link);
                 else
                     host_worker_exited(host, link->index, &exits[i]);
             }
@@ -557,7 +500,7 @@ static void on_spawner_watcher_closed(uv_handle_t *handle)
 
 void host_spawner_disconnect(struct spawner_link *link)
 {
-    drop_spare(link);
+    host_spare_drop(link);
     if (link->watching) {
         link->watching = false;
         uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
