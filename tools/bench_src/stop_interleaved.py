@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stop at N live children against the graceful floor, interleaved.
 
-    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] SIZES REPS BUILD_DIR...
+    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] [--perf] SIZES REPS BUILD_DIR...
 
 e.g. `... 2000,10000 3 build-before build-bench`: each repetition runs, per
 size, `baseline stop N` (the floor, from the first build dir) and then a
@@ -11,9 +11,11 @@ machine. Each BUILD_DIR is a tools/bench build (its bench/ folder holds
 the baseline and the bench plugins). Runs SCHED_FIFO, as `tools/bench
 --realtime` does. Besides the wall time it reports the CPU the stop cost:
 every process of the host's tree (children's rusage, less what they had
-used before the stop) and, with perf installed, the host's and the
+used before the stop) and, with --perf (perf installed), the host's and the
 spawners' own (perf stat, at normal priority: a perf under SCHED_FIFO can
-hold a CPU). Every repetition is printed and written to
+hold a CPU). perf stat makes every context switch of the processes it
+watches dearer, and only dynsup's are watched: the ratios of a --perf run
+are not the figure. Every repetition is printed and written to
 BUILD_DIR0/stop-interleaved.json. --pause-damon: as tools/bench's.
 """
 import importlib.machinery
@@ -36,7 +38,7 @@ def load_bench():
     return module
 
 
-def stop_once(bench, build, env, live):
+def stop_once(bench, build, env, live, use_perf):
     host = bench.Host(build, env["run_dir"], env["config"], "stop")
     try:
         host.start_many("sleeper", live)
@@ -51,7 +53,7 @@ def stop_once(bench, build, env, live):
                 except OSError:
                     pass
         perf, stat_path = None, os.path.join(env["run_dir"], "perf-stat.txt")
-        if shutil.which("perf"):
+        if use_perf and shutil.which("perf"):
             pids = ",".join(str(p) for p in [host.pid] + host.spawner_pids)
             perf = subprocess.Popen(["chrt", "-o", "0", "perf", "stat", "--per-thread", "-x,", "-e",
                                      "task-clock", "-o", stat_path, "-p", pids],
@@ -76,9 +78,9 @@ def stop_once(bench, build, env, live):
 
 
 def main(argv):
-    pause_damon = argv[:1] == ["--pause-damon"]
-    if pause_damon:
-        argv = argv[1:]
+    pause_damon = "--pause-damon" in argv
+    use_perf = "--perf" in argv
+    argv = [a for a in argv if a not in ("--pause-damon", "--perf")]
     sizes, reps = [int(n) for n in argv[0].split(",")], int(argv[1])
     builds = [os.path.abspath(b) for b in argv[2:]]
     bench = load_bench()
@@ -105,7 +107,7 @@ def main(argv):
             line = "rep %d, %5d live: floor %7.1f ms" % (rep + 1, live, floor)
             for build in builds:
                 row = dict(rep=rep, live=live, build=os.path.basename(build), floor_ms=floor,
-                           **stop_once(bench, build, envs[build], live))
+                           **stop_once(bench, build, envs[build], live, use_perf))
                 rows.append(row)
                 line += " | %s %7.1f ms %.2fx, CPU %5.0f ms" % (row["build"], row["ms"],
                                                                 row["ms"] / floor, row["cpu_ms"])
