@@ -135,13 +135,6 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
                                  int job_fd, pid_t parent, pid_t host_pid)
 {
     worker_prepare(output_fd, report_fd, job_fd, parent, host_pid);
-    /* A worker flushes stdio as it ends (worker_exit); the first flush
-     * faults in libc's flushing code (two pages) and copies the page of
-     * its lock: three of the four page faults a worker's stop cost (perf
-     * trace; 20-50 us each on these VMs). Paid here, while nobody waits
-     * for the spare, a stop of 10,000 workers does not pay them; a worker
-     * that ends normally pays them once either way. */
-    fflush(NULL);
     /* SIGTERM (from anyone: the host never signals a spare) stays blocked
      * but while waiting, so that one landing before the wait cannot be
      * missed and then stop the job that comes next: the spare ends by it
