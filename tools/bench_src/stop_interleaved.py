@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stop at N live children against the graceful floor, interleaved.
 
-    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] [--perf] SIZES REPS BUILD_DIR...
+    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] [--perf] [--floor-with-plugin] SIZES REPS BUILD_DIR...
 
 e.g. `... 2000,10000 3 build-before build-bench`: each repetition runs, per
 size, `baseline stop N` (the floor, from the first build dir) and then a
@@ -17,6 +17,11 @@ hold a CPU). perf stat makes every context switch of the processes it
 watches dearer, and only dynsup's are watched: the ratios of a --perf run
 are not the figure. Every repetition is printed and written to
 BUILD_DIR0/stop-interleaved.json. --pause-damon: as tools/bench's.
+--floor-with-plugin: each repetition also runs the floor from a process
+that has dlopen'ed the bench's worker plugin first (`baseline --load`), so
+that its children map what a worker maps (the plugin's file besides libc
+and ld.so): what part of the gap is the plugin's mappings' and not the
+supervisor's.
 """
 import importlib.machinery
 import importlib.util
@@ -80,7 +85,8 @@ def stop_once(bench, build, env, live, use_perf):
 def main(argv):
     pause_damon = "--pause-damon" in argv
     use_perf = "--perf" in argv
-    argv = [a for a in argv if a not in ("--pause-damon", "--perf")]
+    with_plugin = "--floor-with-plugin" in argv
+    argv = [a for a in argv if a not in ("--pause-damon", "--perf", "--floor-with-plugin")]
     sizes, reps = [int(n) for n in argv[0].split(",")], int(argv[1])
     builds = [os.path.abspath(b) for b in argv[2:]]
     bench = load_bench()
@@ -105,8 +111,14 @@ def main(argv):
         for live in sizes:
             floor = bench.baseline(envs[builds[0]], "stop", live)[0] / 1e6
             line = "rep %d, %5d live: floor %7.1f ms" % (rep + 1, live, floor)
+            plugin_floor = None
+            if with_plugin:
+                plugin = os.path.join(builds[0], "bench", "plugins", "bench_worker.so")
+                plugin_floor = bench.baseline(envs[builds[0]], "--load", plugin, "stop", live)[0] / 1e6
+                line += ", with the plugin %7.1f ms" % plugin_floor
             for build in builds:
                 row = dict(rep=rep, live=live, build=os.path.basename(build), floor_ms=floor,
+                           plugin_floor_ms=plugin_floor,
                            **stop_once(bench, build, envs[build], live, use_perf))
                 rows.append(row)
                 line += " | %s %7.1f ms %.2fx, CPU %5.0f ms" % (row["build"], row["ms"],
@@ -120,6 +132,16 @@ def main(argv):
             ratios = sorted(r["ms"] / r["floor_ms"] for r in mine)
             print("%5d live, %s: ratios %s, median %.2f" % (live, os.path.basename(build),
                   " ".join("%.2f" % x for x in ratios), ratios[len(ratios) // 2]))
+            if with_plugin:
+                ratios = sorted(r["ms"] / r["plugin_floor_ms"] for r in mine)
+                print("%5d live, %s against the floor with the plugin: ratios %s, median %.2f"
+                      % (live, os.path.basename(build), " ".join("%.2f" % x for x in ratios),
+                         ratios[len(ratios) // 2]))
+        if with_plugin:
+            floors = sorted(r["plugin_floor_ms"] / r["floor_ms"] for r in rows
+                            if r["live"] == live and r["build"] == os.path.basename(builds[0]))
+            print("%5d live, the floor with the plugin against the floor: ratios %s, median %.2f"
+                  % (live, " ".join("%.2f" % x for x in floors), floors[len(floors) // 2]))
     with open(os.path.join(builds[0], "stop-interleaved.json"), "w") as out:
         json.dump(rows, out)
     return 0
