@@ -42,6 +42,17 @@ void log_set_backlog_callback(void (*callback)(void));
  * something still waits. */
 bool log_flush(void);
 
+/* Lines written together: while held (the host's loop holds them for
+ * each turn), lines for output that never waits (a regular file; the only
+ * kind written blocking) gather in a buffer of 64 KiB, written in one
+ * write(2) by log_write_held or when the next line would not fit. Other
+ * outputs are written line by line as before. log_hold_lines(false)
+ * writes what is held first. */
+void log_hold_lines(bool on);
+/* Whether lines go to a regular file, written blocking. */
+bool log_output_is_regular_file(void);
+void log_write_held(void);
+
 void log_event(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void log_eventv(int level, const char *supervisor, const char *child, pid_t pid, const char *fmt,

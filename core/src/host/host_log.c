@@ -24,6 +24,28 @@
 
 static uv_timer_t retry_timer;
 static bool timer_ready, timer_armed;
+/* Runs as each loop turn ends, before the loop waits: the turn's lines,
+ * held (log_hold_lines), go out in one write. */
+static uv_prepare_t turn_end;
+static bool holding_lines;
+
+static void on_turn_end(uv_prepare_t *handle)
+{
+    (void)handle;
+    log_write_held();
+}
+
+/* A regular file never makes a writer wait, so its lines can wait until
+ * the turn ends (at most one turn: a host that blocks inside a turn, a
+ * plugin's load, writes them first). Other outputs keep their backlog. */
+static void hold_lines_per_turn(uv_loop_t *loop)
+{
+    uv_prepare_init(loop, &turn_end);
+    uv_unref((uv_handle_t *)&turn_end);
+    uv_prepare_start(&turn_end, on_turn_end);
+    holding_lines = true;
+    log_hold_lines(true);
+}
 
 static void on_retry(uv_timer_t *timer);
 
@@ -45,6 +67,10 @@ static void on_retry(uv_timer_t *timer)
 
 void host_log_start(uv_loop_t *loop)
 {
+    if (log_output_is_regular_file()) {
+        hold_lines_per_turn(loop);
+        return; /* written blocking, and a file never makes a writer wait */
+    }
     if (log_use_nonblocking_output() != 0) {
         log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
                   "log output: cannot write stderr without blocking (no reader, or /proc not "
@@ -66,6 +92,12 @@ static long long monotonic_ms(void)
 
 void host_log_finish(uv_loop_t *loop)
 {
+    if (holding_lines) {
+        log_hold_lines(false);
+        uv_close((uv_handle_t *)&turn_end, NULL);
+        uv_run(loop, UV_RUN_NOWAIT); /* its close callback */
+        holding_lines = false;
+    }
     log_set_backlog_callback(NULL);
     if (timer_ready) {
         uv_close((uv_handle_t *)&retry_timer, NULL);

@@ -58,6 +58,7 @@ struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir
      * reads as changed at the next reload, which loads it again. */
     if (plugin_identity_of(plugin_dir, file_name, &link->identity) != 0)
         memset(&link->identity, 0, sizeof link->identity);
+    log_write_held(); /* a load may take seconds: what was logged before it is out first */
     if (spawner_launch(plugin_dir, file_name, host->work_dir, &link->pid, &link->fd, &loaded,
                        errors) != 0) {
         plugin_list_free(&loaded);
