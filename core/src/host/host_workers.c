@@ -134,9 +134,9 @@ static ssize_t read_output(struct worker_io *io)
     return count;
 }
 
-static void output_ready(struct host *host, struct worker_io *io)
+static void output_ready(struct host *host, struct worker_io *io, bool ended_empty)
 {
-    ssize_t count = read_output(io);
+    ssize_t count = ended_empty ? 0 : read_output(io);
     /* The end (the worker is gone, or closed its stdout): nothing more to
      * watch; the descriptor stays open until the worker's exit is heard. */
     if (count == 0 || (count < 0 && errno != EAGAIN)) {
@@ -226,15 +226,15 @@ static ssize_t read_report(struct host *host, struct worker_io *io)
 }
 
 /* A pipe of host->worker_pipes has something to read. */
-static void worker_pipe_ready(void *context, void *entry)
+static void worker_pipe_ready(void *context, void *entry, bool ended_empty)
 {
     struct host *host = context;
     if (*(unsigned char *)entry == WATCHED_OUTPUT) {
-        output_ready(host, entry);
+        output_ready(host, entry, ended_empty);
         return;
     }
     struct worker_io *io = ((struct init_answer_reader *)entry)->io;
-    ssize_t count = read_report(host, io);
+    ssize_t count = ended_empty ? 0 : read_report(host, io);
     if (count == 0 || (count < 0 && errno != EAGAIN))
         report_ended(host, io);
 }
@@ -252,8 +252,13 @@ static void drain_worker(struct host *host, struct worker_io *io)
      * end is closed right after, so such a writer then gets EPIPE. */
     size_t drained = 0;
     ssize_t count;
-    while (!io->output_ended && drained < DRAIN_LIMIT && (count = read_output(io)) > 0)
+    while (!io->output_ended && drained < DRAIN_LIMIT && (count = read_output(io)) > 0) {
         drained += (size_t)count;
+        /* A pipe's read returns all it holds: a short one emptied it, and
+         * the worker, dead, writes nothing more (one read less per exit). */
+        if ((size_t)count < sizeof shared_read_buffer)
+            break;
+    }
     flush_partial_output(io);
 }
 
