@@ -1,9 +1,13 @@
 """Workers are real, isolated OS processes (SPEC section 3, issue 2 point 3)."""
 
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 
-from harness import Host, alive, gone, read_probe, run_tests, wait_for, parent_of, open_fds
+from harness import (DEADLINE, Host, alive, gone, read_probe, run_tests, status_number, wait_for, parent_of,
+                     open_fds)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -110,6 +114,31 @@ def test_sigterm_stops_every_child_in_parallel_and_exits_zero():
         assert code == 0, host.log()
         assert all(gone(pid) for pid in pids + [stubborn])
         assert not os.path.exists(host.socket_path)
+
+
+def test_a_stopping_host_waits_for_its_spawners_without_sleeping_in_steps():
+    """Once its children are gone, the host waits for its spawners' exit
+    on pidfds (issue 13): it used to look every 5 ms, which put up to that
+    much into every stop. strace on the host through three stops: no
+    sleep. (Before, a spawner not yet gone at the first look, most stops,
+    meant a nanosleep.)"""
+    if not shutil.which("strace"):
+        print("SKIP (in test_a_stopping_host_waits...): needs strace (Debian package strace)")
+        return
+    for _ in range(3):
+        with new_host().start() as host:
+            pids = [host.start_child("work", "sleeper")["pid"] for _ in range(20)]
+            trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-stop-sleeps-"), "trace")
+            tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=nanosleep,clock_nanosleep,poll",
+                                       "-e", "signal=none", "-o", trace, "-p", str(host.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: status_number(host.pid, "TracerPid") == tracer.pid, what="strace attached")
+            assert host.stop() == 0, host.log()
+            tracer.wait(DEADLINE)
+            assert all(gone(pid) for pid in pids)
+            with open(trace) as calls:
+                calls = calls.read()
+            assert "nanosleep" not in calls, calls
 
 
 def test_every_exit_of_a_burst_is_heard_one_by_one():

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -176,6 +178,36 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, struct error
     return result;
 }
 
+/* Reaps the child pid once it has exited; false if it still lives at
+ * deadline_ms (uv_hrtime's clock). Why a pidfd: it is readable the moment
+ * the process exits, where a sleep of a few milliseconds between looks
+ * put up to that much into every stop of the host (issue 13: a stop of
+ * 2,000 children is 120-150 ms at the floor). */
+static bool reaped_by(pid_t pid, uint64_t deadline_ms)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bool reaped = false;
+    for (;;) {
+        if (waitpid(pid, NULL, WNOHANG) != 0) { /* reaped, or not ours any more */
+            reaped = true;
+            break;
+        }
+        uint64_t now = uv_hrtime() / 1000000u;
+        if (now >= deadline_ms)
+            break;
+        int left = deadline_ms - now > 1000 ? 1000 : (int)(deadline_ms - now);
+        struct pollfd exited = {.fd = pidfd, .events = POLLIN};
+        if (pidfd < 0 || (poll(&exited, 1, left) < 0 && errno != EINTR)) {
+            /* no pidfds (a kernel before 5.3): look again in a millisecond */
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+    return reaped;
+}
+
 void host_spawners_stop(struct host *host, bool kill_them, bool wait)
 {
     for (size_t i = 0; i < host->spawner_count; i++) {
@@ -192,18 +224,13 @@ void host_spawners_stop(struct host *host, bool kill_them, bool wait)
     uint64_t deadline = uv_hrtime() / 1000000u + SPAWNER_ANSWER_DEADLINE_MS;
     for (size_t i = 0; wait && i < host->spawner_count; i++) {
         struct spawner_link *link = host->spawners[i];
-        while (link->pid > 0 && waitpid(link->pid, NULL, WNOHANG) == 0) {
-            if (uv_hrtime() / 1000000u > deadline) {
-                log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
-                          "plugin process of %s (pid %d) did not exit within %d ms of the host's "
-                          "stop; killing it", link->plugin ? link->plugin : "?", (int)link->pid,
-                          SPAWNER_ANSWER_DEADLINE_MS);
-                kill(link->pid, SIGKILL);
-                waitpid(link->pid, NULL, 0);
-                break;
-            }
-            struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000000};
-            nanosleep(&pause, NULL);
+        if (link->pid > 0 && !reaped_by(link->pid, deadline)) {
+            log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
+                      "plugin process of %s (pid %d) did not exit within %d ms of the host's "
+                      "stop; killing it", link->plugin ? link->plugin : "?", (int)link->pid,
+                      SPAWNER_ANSWER_DEADLINE_MS);
+            kill(link->pid, SIGKILL);
+            waitpid(link->pid, NULL, 0);
         }
         link->pid = 0;
     }
