@@ -6,8 +6,8 @@ import signal
 import subprocess
 import tempfile
 
-from harness import (DEADLINE, Host, alive, gone, read_probe, run_tests, status_number, wait_for, parent_of,
-                     open_fds)
+from harness import (DEADLINE, Host, alive, comm_of, gone, read_probe, run_tests, status_number, wait_for,
+                     parent_of, open_fds)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -139,6 +139,59 @@ def test_a_stopping_host_waits_for_its_spawners_without_sleeping_in_steps():
             with open(trace) as calls:
                 calls = calls.read()
             assert "nanosleep" not in calls, calls
+
+
+def host_fd_of_pipe_held_by(host_pid, worker_pid, worker_fd):
+    """The host's descriptor number for the pipe that worker_fd of the
+    worker is an end of (by the pipe's inode)."""
+    target = os.readlink("/proc/%d/fd/%d" % (worker_pid, worker_fd))
+    for fd in os.listdir("/proc/%d/fd" % host_pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (host_pid, fd)) == target:
+                return int(fd)
+        except OSError:
+            pass
+    raise AssertionError("the host holds no end of %s" % target)
+
+
+def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
+    """Closing a dead worker's output pipe frees it (5-10 us): the host
+    carries out its decision (the job it writes to the spare that becomes
+    the replacement) first and closes the pipe after (issue 13). strace on
+    the host through one restart: the job's write, then the old pipe's
+    close; and the spare becomes the probe."""
+    if not shutil.which("strace"):
+        print("SKIP (in test_a_restart_goes_out...): needs strace (Debian package strace)")
+        return
+    with new_host().start() as host:
+        victim = host.start_child("work", "probe", args=["--out=" + host.path("x.out")])["pid"]
+        spawner = parent_of(victim)
+
+        def spares():
+            children = open("/proc/%d/task/%d/children" % (spawner, spawner)).read().split()
+            return [int(pid) for pid in children if comm_of(int(pid)) == "dynsup-spare"]
+        wait_for(lambda: spares(), what="a spare")  # a start asks for one
+        spare = spares()[0]
+        job_fds = [host_fd_of_pipe_held_by(host.pid, spare, fd)
+                   for fd in map(int, os.listdir("/proc/%d/fd" % spare)) if fd > 2]
+        pipe_fd = host_fd_of_pipe_held_by(host.pid, victim, 1)
+        trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-restart-order-"), "trace")
+        tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=write,close", "-e", "signal=none",
+                                   "-o", trace, "-p", str(host.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: status_number(host.pid, "TracerPid") == tracer.pid, what="strace attached")
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: comm_of(spare) == "probe", what="the spare to become the probe")
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(DEADLINE)
+        with open(trace) as calls:
+            calls = [call for call in calls if call.startswith(("write(", "close("))]
+        job = [i for i, call in enumerate(calls) if any(call.startswith("write(%d," % fd) for fd in job_fds)]
+        closed = [i for i, call in enumerate(calls) if call.startswith("close(%d)" % pipe_fd)]
+        assert job and closed, (job_fds, pipe_fd, calls)
+        assert job[0] < closed[0], calls
 
 
 def test_every_exit_of_a_burst_is_heard_one_by_one():
