@@ -45,9 +45,10 @@ bool log_flush(void);
 /* Lines written together: while held (the host's loop holds them for
  * each turn), lines for output that never waits (a regular file; the only
  * kind written blocking) gather in a buffer of 64 KiB, written in one
- * write(2) by log_write_held or when the next line would not fit. Other
- * outputs are written line by line as before. log_hold_lines(false)
- * writes what is held first. */
+ * write(2) by log_write_held (at the turn's end, and before any answer to
+ * a client) or when the next line would not fit. Other outputs are
+ * written line by line as before. log_hold_lines(false) writes what is
+ * held first. */
 void log_hold_lines(bool on);
 /* Whether lines go to a regular file, written blocking. */
 bool log_output_is_regular_file(void);

@@ -404,6 +404,10 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
 
 void control_reply(struct control_server *server, uint64_t token, char *line)
 {
+    /* What the request made the host log is out before its answer: a
+     * client that reads the log once answered finds it there (log lines
+     * wait for the loop turn's end otherwise, log.h). */
+    log_write_held();
     struct answer_slot *slot =
         server->closing ? NULL : hashmap_remove_number(&server->tokens, token);
     if (!slot) {
