@@ -6,6 +6,7 @@ and checks real effects in /proc and on disk. Waiting is always a poll with
 a generous deadline, never a fixed sleep.
 """
 
+import contextlib
 import json
 import os
 import shlex
@@ -426,6 +427,28 @@ def status_number(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+@contextlib.contextmanager
+def traced(pid, calls):
+    """strace attached to pid (its main thread) for the block's length,
+    tracing `calls` (strace's trace= list). Yields a list that holds the
+    trace's lines once the block is over. A process that exits in the
+    block ends the trace itself."""
+    trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-trace-"), "trace")
+    tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=" + calls, "-e", "signal=none",
+                               "-o", trace, "-p", str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        wait_for(lambda: status_number(pid, "TracerPid") == tracer.pid, what="strace attached to %d" % pid)
+        yield lines
+    finally:
+        if tracer.poll() is None:
+            tracer.send_signal(signal.SIGINT)
+        tracer.wait(DEADLINE)
+        with open(trace) as calls_made:
+            lines.extend(calls_made.readlines())
 
 
 def vm_rss_kib(pid):

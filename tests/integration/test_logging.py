@@ -7,10 +7,8 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import tempfile
 
-from harness import DEADLINE, Host, gone, run_cli, run_tests, status_number, wait_for
+from harness import Host, gone, run_cli, run_tests, traced, wait_for
 
 SUPERVISORS = """
 [supervisor:work]
@@ -127,22 +125,12 @@ def test_the_lines_of_one_loop_turn_reach_a_log_file_in_one_write():
         answers = host.requests([{"cmd": "start_child", "supervisor": "work", "child": "sleeper"}] * 100)
         assert all(a["result"] == "ok" for a in answers), answers[0]
         pids = [a["pid"] for a in answers]
-        trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-log-writes-"), "trace")
-        tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=write,read", "-e", "signal=none",
-                                   "-o", trace, "-p", str(host.pid)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: status_number(host.pid, "TracerPid") == tracer.pid, what="strace attached")
+        with traced(host.pid, "write,read") as calls:
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
             wait_for(lambda: all(gone(pid) for pid in pids), what="100 sleepers to die")
             for pid in pids:
                 host.wait_log("pid=%d child sleeper exited abnormally" % pid)
-        finally:
-            tracer.send_signal(signal.SIGINT)
-            tracer.wait(DEADLINE)
-        with open(trace) as calls:
-            calls = calls.readlines()
         log_writes = [call for call in calls if call.startswith("write(2,")]
         empty_reads = [call for call in calls if call.startswith("read(") and call.rstrip().endswith("= 0")]
         # one write per line before the change; how many turns the burst

@@ -3,11 +3,8 @@
 import os
 import shutil
 import signal
-import subprocess
-import tempfile
 
-from harness import (DEADLINE, Host, alive, comm_of, gone, read_probe, run_tests, status_number, wait_for,
-                     parent_of, open_fds)
+from harness import Host, alive, comm_of, gone, read_probe, run_tests, traced, wait_for, parent_of, open_fds
 
 SUPERVISOR = """
 [supervisor:work]
@@ -131,17 +128,10 @@ def test_a_stopping_host_waits_for_its_spawners_without_sleeping_in_steps():
     for _ in range(3):
         with new_host().start(env=env) as host:
             pids = [host.start_child("work", "sleeper")["pid"] for _ in range(20)]
-            trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-stop-sleeps-"), "trace")
-            tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=nanosleep,clock_nanosleep,poll",
-                                       "-e", "signal=none", "-o", trace, "-p", str(host.pid)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for(lambda: status_number(host.pid, "TracerPid") == tracer.pid, what="strace attached")
-            assert host.stop() == 0, host.log()
-            tracer.wait(DEADLINE)
+            with traced(host.pid, "nanosleep,clock_nanosleep,poll") as calls:
+                assert host.stop() == 0, host.log()
             assert all(gone(pid) for pid in pids)
-            with open(trace) as calls:
-                calls = calls.read()
-            assert "nanosleep" not in calls, calls
+            assert not [call for call in calls if "nanosleep" in call], calls
 
 
 def host_fd_of_pipe_held_by(host_pid, worker_pid, worker_fd):
@@ -180,19 +170,10 @@ def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
                    for fd in map(int, os.listdir("/proc/%d/fd" % spare))
                    if fd > 2 and os.readlink("/proc/%d/fd/%d" % (spare, fd)).startswith("pipe:")]
         pipe_fd = host_fd_of_pipe_held_by(host.pid, victim, 1)
-        trace = os.path.join(tempfile.mkdtemp(prefix="dynsup-restart-order-"), "trace")
-        tracer = subprocess.Popen(["strace", "-qq", "-e", "trace=write,close", "-e", "signal=none",
-                                   "-o", trace, "-p", str(host.pid)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: status_number(host.pid, "TracerPid") == tracer.pid, what="strace attached")
+        with traced(host.pid, "write,close") as calls:
             os.kill(victim, signal.SIGKILL)
             wait_for(lambda: comm_of(spare) == "probe", what="the spare to become the probe")
-        finally:
-            tracer.send_signal(signal.SIGINT)
-            tracer.wait(DEADLINE)
-        with open(trace) as calls:
-            calls = [call for call in calls if call.startswith(("write(", "close("))]
+        calls = [call for call in calls if call.startswith(("write(", "close("))]
         job = [i for i, call in enumerate(calls) if any(call.startswith("write(%d," % fd) for fd in job_fds)]
         closed = [i for i, call in enumerate(calls) if call.startswith("close(%d)" % pipe_fd)]
         assert job and closed, (job_fds, pipe_fd, calls)
