@@ -513,6 +513,7 @@ int host_run(const char *config_path)
     host.loop.data = &host;
     host_log_start(&host.loop); /* from here on a stalled log reader cannot stall the host */
     if (host_workers_open(&host) != 0) {
+        log_hold_lines(false); /* what was logged comes before the reason */
         fprintf(stderr, "dynsup-host: cannot start: epoll: %s\n", strerror(errno));
         host_spawners_stop(&host, true, true);
         return 2;
@@ -536,6 +537,7 @@ int host_run(const char *config_path)
         (host.config.metrics_listen &&
          metrics_http_start(&host.loop, host.config.metrics_listen, render_metrics, &host,
                             &host.metrics_http, &errors) < 0)) {
+        log_hold_lines(false); /* what was logged comes before the reasons */
         print_errors(&errors);
         if (errors.count == 0)
             fprintf(stderr, "dynsup-host: cannot start: out of memory\n");
