@@ -134,8 +134,8 @@ def test_the_lines_of_one_loop_turn_reach_a_log_file_in_one_write():
         log_writes = [call for call in calls if call.startswith("write(2,")]
         empty_reads = [call for call in calls if call.startswith("read(") and call.rstrip().endswith("= 0")]
         # one write per line before the change; how many turns the burst
-        # takes depends on the machine (strace slows the host)
-        assert 0 < len(log_writes) <= 34, "%d writes for 100 lines" % len(log_writes)
+        # takes depends on the machine (strace slows the host): 4-16 seen
+        assert 0 < len(log_writes) < 100, "%d writes for 100 lines" % len(log_writes)
         print("the burst's 100 lines took %d writes, %d reads of an end" % (len(log_writes), len(empty_reads)),
               flush=True)
         for round_number in range(1, 6):  # a reload logs and answers in one loop turn

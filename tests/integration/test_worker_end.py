@@ -79,6 +79,19 @@ def test_buffered_output_is_flushed_with_a_second_thread_running():
     check("stop", "threaded")
 
 
+def test_a_file_the_plugin_left_unflushed_is_written_when_stdout_holds_nothing():
+    """Only the plugin's own FILE holds output: glibc's list of streams
+    must be the one libc keeps (an executable's copy of `_IO_list_all`,
+    made at load, never sees a stream opened later)."""
+    for mode in ([], ["stop"]):
+        scratch = tempfile.mkdtemp(prefix="dynsup-buffered-")
+        path = os.path.join(scratch, "out.txt")
+        with new_host() as host:
+            pid = run_to_its_end(host, "quiet", *mode, "file=" + path)
+            with open(path) as written:
+                assert written.read() == "buffered file line from %d\n" % pid, mode
+
+
 def test_wide_oriented_stdout_is_flushed_too():
     check("wide")
     check("stop", "wide")

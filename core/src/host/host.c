@@ -561,6 +561,7 @@ int host_run(const char *config_path)
     host_watch_update(&host);
     uv_run(&host.loop, UV_RUN_DEFAULT);
 
+    log_write_held(); /* the last turn's lines: out before the spawners' wait */
     host_spawners_stop(&host, false, true);
     log_event(host.exit_status ? DYNSUP_LOG_ERROR : DYNSUP_LOG_INFO, NULL, NULL, getpid(),
               "dynsup-host stopped (exit status %d)", host.exit_status);

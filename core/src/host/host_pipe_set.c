@@ -21,17 +21,14 @@ static void on_set_readable(uv_poll_t *watcher, int status, int events)
     set->batch_count = count > 0 ? count : 0;
     for (set->batch_next = 0; set->batch_next < set->batch_count; set->batch_next++) {
         void *entry = set->batch[set->batch_next].data.ptr;
-        uint32_t happened = set->batch[set->batch_next].events;
-        /* A pipe reports EPOLLHUP once its writers are gone, and EPOLLIN
-         * as long as data is left: HUP alone is an end with nothing to read. */
         if (entry)
-            set->ready(set->context, entry, (happened & EPOLLHUP) && !(happened & EPOLLIN));
+            set->ready(set->context, entry);
     }
     set->batch_count = set->batch_next = 0;
 }
 
 int pipe_set_open(struct pipe_set *set, uv_loop_t *loop,
-                  void (*ready)(void *context, void *entry, bool ended_empty), void *context)
+                  void (*ready)(void *context, void *entry), void *context)
 {
     set->batch_count = set->batch_next = 0;
     set->ready = ready;

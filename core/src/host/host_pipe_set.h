@@ -24,7 +24,7 @@
 struct pipe_set {
     int epoll_fd;                    /* -1 when not open */
     uv_poll_t watcher;
-    void (*ready)(void *context, void *entry, bool ended_empty);
+    void (*ready)(void *context, void *entry);
     void *context;
     /* The readiness being dispatched: entries removed meanwhile are
      * cleared from it, so none is called after its owner let it go. */
@@ -33,11 +33,12 @@ struct pipe_set {
 };
 
 /* Returns 0, or -1 with errno. `ready` is called for each pipe that has
- * data or an end of file to read; ended_empty says the writers are gone
- * and nothing is left to read (a read would only return the end of file:
- * one system call less for each worker that ends, issue 13). */
+ * data or an end of file to read. (EPOLLHUP without EPOLLIN does not
+ * prove the pipe empty: the kernel reads its count and its writers
+ * without a lock, so a write and a close in between show HUP alone with
+ * data still there; only a read tells.) */
 int pipe_set_open(struct pipe_set *set, uv_loop_t *loop,
-                  void (*ready)(void *context, void *entry, bool ended_empty), void *context);
+                  void (*ready)(void *context, void *entry), void *context);
 /* Makes fd (which the caller still owns) non-blocking and watches it for
  * reading. Returns 0 or -1. */
 int pipe_set_add(struct pipe_set *set, int fd, void *entry);

@@ -186,7 +186,7 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, struct error
 static bool reaped_by(pid_t pid, uint64_t deadline_ms)
 {
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    bool reaped = false;
+    bool reaped = false, looked_exited = false;
     for (;;) {
         if (waitpid(pid, NULL, WNOHANG) != 0) { /* reaped, or not ours any more */
             reaped = true;
@@ -197,11 +197,14 @@ static bool reaped_by(pid_t pid, uint64_t deadline_ms)
             break;
         int left = deadline_ms - now > 1000 ? 1000 : (int)(deadline_ms - now);
         struct pollfd exited = {.fd = pidfd, .events = POLLIN};
-        if (pidfd < 0 || (poll(&exited, 1, left) < 0 && errno != EINTR)) {
-            /* no pidfds (a kernel before 5.3): look again in a millisecond */
+        /* No pidfds (a kernel before 5.3), or one that says exited while
+         * waitpid cannot reap yet (a tracer holds the zombie): look again
+         * in a millisecond rather than spin. */
+        if (pidfd < 0 || (poll(&exited, 1, left) < 0 && errno != EINTR) || looked_exited) {
             struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000};
             nanosleep(&pause, NULL);
         }
+        looked_exited = pidfd >= 0 && (exited.revents & POLLIN);
     }
     if (pidfd >= 0)
         close(pidfd);

@@ -134,9 +134,9 @@ static ssize_t read_output(struct worker_io *io)
     return count;
 }
 
-static void output_ready(struct host *host, struct worker_io *io, bool ended_empty)
+static void output_ready(struct host *host, struct worker_io *io)
 {
-    ssize_t count = ended_empty ? 0 : read_output(io);
+    ssize_t count = read_output(io);
     /* The end (the worker is gone, or closed its stdout): nothing more to
      * watch; the descriptor stays open until the worker's exit is heard. */
     if (count == 0 || (count < 0 && errno != EAGAIN)) {
@@ -232,15 +232,15 @@ static ssize_t read_report(struct host *host, struct worker_io *io)
 }
 
 /* A pipe of host->worker_pipes has something to read. */
-static void worker_pipe_ready(void *context, void *entry, bool ended_empty)
+static void worker_pipe_ready(void *context, void *entry)
 {
     struct host *host = context;
     if (*(unsigned char *)entry == WATCHED_OUTPUT) {
-        output_ready(host, entry, ended_empty);
+        output_ready(host, entry);
         return;
     }
     struct worker_io *io = ((struct init_answer_reader *)entry)->io;
-    ssize_t count = ended_empty ? 0 : read_report(host, io);
+    ssize_t count = read_report(host, io);
     if (count == 0 || (count < 0 && errno != EAGAIN))
         report_ended(host, io);
 }

@@ -31,10 +31,9 @@
 #include <unistd.h>
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#define WORKER_READS_STDIO_LIST 1
+#include <dlfcn.h>
 #include <sys/single_threaded.h>
-/* glibc's list of open streams (exported, not declared by its headers):
- * what its flush of all streams walks. */
-extern FILE *_IO_list_all;
 #endif
 
 #include "hop_trace.h"
@@ -93,13 +92,35 @@ _Noreturn void worker_end_by_stop(void)
  * the process has a single thread (another one may open or close a stream
  * meanwhile); anything else answers yes, and a wide-oriented stream too,
  * so that the flush then happens as always. */
+#ifdef WORKER_READS_STDIO_LIST
+/* glibc's list of open streams, what its flush of all streams walks:
+ * libc's own variable, found once in the spawner (note_stdio_list). Not
+ * an `extern` of ours: a program gets its own copy of a library's
+ * variable it names (a copy relocation), filled once at load, which libc
+ * never updates; it would not show a stream opened later. NULL: unknown,
+ * so always flush. */
+static FILE **stdio_list;
+
+static void note_stdio_list(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    stdio_list = libc ? dlsym(libc, "_IO_list_all") : NULL;
+    if (libc)
+        dlclose(libc);
+}
+#else
+static void note_stdio_list(void)
+{
+}
+#endif
+
 WORKER_PATH static bool stdio_output_may_be_pending(void)
 {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    if (!__libc_single_threaded)
+#ifdef WORKER_READS_STDIO_LIST
+    if (!stdio_list || !__libc_single_threaded)
         return true;
     /* The condition glibc's own flush of all streams tests, stream by stream. */
-    for (FILE *stream = _IO_list_all; stream; stream = stream->_chain)
+    for (FILE *stream = *stdio_list; stream; stream = stream->_chain)
         if (stream->_mode > 0 || stream->_IO_write_ptr > stream->_IO_write_base)
             return true;
     return false;
@@ -186,6 +207,7 @@ static sigset_t no_signals;
 
 void worker_set_up_signals(void)
 {
+    note_stdio_list();
     /* The SIGTERM handler is installed here, in the spawner, where
      * SIGTERM stays blocked: every worker inherits it and sets no
      * disposition itself. No SA_RESTART: a stop request must interrupt

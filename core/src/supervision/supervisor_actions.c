@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 _Noreturn void out_of_memory(void)
 {
+    log_write_held(); /* the lines before the end, then the reason */
     fputs("dynsup: out of memory in the supervisor core\n", stderr);
     abort();
 }
