@@ -165,10 +165,19 @@ def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
             return [int(pid) for pid in children if comm_of(int(pid)) == "dynsup-spare"]
         wait_for(lambda: spares(), what="a spare")  # a start asks for one
         spare = spares()[0]
-        # the runtime's pipes above 2 (a sanitizer may hold descriptors of its own)
+
+        def runtime_pipes():
+            """The spare's two pipes above 2 once it is prepared (a spare
+            just forked still closes what it inherited); None before."""
+            try:
+                ends = {fd: os.readlink("/proc/%d/fd/%d" % (spare, fd))
+                        for fd in map(int, os.listdir("/proc/%d/fd" % spare)) if fd > 2}
+            except FileNotFoundError:
+                return None
+            pipes = [fd for fd, end in ends.items() if end.startswith("pipe:")]
+            return pipes if len(pipes) == 2 and len(ends) == 2 else None
         job_fds = [host_fd_of_pipe_held_by(host.pid, spare, fd)
-                   for fd in map(int, os.listdir("/proc/%d/fd" % spare))
-                   if fd > 2 and os.readlink("/proc/%d/fd/%d" % (spare, fd)).startswith("pipe:")]
+                   for fd in wait_for(runtime_pipes, what="the spare prepared")]
         pipe_fd = host_fd_of_pipe_held_by(host.pid, victim, 1)
         with traced(host.pid, "write,close") as calls:
             os.kill(victim, signal.SIGKILL)
