@@ -166,18 +166,20 @@ def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
         wait_for(lambda: spares(), what="a spare")  # a start asks for one
         spare = spares()[0]
 
-        def runtime_pipes():
-            """The spare's two pipes above 2 once it is prepared (a spare
-            just forked still closes what it inherited); None before."""
+        def runtime_pipes_in_host():
+            """The host's ends of the spare's two pipes above 2, once the
+            spare is prepared (one just forked still closes what it
+            inherited) and the host has received them; None before."""
             try:
                 ends = {fd: os.readlink("/proc/%d/fd/%d" % (spare, fd))
                         for fd in map(int, os.listdir("/proc/%d/fd" % spare)) if fd > 2}
-            except FileNotFoundError:
+                pipes = [fd for fd, end in ends.items() if end.startswith("pipe:")]
+                if len(pipes) != 2 or len(ends) != 2:
+                    return None
+                return [host_fd_of_pipe_held_by(host.pid, spare, fd) for fd in pipes]
+            except (FileNotFoundError, AssertionError):
                 return None
-            pipes = [fd for fd, end in ends.items() if end.startswith("pipe:")]
-            return pipes if len(pipes) == 2 and len(ends) == 2 else None
-        job_fds = [host_fd_of_pipe_held_by(host.pid, spare, fd)
-                   for fd in wait_for(runtime_pipes, what="the spare prepared")]
+        job_fds = wait_for(runtime_pipes_in_host, what="the spare prepared and known to the host")
         pipe_fd = host_fd_of_pipe_held_by(host.pid, victim, 1)
         with traced(host.pid, "write,close") as calls:
             os.kill(victim, signal.SIGKILL)
