@@ -82,6 +82,13 @@ def stop_once(bench, build, env, live, use_perf):
         host.kill()
 
 
+def print_ratios(label, ratios):
+    """Every repetition's ratio, sorted, and their median."""
+    ratios = sorted(ratios)
+    print("%s: ratios %s, median %.2f" % (label, " ".join("%.2f" % x for x in ratios),
+                                          ratios[len(ratios) // 2]))
+
+
 def main(argv):
     pause_damon = "--pause-damon" in argv
     use_perf = "--perf" in argv
@@ -129,19 +136,16 @@ def main(argv):
     for live in sizes:
         for build in builds:
             mine = [r for r in rows if r["live"] == live and r["build"] == os.path.basename(build)]
-            ratios = sorted(r["ms"] / r["floor_ms"] for r in mine)
-            print("%5d live, %s: ratios %s, median %.2f" % (live, os.path.basename(build),
-                  " ".join("%.2f" % x for x in ratios), ratios[len(ratios) // 2]))
+            print_ratios("%5d live, %s" % (live, os.path.basename(build)),
+                         [r["ms"] / r["floor_ms"] for r in mine])
             if with_plugin:
-                ratios = sorted(r["ms"] / r["plugin_floor_ms"] for r in mine)
-                print("%5d live, %s against the floor with the plugin: ratios %s, median %.2f"
-                      % (live, os.path.basename(build), " ".join("%.2f" % x for x in ratios),
-                         ratios[len(ratios) // 2]))
+                print_ratios("%5d live, %s against the floor with the plugin"
+                             % (live, os.path.basename(build)),
+                             [r["ms"] / r["plugin_floor_ms"] for r in mine])
         if with_plugin:
-            floors = sorted(r["plugin_floor_ms"] / r["floor_ms"] for r in rows
-                            if r["live"] == live and r["build"] == os.path.basename(builds[0]))
-            print("%5d live, the floor with the plugin against the floor: ratios %s, median %.2f"
-                  % (live, " ".join("%.2f" % x for x in floors), floors[len(floors) // 2]))
+            print_ratios("%5d live, the floor with the plugin against the floor" % live,
+                         [r["plugin_floor_ms"] / r["floor_ms"] for r in rows
+                          if r["live"] == live and r["build"] == os.path.basename(builds[0])])
     with open(os.path.join(builds[0], "stop-interleaved.json"), "w") as out:
         json.dump(rows, out)
     return 0

@@ -147,15 +147,30 @@ static void output_ready(struct host *host, struct worker_io *io)
 
 /* ---------------------------------------------------------------- init answer */
 
-static void close_report(struct host *host, struct worker_io *io)
+/* Stops watching init's report pipe and takes it from io (NULL when it
+ * has none); release_report closes and frees it. Apart, so that a start's
+ * reply need not wait for the close, which frees the pipe (5-10 us, issue
+ * 13). */
+static struct init_answer_reader *detach_report(struct host *host, struct worker_io *io)
 {
     struct init_answer_reader *reader = io->report;
+    if (reader)
+        pipe_set_remove(&host->worker_pipes, reader->fd, reader);
+    io->report = NULL;
+    return reader;
+}
+
+static void release_report(struct init_answer_reader *reader)
+{
     if (!reader)
         return;
-    pipe_set_remove(&host->worker_pipes, reader->fd, reader);
     close(reader->fd);
     free(reader);
-    io->report = NULL;
+}
+
+static void close_report(struct host *host, struct worker_io *io)
+{
+    release_report(detach_report(host, io));
 }
 
 static void take_answer(struct host *host, struct worker_io *io, const char *data, size_t length)
@@ -168,11 +183,7 @@ static void take_answer(struct host *host, struct worker_io *io, const char *dat
     if (reader->length < sizeof reader->answer)
         return;
     struct worker_report answer = reader->answer;
-    /* Watched no more at once; closed after the answer went out: the
-     * close frees the pipe (5-10 us), which a start's reply need not wait
-     * for (issue 13). */
-    pipe_set_remove(&host->worker_pipes, reader->fd, reader);
-    io->report = NULL;
+    detach_report(host, io); /* released once the answer went out */
     answer.detail[sizeof answer.detail - 1] = '\0';
     enum init_result result = answer.init_result == INIT_OK       ? INIT_OK
                               : answer.init_result == INIT_IGNORE ? INIT_IGNORE
@@ -182,8 +193,7 @@ static void take_answer(struct host *host, struct worker_io *io, const char *dat
     tree_init_reported(host->tree, io->key, result, answer.detail, host_now(host), &actions);
     host_apply(host, &actions);
     action_list_free(&actions);
-    close(reader->fd);
-    free(reader);
+    release_report(reader);
 }
 
 /* Whether pid lives and is not on its way out. A process closes its

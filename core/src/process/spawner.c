@@ -437,6 +437,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     setvbuf(stdout, NULL, _IOLBF, 0);
     worker_set_up_signals();
     worker_set_up_descriptors();
+    worker_set_up_stdio();
     if (containment_init() != 0)
         _exit(1);
 

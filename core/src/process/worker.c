@@ -83,6 +83,28 @@ _Noreturn void worker_end_by_stop(void)
     _exit(128 + SIGTERM); /* not reached */
 }
 
+#ifdef WORKER_READS_STDIO_LIST
+/* glibc's list of open streams, what its flush of all streams walks:
+ * libc's own variable, found once in the spawner (worker_set_up_stdio). Not
+ * an `extern` of ours: a program gets its own copy of a library's
+ * variable it names (a copy relocation), filled once at load, which libc
+ * never updates; it would not show a stream opened later. NULL: unknown,
+ * so always flush. */
+static FILE **stdio_list;
+
+void worker_set_up_stdio(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    stdio_list = libc ? dlsym(libc, "_IO_list_all") : NULL;
+    if (libc)
+        dlclose(libc);
+}
+#else
+void worker_set_up_stdio(void)
+{
+}
+#endif
+
 /* Whether some stdio stream may hold output not yet written; read without
  * taking a lock or writing a byte. Why: libc's flush of every stream locks
  * each one, and the first time in a worker that costs three page faults
@@ -92,28 +114,6 @@ _Noreturn void worker_end_by_stop(void)
  * the process has a single thread (another one may open or close a stream
  * meanwhile); anything else answers yes, and a wide-oriented stream too,
  * so that the flush then happens as always. */
-#ifdef WORKER_READS_STDIO_LIST
-/* glibc's list of open streams, what its flush of all streams walks:
- * libc's own variable, found once in the spawner (note_stdio_list). Not
- * an `extern` of ours: a program gets its own copy of a library's
- * variable it names (a copy relocation), filled once at load, which libc
- * never updates; it would not show a stream opened later. NULL: unknown,
- * so always flush. */
-static FILE **stdio_list;
-
-static void note_stdio_list(void)
-{
-    void *libc = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
-    stdio_list = libc ? dlsym(libc, "_IO_list_all") : NULL;
-    if (libc)
-        dlclose(libc);
-}
-#else
-static void note_stdio_list(void)
-{
-}
-#endif
-
 WORKER_PATH static bool stdio_output_may_be_pending(void)
 {
 #ifdef WORKER_READS_STDIO_LIST
@@ -207,7 +207,6 @@ static sigset_t no_signals;
 
 void worker_set_up_signals(void)
 {
-    note_stdio_list();
     /* The SIGTERM handler is installed here, in the spawner, where
      * SIGTERM stays blocked: every worker inherits it and sets no
      * disposition itself. No SA_RESTART: a stop request must interrupt

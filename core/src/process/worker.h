@@ -44,6 +44,10 @@ void worker_set_up_signals(void);
  * worker from the descriptor limit every worker inherits. */
 void worker_set_up_descriptors(void);
 
+/* Spawner side, once: finds libc's list of stdio streams, which a worker
+ * reads as it ends to skip a flush with nothing to write (worker.c). */
+void worker_set_up_stdio(void);
+
 /* In the forked child: makes the process a clean worker-to-be, leader of
  * its own process group (fds 0/1/2 only, plus keep_fd moved to
  * worker_job_fd when >= 0 and the report pipe at the top of the table;
