@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stop at N live children against the graceful floor, interleaved.
 
-    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] [--perf] [--floor-with-plugin] SIZES REPS BUILD_DIR...
+    flock /work/bench.lock tools/bench_src/stop_interleaved.py [--pause-damon] [--perf] [--tree-cpu] [--floor-with-plugin] SIZES REPS BUILD_DIR...
 
 e.g. `... 2000,10000 3 build-before build-bench`: each repetition runs, per
 size, `baseline stop N` (the floor, from the first build dir) and then a
@@ -9,13 +9,19 @@ fresh dynsup-host of each build dir holding N sleepers, stopped (request
 to host exit), one after the other, so that every build meets the same
 machine. Each BUILD_DIR is a tools/bench build (its bench/ folder holds
 the baseline and the bench plugins). Runs SCHED_FIFO, as `tools/bench
---realtime` does. Besides the wall time it reports the CPU the stop cost:
-every process of the host's tree (children's rusage, less what they had
-used before the stop) and, with --perf (perf installed), the host's and the
-spawners' own (perf stat, at normal priority: a perf under SCHED_FIFO can
-hold a CPU). perf stat makes every context switch of the processes it
-watches dearer, and only dynsup's are watched: the ratios of a --perf run
-are not the figure. Every repetition is printed and written to
+--realtime` does. Besides the wall time it can report the CPU the stop
+cost; either way perturbs what it measures, so the ratios of such a run
+are not the figure:
+  --tree-cpu  every process of the host's tree (children's rusage, less
+              what they had used before the stop). That "before" reads
+              every worker's /proc entry, and the kernel then has to drop
+              those entries when each worker is reaped: about 15 us more
+              of the spawner's CPU per worker, at the end of the stop
+              (the floor's children are never looked at).
+  --perf      the host's and the spawners' own (perf stat, at normal
+              priority: a perf under SCHED_FIFO can hold a CPU). perf stat
+              makes every context switch of the processes it watches
+              dearer, and only dynsup's are watched. Every repetition is printed and written to
 BUILD_DIR0/stop-interleaved.json. --pause-damon: as tools/bench's.
 --floor-with-plugin: each repetition also runs the floor from a process
 that has dlopen'ed the bench's worker plugin first (`baseline --load`), so
@@ -43,7 +49,7 @@ def load_bench():
     return module
 
 
-def stop_once(bench, build, env, live, use_perf):
+def stop_once(bench, build, env, live, use_perf, tree_cpu):
     host = bench.Host(build, env["run_dir"], env["config"], "stop")
     try:
         host.start_many("sleeper", live)
@@ -51,7 +57,7 @@ def stop_once(bench, build, env, live, use_perf):
             raise RuntimeError("not all %d workers started" % live)
         time.sleep(0.3)
         before = bench.cpu_ns(host.pid) + sum(bench.cpu_ns(p) for p in host.spawner_pids)
-        for spawner in host.spawner_pids:
+        for spawner in (host.spawner_pids if tree_cpu else []):
             for worker in bench.children_of(spawner):
                 try:
                     before += bench.cpu_ns(worker)
@@ -67,7 +73,9 @@ def stop_once(bench, build, env, live, use_perf):
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall_ms = host.stop() / 1e6
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_ms = (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) * 1e3 - before / 1e6
+        cpu_ms = None
+        if tree_cpu:
+            cpu_ms = (after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime) * 1e3 - before / 1e6
         own = {"host_cpu_ms": None, "spawner_cpu_ms": None}
         if perf:
             perf.wait(timeout=60)
@@ -93,7 +101,8 @@ def main(argv):
     pause_damon = "--pause-damon" in argv
     use_perf = "--perf" in argv
     with_plugin = "--floor-with-plugin" in argv
-    argv = [a for a in argv if a not in ("--pause-damon", "--perf", "--floor-with-plugin")]
+    tree_cpu = "--tree-cpu" in argv
+    argv = [a for a in argv if a not in ("--pause-damon", "--perf", "--floor-with-plugin", "--tree-cpu")]
     sizes, reps = [int(n) for n in argv[0].split(",")], int(argv[1])
     builds = [os.path.abspath(b) for b in argv[2:]]
     bench = load_bench()
@@ -126,10 +135,11 @@ def main(argv):
             for build in builds:
                 row = dict(rep=rep, live=live, build=os.path.basename(build), floor_ms=floor,
                            plugin_floor_ms=plugin_floor,
-                           **stop_once(bench, build, envs[build], live, use_perf))
+                           **stop_once(bench, build, envs[build], live, use_perf, tree_cpu))
                 rows.append(row)
-                line += " | %s %7.1f ms %.2fx, CPU %5.0f ms" % (row["build"], row["ms"],
-                                                                row["ms"] / floor, row["cpu_ms"])
+                line += " | %s %7.1f ms %.2fx" % (row["build"], row["ms"], row["ms"] / floor)
+                if row["cpu_ms"] is not None:
+                    line += ", CPU %5.0f ms" % row["cpu_ms"]
                 if row["host_cpu_ms"] is not None:
                     line += " (host %.0f, spawners %.0f)" % (row["host_cpu_ms"], row["spawner_cpu_ms"])
             print(line, flush=True)
