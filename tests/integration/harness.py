@@ -6,10 +6,12 @@ and checks real effects in /proc and on disk. Waiting is always a poll with
 a generous deadline, never a fixed sleep.
 """
 
+import atexit
 import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +43,27 @@ def _sanitized_build():
 # An ASan build: its runtime reserves terabytes of address space, so an
 # address-space limit (limit_memory) kills every instrumented worker.
 SANITIZED = _sanitized_build()
+
+
+_binaries_for_anyone = None
+
+
+def host_binary_for_anyone():
+    """HOST_BINARY where another user (nobody) may run it. A checkout can sit
+    under a folder only root may enter (root's home, a `mktemp -d` folder,
+    both 0700), where nobody gets EACCES at exec: such tests run a copy, in
+    a folder of its own that anyone may enter, made once per test file."""
+    global _binaries_for_anyone
+    if _binaries_for_anyone is None:
+        folder = tempfile.mkdtemp(prefix="dynsup-bin-")
+        os.chmod(folder, 0o755)
+        for name in ("dynsup-host", "dynsup-spawner"):
+            source = os.path.join(os.path.dirname(HOST_BINARY), name)
+            if os.path.exists(source):
+                shutil.copy2(source, folder)
+        atexit.register(shutil.rmtree, folder, True)
+        _binaries_for_anyone = folder
+    return os.path.join(_binaries_for_anyone, "dynsup-host")
 
 
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):

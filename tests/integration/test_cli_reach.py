@@ -7,7 +7,7 @@ import os
 import socket
 import subprocess
 
-from harness import HOST_BINARY, Host, run_cli, run_tests
+from harness import Host, host_binary_for_anyone, run_cli, run_tests
 
 
 def test_no_socket_means_not_running():
@@ -34,7 +34,7 @@ def test_permission_denied_says_so_and_not_that_the_host_is_down():
         return
     with Host().start() as host:
         os.chmod(host.dir, 0o755)  # let nobody reach the run/ folder (0700): EACCES there
-        result = subprocess.run([HOST_BINARY, "status", "-s", host.socket_path], capture_output=True,
+        result = subprocess.run([host_binary_for_anyone(), "status", "-s", host.socket_path], capture_output=True,
                                 text=True, user=65534, group=65534, extra_groups=[])
         assert result.returncode == 3, result
         assert "Permission denied (you may not use it: run as root or the host's user" in result.stderr, \

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import DEADLINE, HOST_BINARY, SANITIZED, Host, read_probe, run_tests, wait_for
+from harness import DEADLINE, HOST_BINARY, SANITIZED, Host, host_binary_for_anyone, read_probe, run_tests, wait_for
 
 # ASan's shadow memory needs terabytes of address space: an instrumented
 # worker cannot run under a 1 GiB limit_memory.
@@ -155,7 +155,7 @@ def run_check_as_nobody(config):
         os.setgroups([])
         os.setgid(65534)
         os.setuid(65534)
-    return subprocess.run([HOST_BINARY, "check", "-c", config], capture_output=True, text=True,
+    return subprocess.run([host_binary_for_anyone(), "check", "-c", config], capture_output=True, text=True,
                           timeout=DEADLINE, preexec_fn=become_nobody)
 
 
