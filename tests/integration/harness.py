@@ -45,25 +45,37 @@ def _sanitized_build():
 SANITIZED = _sanitized_build()
 
 
-_binaries_for_anyone = None
+_folder_for_anyone = None
+
+
+def _for_anyone():
+    """A folder that another user (nobody) may enter, holding copies of
+    dynsup-host, dynsup-spawner and the plugins. A checkout can sit under a
+    folder only root may enter (root's home, a `mktemp -d` folder, both
+    0700), where nobody gets EACCES at exec or at the plugin folder: tests
+    that run the host as nobody use these copies. Made once per test file,
+    removed at its end."""
+    global _folder_for_anyone
+    if _folder_for_anyone is None:
+        folder = tempfile.mkdtemp(prefix="dynsup-bin-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.chmod(folder, 0o755)
+        for name in ("dynsup-host", "dynsup-spawner"):
+            shutil.copy2(os.path.join(os.path.dirname(HOST_BINARY), name), folder)
+        shutil.copytree(PLUGIN_DIR, os.path.join(folder, "plugins"))
+        for root, dirs, _ in os.walk(folder):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+        _folder_for_anyone = folder
+    return _folder_for_anyone
 
 
 def host_binary_for_anyone():
-    """HOST_BINARY where another user (nobody) may run it. A checkout can sit
-    under a folder only root may enter (root's home, a `mktemp -d` folder,
-    both 0700), where nobody gets EACCES at exec: such tests run a copy, in
-    a folder of its own that anyone may enter, made once per test file."""
-    global _binaries_for_anyone
-    if _binaries_for_anyone is None:
-        folder = tempfile.mkdtemp(prefix="dynsup-bin-")
-        os.chmod(folder, 0o755)
-        for name in ("dynsup-host", "dynsup-spawner"):
-            source = os.path.join(os.path.dirname(HOST_BINARY), name)
-            if os.path.exists(source):
-                shutil.copy2(source, folder)
-        atexit.register(shutil.rmtree, folder, True)
-        _binaries_for_anyone = folder
-    return os.path.join(_binaries_for_anyone, "dynsup-host")
+    return os.path.join(_for_anyone(), "dynsup-host")
+
+
+def plugin_dir_for_anyone():
+    return os.path.join(_for_anyone(), "plugins")
 
 
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):

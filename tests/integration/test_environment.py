@@ -8,7 +8,8 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import DEADLINE, HOST_BINARY, SANITIZED, Host, host_binary_for_anyone, read_probe, run_tests, wait_for
+from harness import (DEADLINE, HOST_BINARY, SANITIZED, Host, host_binary_for_anyone,
+                     plugin_dir_for_anyone, read_probe, run_tests, wait_for)
 
 # ASan's shadow memory needs terabytes of address space: an instrumented
 # worker cannot run under a 1 GiB limit_memory.
@@ -170,7 +171,7 @@ user = root
 group = root
 limit_nofile = 1048576
 nice = -5
-"""})
+"""}, plugin_dir=plugin_dir_for_anyone())
     os.chmod(host.dir, 0o755)
     for root, dirs, files in os.walk(host.dir):
         for name in dirs:
@@ -180,6 +181,7 @@ nice = -5
     result = run_check_as_nobody(host.config)
     output = result.stdout + result.stderr
     assert result.returncode == 2, result
+    assert "plugin" not in output.replace("plugin = probe", ""), output  # only the four refusals
     for expected in ('[child:a] user: running as user "root" needs a root host: dynsup-host runs as uid 65534',
                      '[child:a] group: running as group "root" needs a root host',
                      "[child:a] limit_nofile: 1048576 is above the host's hard limit",
