@@ -21,8 +21,9 @@ are not the figure:
   --perf      the host's and the spawners' own (perf stat, at normal
               priority: a perf under SCHED_FIFO can hold a CPU). perf stat
               makes every context switch of the processes it watches
-              dearer, and only dynsup's are watched. Every repetition is printed and written to
-BUILD_DIR0/stop-interleaved.json. --pause-damon: as tools/bench's.
+              dearer, and only dynsup's are watched.
+Every repetition is printed and written to BUILD_DIR0/stop-interleaved.json.
+--pause-damon: as tools/bench's.
 --floor-with-plugin: each repetition also runs the floor from a process
 that has dlopen'ed the bench's worker plugin first (`baseline --load`), so
 that its children map what a worker maps (the plugin's file besides libc
