@@ -36,6 +36,7 @@
 
 #include "hop_trace.h"
 #include "plugin_loader.h"
+#include "spare_warmup.h"
 #include "spawner_containment.h"
 #include "spawner_program.h"
 #include "worker.h"
@@ -144,14 +145,22 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
     sigaddset(&term, SIGTERM);
     sigemptyset(&none);
     sigprocmask(SIG_BLOCK, &term, NULL);
+    _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
+    char record[SPARE_JOB_MAX];
+    char *argv[SPARE_JOB_MAX + 1];
+    struct worker_job job;
+    /* This frame's pages that the job's read and decoding write first,
+     * then the rest of the job's path: see spare_warmup.h. */
+    *(volatile char *)record = 0;
+    *(char *volatile *)&argv[0] = NULL;
+    *(volatile char *)&job = 0;
+    spare_warm_up(plugin);
     struct pollfd job_ready = {.fd = worker_job_fd, .events = POLLIN};
     while (!worker_stop_requested() && ppoll(&job_ready, 1, NULL, &none) < 0 && errno == EINTR)
         ;
     HOP_TRACE(HOP_SPARE_WOKE, hop_minflt());
     if (worker_stop_requested())
         worker_end_by_stop();
-    _Static_assert(SPARE_JOB_MAX <= PIPE_BUF, "a job must arrive in one read");
-    char record[SPARE_JOB_MAX];
     ssize_t length;
     while ((length = read(worker_job_fd, record, sizeof record)) < 0 && errno == EINTR)
         ;
@@ -159,8 +168,6 @@ WORKER_PATH static _Noreturn void spare_main(const struct dynsup_plugin *plugin,
         _exit(0); /* the host let it go */
     close(worker_job_fd);
     sigprocmask(SIG_SETMASK, &none, NULL); /* a worker now: a SIGTERM is a stop request */
-    char *argv[SPARE_JOB_MAX + 1];
-    struct worker_job job;
     uint64_t key;
     if (!spawner_decode_spawn(record, (size_t)length, &job, argv, sizeof argv / sizeof argv[0], &key))
         _exit(127); /* cannot happen: the spawner decoded it first */
@@ -438,6 +445,7 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     worker_set_up_signals();
     worker_set_up_descriptors();
     worker_set_up_stdio();
+    spare_warmup_set_up();
     if (containment_init() != 0)
         _exit(1);
 
