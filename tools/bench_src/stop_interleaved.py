@@ -91,11 +91,23 @@ def stop_once(bench, build, env, live, use_perf, tree_cpu):
         host.kill()
 
 
-def print_ratios(label, ratios):
-    """Every repetition's ratio, sorted, and their median."""
-    ratios = sorted(ratios)
-    print("%s: ratios %s, median %.2f" % (label, " ".join("%.2f" % x for x in ratios),
-                                          ratios[len(ratios) // 2]))
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+def print_ratios(label, ratios, numerators=None, denominators=None):
+    """Every repetition's ratio, sorted, and their median; with the times,
+    also the ratio of their medians (tools/bench's way). The two differ
+    when a repetition's two stops vary apart: neither is the better one
+    to quote alone."""
+    line = "%s: ratios %s, median %.2f" % (label, " ".join("%.2f" % x for x in sorted(ratios)),
+                                           median(ratios))
+    if numerators and denominators:
+        line += "; ratio of the medians %.2f (%.1f / %.1f ms)" % (
+            median(numerators) / median(denominators), median(numerators), median(denominators))
+    print(line)
 
 
 def main(argv):
@@ -148,7 +160,8 @@ def main(argv):
         for build in builds:
             mine = [r for r in rows if r["live"] == live and r["build"] == os.path.basename(build)]
             print_ratios("%5d live, %s" % (live, os.path.basename(build)),
-                         [r["ms"] / r["floor_ms"] for r in mine])
+                         [r["ms"] / r["floor_ms"] for r in mine],
+                         [r["ms"] for r in mine], [r["floor_ms"] for r in mine])
             if with_plugin:
                 print_ratios("%5d live, %s against the floor with the plugin"
                              % (live, os.path.basename(build)),
