@@ -172,9 +172,7 @@ static void backlog_append(const char *data, size_t length)
 static void write_blocking(const char *data, size_t length)
 {
     while (length > 0) {
-        ssize_t written = write(log_fd, data, length);
-        if (written < 0 && errno == EINTR)
-            continue;
+        ssize_t written = write_now(data, length);
         if (written <= 0)
             return; /* nobody can take it (a full disk): as before, the line is lost */
         data += written;
