@@ -115,8 +115,7 @@ def test_the_lines_of_one_loop_turn_reach_a_log_file_in_one_write():
     answer), seen by strace on the host's writes to its stderr: every line
     is there in far fewer writes than lines. Then one request: its line is
     in the log when its answer arrives. (Also printed: the reads that only
-    found a pipe's end; EPOLLHUP alone says the end, so only a worker whose
-    exit is heard before its pipe's end costs one.)"""
+    found a pipe's end, one per worker whose pipe ended empty.)"""
     if not shutil.which("strace"):
         print("SKIP (in test_the_lines_of_one_loop_turn...): needs strace (Debian package strace)")
         return

@@ -4,7 +4,8 @@ import os
 import shutil
 import signal
 
-from harness import Host, alive, comm_of, gone, read_probe, run_tests, traced, wait_for, parent_of, open_fds
+from harness import (SPARE, Host, alive, children_of, comm_of, gone, read_probe, run_tests, traced,
+                     wait_for, parent_of, open_fds)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -161,8 +162,7 @@ def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
         spawner = parent_of(victim)
 
         def spares():
-            children = open("/proc/%d/task/%d/children" % (spawner, spawner)).read().split()
-            return [int(pid) for pid in children if comm_of(int(pid)) == "dynsup-spare"]
+            return [pid for pid in children_of(spawner) if comm_of(pid) == SPARE]
         wait_for(lambda: spares(), what="a spare")  # a start asks for one
         spare = spares()[0]
 

@@ -91,17 +91,12 @@ def stop_once(bench, build, env, live, use_perf, tree_cpu):
         host.kill()
 
 
-def median(values):
-    values = sorted(values)
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-
-
-def print_ratios(label, ratios, numerators=None, denominators=None):
+def print_ratios(bench, label, ratios, numerators=None, denominators=None):
     """Every repetition's ratio, sorted, and their median; with the times,
     also the ratio of their medians (tools/bench's way). The two differ
     when a repetition's two stops vary apart: neither is the better one
     to quote alone."""
+    median = bench.report.median
     line = "%s: ratios %s, median %.2f" % (label, " ".join("%.2f" % x for x in sorted(ratios)),
                                            median(ratios))
     if numerators and denominators:
@@ -159,15 +154,15 @@ def main(argv):
     for live in sizes:
         for build in builds:
             mine = [r for r in rows if r["live"] == live and r["build"] == os.path.basename(build)]
-            print_ratios("%5d live, %s" % (live, os.path.basename(build)),
+            print_ratios(bench, "%5d live, %s" % (live, os.path.basename(build)),
                          [r["ms"] / r["floor_ms"] for r in mine],
                          [r["ms"] for r in mine], [r["floor_ms"] for r in mine])
             if with_plugin:
-                print_ratios("%5d live, %s against the floor with the plugin"
+                print_ratios(bench, "%5d live, %s against the floor with the plugin"
                              % (live, os.path.basename(build)),
                              [r["ms"] / r["plugin_floor_ms"] for r in mine])
         if with_plugin:
-            print_ratios("%5d live, the floor with the plugin against the floor" % live,
+            print_ratios(bench, "%5d live, the floor with the plugin against the floor" % live,
                          [r["plugin_floor_ms"] / r["floor_ms"] for r in rows
                           if r["live"] == live and r["build"] == os.path.basename(builds[0])])
     with open(os.path.join(builds[0], "stop-interleaved.json"), "w") as out:
