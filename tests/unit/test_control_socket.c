@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "control.h"
+#include "control_socket.h"
 #include "log.h"
 
 #include "support_control.h"
@@ -110,6 +111,64 @@ static void test_file_that_is_not_a_socket_is_refused_and_kept(void **state)
     assert_non_null(fgets(content, sizeof content, file));
     fclose(file);
     assert_string_equal(content, "precious");
+}
+
+/* A client that finds the file must be able to connect: a script that
+ * waits for the socket to exist, or a second host probing whether the
+ * path is stale, must never see a bound socket that is not listening yet
+ * (the host's first test in CI met ECONNREFUSED that way). */
+static void test_the_socket_file_accepts_connections_from_the_moment_it_exists(void **state)
+{
+    struct fixture *f = *state;
+    struct error_list errors;
+    error_list_init(&errors);
+    struct stat created;
+    int listener = control_socket_bind(f->path, NULL, 16, &created, &errors);
+    assert_true(listener >= 0);
+    assert_int_equal(errors.count, 0);
+
+    int client = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, f->path);
+    if (connect(client, (struct sockaddr *)&address, sizeof address) != 0)
+        fail_msg("connect right after bind: %s", strerror(errno));
+
+    struct stat named;
+    assert_int_equal(lstat(f->path, &named), 0);
+    assert_true(named.st_ino == created.st_ino && named.st_dev == created.st_dev);
+    assert_int_equal(named.st_mode & 07777, 0600);
+    close(client);
+    close(listener);
+    control_socket_unlink_if_ours(f->path, created.st_dev, created.st_ino);
+    error_list_free(&errors); /* teardown's rmdir proves no temporary name was left */
+}
+
+/* Two hosts started together both find the path free; the one that comes
+ * second must not replace the first one's live socket. */
+static void test_a_socket_that_appeared_after_the_check_is_not_replaced(void **state)
+{
+    struct fixture *f = *state;
+    int first = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, f->path);
+    assert_int_equal(bind(first, (struct sockaddr *)&address, sizeof address), 0);
+    assert_int_equal(listen(first, 4), 0);
+    struct stat before;
+    assert_int_equal(lstat(f->path, &before), 0);
+
+    struct error_list errors;
+    error_list_init(&errors);
+    struct stat created;
+    assert_int_equal(control_socket_bind(f->path, NULL, 16, &created, &errors), -1);
+    assert_int_equal(errors.count, 1);
+    assert_non_null(strstr(errors.messages[0], "another dynsup-host is already listening on"));
+    assert_non_null(strstr(errors.messages[0], f->path));
+    error_list_free(&errors);
+
+    struct stat after;
+    assert_int_equal(lstat(f->path, &after), 0);
+    assert_true(after.st_ino == before.st_ino);
+    close(first);
 }
 
 static void test_closing_the_server_unlinks_the_socket_and_disconnects_clients(void **state)
@@ -257,6 +316,8 @@ int main(void)
         TEST(test_second_server_on_a_live_socket_is_refused),
         TEST(test_stale_socket_file_is_replaced),
         TEST(test_file_that_is_not_a_socket_is_refused_and_kept),
+        TEST(test_the_socket_file_accepts_connections_from_the_moment_it_exists),
+        TEST(test_a_socket_that_appeared_after_the_check_is_not_replaced),
         TEST(test_closing_the_server_unlinks_the_socket_and_disconnects_clients),
         TEST(test_peer_of_another_uid_gets_forbidden_then_eof_and_a_warning),
         TEST(test_peer_listed_in_allow_uids_is_served),

@@ -368,7 +368,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     hashmap_init(&server->tokens);
 
     struct stat created;
-    int fd = control_socket_bind(path, access, &created, errors);
+    int fd = control_socket_bind(path, access, LISTEN_BACKLOG, &created, errors);
     if (fd < 0) {
         server->closing = true;
         server_release_if_done(server);

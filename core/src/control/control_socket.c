@@ -4,9 +4,11 @@
 #include "control_socket.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -64,20 +66,58 @@ int control_socket_clear_path(const char *path, struct error_list *errors)
     return 0;
 }
 
-/* Binds a socket at `path` that is born 0600: the umask covers the moment
- * between bind() creating the file and any chmod, so it is never wider
- * than meant. It is widened before listen(), so no peer can connect
- * earlier: 0660 with its group for allow_group, 0666 for allow_users. */
-int control_socket_bind(const char *path, const struct control_access *access,
+/* The folder of `path` (opened O_PATH) and the name in it, or -1. */
+static int open_folder_of(const char *path, const char **name, struct error_list *errors)
+{
+    const char *slash = strrchr(path, '/');
+    char folder[sizeof((struct sockaddr_un *)0)->sun_path] = ".";
+    if (slash) {
+        size_t length = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(folder, path, length);
+        folder[length] = '\0';
+    }
+    *name = slash ? slash + 1 : path;
+    int fd = open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        error_list_add(errors, "control socket %s: cannot open its folder %s: %s", path, folder,
+                       strerror(errno));
+    return fd;
+}
+
+/* Why a temporary name: bind() creates the file before listen() makes it
+ * answer, and a client (or a second host deciding whether the socket is
+ * stale) that came in between would be refused. So the socket is bound,
+ * given its mode and made to listen under a name of its own in the same
+ * folder, and only then linked to `path`. link(), unlike rename(), fails
+ * when `path` exists, so a socket another host published after
+ * control_socket_clear_path looked is never replaced. The folder is
+ * reached through /proc/self/fd, so the temporary name fits in sun_path
+ * however long the folder's name is.
+ *
+ * The socket is born 0600 (the umask covers the moment between bind() and
+ * any chmod), then widened: 0660 with its group for allow_group, 0666 for
+ * allow_users. */
+int control_socket_bind(const char *path, const struct control_access *access, int backlog,
                         struct stat *created, struct error_list *errors)
 {
+    const char *name;
+    int folder = open_folder_of(path, &name, errors);
+    if (folder < 0)
+        return -1;
+    char temporary[64];
+    snprintf(temporary, sizeof temporary, ".dynsup-host.%ld.sock", (long)getpid());
+    struct stat leftover; /* from a killed host that had our pid */
+    if (fstatat(folder, temporary, &leftover, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(leftover.st_mode))
+        unlinkat(folder, temporary, 0);
+
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf(address.sun_path, sizeof address.sun_path, "/proc/self/fd/%d/%s", folder, temporary);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         error_list_add(errors, "control socket %s: socket: %s", path, strerror(errno));
+        close(folder);
         return -1;
     }
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    memcpy(address.sun_path, path, strlen(path) + 1);
     mode_t previous_umask = umask(0177);
     int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
     int bind_errno = errno;
@@ -85,31 +125,46 @@ int control_socket_bind(const char *path, const struct control_access *access,
     if (bound != 0) {
         error_list_add(errors, "control socket %s: cannot create: %s", path, strerror(bind_errno));
         close(fd);
+        close(folder);
         return -1;
     }
-    if (access && access->has_allow_group) {
-        if (chown(path, (uid_t)-1, access->allow_gid) != 0 || chmod(path, 0660) != 0) {
-            error_list_add(errors, "control socket %s: cannot give it to group %u (mode 0660): %s",
-                           path, (unsigned)access->allow_gid, strerror(errno));
-            unlink(path);
-            close(fd);
-            return -1;
-        }
-    }
+
+    const char *failed = NULL;
+    char to_group[64];
+    snprintf(to_group, sizeof to_group, "cannot give it to group %u (mode 0660)",
+             access ? (unsigned)access->allow_gid : 0u);
+    if (access && access->has_allow_group &&
+        (fchownat(folder, temporary, (uid_t)-1, access->allow_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+         fchmodat(folder, temporary, 0660, 0) != 0))
+        failed = to_group;
     /* Users named in allow_users must be able to connect(), which takes
      * write permission on the socket file; no mode names single users, so
      * the file is opened to all and SO_PEERCRED on every connection is the
      * boundary (the D-Bus system socket works the same way). */
-    if (access && access->allow_uid_count > 0 && chmod(path, 0666) != 0) {
-        error_list_add(errors, "control socket %s: cannot open it to allow_users (mode 0666): %s",
-                       path, strerror(errno));
-        unlink(path);
-        close(fd);
-        return -1;
+    else if (access && access->allow_uid_count > 0 && fchmodat(folder, temporary, 0666, 0) != 0)
+        failed = "cannot open it to allow_users (mode 0666)";
+    else if (listen(fd, backlog) != 0)
+        failed = "cannot listen";
+    else if (fstatat(folder, temporary, created, AT_SYMLINK_NOFOLLOW) != 0)
+        failed = "cannot stat it";
+    else if (linkat(folder, temporary, folder, name, 0) != 0) {
+        struct stat there;
+        if (errno == EEXIST && fstatat(folder, name, &there, AT_SYMLINK_NOFOLLOW) == 0) {
+            error_list_add(errors,
+                           S_ISSOCK(there.st_mode)
+                               ? "control socket: another dynsup-host is already listening on %s"
+                               : "control socket: %s appeared while the host started and is not a "
+                                 "socket; not replacing it",
+                           path);
+            errno = 0;
+        }
+        failed = "cannot put it in place";
     }
-    if (stat(path, created) != 0) {
-        error_list_add(errors, "control socket %s: %s", path, strerror(errno));
-        unlink(path);
+    if (failed && errno != 0)
+        error_list_add(errors, "control socket %s: %s: %s", path, failed, strerror(errno));
+    unlinkat(folder, temporary, 0);
+    close(folder);
+    if (failed) {
         close(fd);
         return -1;
     }

@@ -25,11 +25,14 @@
  * cannot be checked. */
 int control_socket_clear_path(const char *path, struct error_list *errors);
 
-/* Binds a socket at `path` with the mode `access` needs (0600, 0660 in the
- * allowed group, 0666 for allow_users) and fills `created` with its file's
- * identity. Returns the descriptor (close-on-exec, not yet listening), or
- * -1 with the path removed again. `access` may be NULL. */
-int control_socket_bind(const char *path, const struct control_access *access,
+/* Publishes a listening socket at `path`, with the mode `access` needs
+ * (0600, 0660 in the allowed group, 0666 for allow_users), and fills
+ * `created` with its file's identity. The file appears only once the
+ * socket listens, and never replaces a file that appeared at `path` after
+ * control_socket_clear_path. Returns the descriptor (close-on-exec,
+ * listening with `backlog`), or -1 with nothing left behind. `access` may
+ * be NULL. */
+int control_socket_bind(const char *path, const struct control_access *access, int backlog,
                         struct stat *created, struct error_list *errors);
 
 /* Unlinks `path` only if it is still the socket file (device, inode) we
