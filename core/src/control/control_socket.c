@@ -73,6 +73,11 @@ static int open_folder_of(const char *path, const char **name, struct error_list
     char folder[sizeof((struct sockaddr_un *)0)->sun_path] = ".";
     if (slash) {
         size_t length = slash == path ? 1 : (size_t)(slash - path);
+        if (length >= sizeof folder) {
+            error_list_add(errors, "control socket %s: path is too long (at most %zu bytes)", path,
+                           sizeof folder - 1);
+            return -1;
+        }
         memcpy(folder, path, length);
         folder[length] = '\0';
     }
