@@ -60,11 +60,14 @@ def test_nothing_running_is_said_and_nothing_is_written():
 
 
 def interrupted_run_restores(number):
+    # The pausing process naps in short sleeps, as the bench is always
+    # busy: Python runs a handler only between bytecodes, so a signal that
+    # lands just before a long sleep() starts waits for its end.
     with tempfile.TemporaryDirectory() as root:
         fake_tree(root, ["on"])
         script = ("import sys, time; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
                   "damon.pause(lambda line: print(line, flush=True)); print('paused', flush=True)\n"
-                  "time.sleep(60)\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
+                  "for _ in range(600): time.sleep(0.1)\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
             lines = []
