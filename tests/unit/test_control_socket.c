@@ -74,14 +74,20 @@ static void test_second_server_on_a_live_socket_is_refused(void **state)
     client_close(&c);
 }
 
+/* A plain socket bound at `path`, as another process would leave it. */
+static int bind_plain_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    strcpy(address.sun_path, path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof address), 0);
+    return fd;
+}
+
 static void test_stale_socket_file_is_replaced(void **state)
 {
     struct fixture *f = *state;
-    int stale = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    strcpy(address.sun_path, f->path);
-    assert_int_equal(bind(stale, (struct sockaddr *)&address, sizeof address), 0);
-    close(stale); /* the file stays, nobody listens: a killed host's leftover */
+    close(bind_plain_socket(f->path)); /* the file stays, nobody listens: a killed host's leftover */
 
     start_server(f, NULL);
     struct client c = client_connect(f);
@@ -148,10 +154,7 @@ static void test_the_socket_file_accepts_connections_from_the_moment_it_exists(v
 static void test_a_socket_that_appeared_after_the_check_is_not_replaced(void **state)
 {
     struct fixture *f = *state;
-    int first = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    strcpy(address.sun_path, f->path);
-    assert_int_equal(bind(first, (struct sockaddr *)&address, sizeof address), 0);
+    int first = bind_plain_socket(f->path);
     assert_int_equal(listen(first, 4), 0);
     struct stat before;
     assert_int_equal(lstat(f->path, &before), 0);
