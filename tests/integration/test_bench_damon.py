@@ -91,5 +91,26 @@ def test_a_hangup_turns_the_kdamond_on_again():
     interrupted_run_restores(signal.SIGHUP)
 
 
+def test_a_signal_that_lands_while_the_log_is_being_written_still_restores_and_exits():
+    """print() calls the signal handler from inside its own flush, so the
+    handler's log line meets a busy stream (RuntimeError: reentrant call,
+    seen under load). The line may be lost; the restore and the exit not."""
+    with tempfile.TemporaryDirectory() as root:
+        fake_tree(root, ["on"])
+        script = ("import os, signal, sys; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
+                  "busy = []\n"
+                  "def log(line):\n"
+                  "    if busy: raise RuntimeError('reentrant call inside the log stream')\n"
+                  "    if line == 'the run goes on':\n"
+                  "        busy.append(line); os.kill(os.getpid(), signal.SIGTERM); busy.clear()\n"
+                  "damon.pause(log)\n"
+                  "log('the run goes on')\n"
+                  "print('not reached')\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 128 + signal.SIGTERM, (result.returncode, result.stderr)
+        assert "not reached" not in result.stdout
+        assert state(root, 0) == "on", "the kdamond was left off"
+
+
 if __name__ == "__main__":
     run_tests(globals())

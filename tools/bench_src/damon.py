@@ -66,7 +66,11 @@ def describe(paused):
 def _quietly(log, text):
     try:
         log(text)
-    except (OSError, ValueError):  # stderr gone (a closed pipe): restoring matters more
+    # OSError, ValueError: stderr gone (a closed pipe). RuntimeError: a
+    # signal handler's line met the stream busy with the line it
+    # interrupted (print() runs handlers inside its flush). Either way,
+    # restoring matters more than the line.
+    except (OSError, ValueError, RuntimeError):
         pass
 
 
