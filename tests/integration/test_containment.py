@@ -85,7 +85,11 @@ def test_terminate_child_takes_what_the_worker_forked():
             before = len(descendants(host))
             worker = start_rogue(host, mode)
             found = wait_descendants(host, before + 1)[before:]
-            assert all(alive(pid) for pid in found), (mode, found)
+            # A daemon left the worker's group: the spawner's next look
+            # kills it, and a look the previous worker's reap asked for
+            # may come before this line (seen under load).
+            if mode != "daemon":
+                assert all(alive(pid) for pid in found), (mode, found)
             assert host.terminate_child("rogue", worker)["result"] == "ok"
             assert_all_gone([worker] + found, "%s: the worker and what it forked to be gone" % mode)
         assert host.stop() == 0
