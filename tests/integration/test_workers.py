@@ -181,9 +181,20 @@ def test_a_restart_goes_out_before_the_dead_workers_pipe_is_closed():
                 return None
         job_fds = wait_for(runtime_pipes_in_host, what="the spare prepared and known to the host")
         pipe_fd = host_fd_of_pipe_held_by(host.pid, victim, 1)
+        pipe = os.readlink("/proc/%d/fd/%d" % (host.pid, pipe_fd))
+
+        def pipe_closed():
+            try:
+                return os.readlink("/proc/%d/fd/%d" % (host.pid, pipe_fd)) != pipe
+            except FileNotFoundError:
+                return True
         with traced(host.pid, "write,close") as calls:
             os.kill(victim, signal.SIGKILL)
             wait_for(lambda: comm_of(spare) == "probe", what="the spare to become the probe")
+            # The close comes after the job by design: the trace must
+            # last until it happened (under load the spare can take its
+            # new name first).
+            wait_for(pipe_closed, what="the host to close the dead worker's pipe")
         calls = [call for call in calls if call.startswith(("write(", "close("))]
         job = [i for i, call in enumerate(calls) if any(call.startswith("write(%d," % fd) for fd in job_fds)]
         closed = [i for i, call in enumerate(calls) if call.startswith("close(%d)" % pipe_fd)]
