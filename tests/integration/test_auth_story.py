@@ -153,11 +153,15 @@ def test_a_transient_loader_failing_twice_then_succeeding_recovers_within_intens
         story.service.call("/control", {"mode": "ok"})  # the second try still hangs
         wait_for(lambda: os.path.exists(story.store) and story.store_bytes() == RULES_V8,
                  what="the new rules after two failures")
+        # The loader's lines reach the host's log through its pipe, after
+        # the store may already be in place (seen under load).
+        saved = wait_for(lambda: re.search(r"pid=(\d+) save data \(3 rules\)", story.host.log()),
+                         what="the loader's 'save data' line in the host's log")
+        saved_by = int(saved.group(1))
         log = story.host.log()
         failures = re.findall(r"child auth_loader exited abnormally \(exit status 4\); restarting", log)
         assert len(failures) == 2, log
         assert len(re.findall(r"child auth_loader restarted \(pid \d+\)", log)) == 2, log
-        saved_by = int(re.search(r"pid=(\d+) save data \(3 rules\)", log).group(1))
         story.wait_exit_logged(saved_by)
         assert "exited normally (exit status 0); not restarted" in story.exit_line(saved_by)
         assert story.service.stats()["requests"] == 3
