@@ -89,19 +89,65 @@ static int open_folder_of(const char *path, const char **name, struct error_list
     return fd;
 }
 
+/* Gives the socket file `name` in `folder` the mode `access` needs:
+ * 0660 with its group for allow_group, 0666 for allow_users. Users named
+ * in allow_users must be able to connect(), which takes write permission
+ * on the socket file; no mode names single users, so the file is opened to
+ * all and SO_PEERCRED on every connection is the boundary (the D-Bus
+ * system socket works the same way). */
+static int give_access_mode(int folder, const char *name, const struct control_access *access,
+                            const char *path, struct error_list *errors)
+{
+    if (!access)
+        return 0;
+    if (access->has_allow_group &&
+        (fchownat(folder, name, (uid_t)-1, access->allow_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+         fchmodat(folder, name, 0660, 0) != 0)) {
+        error_list_add(errors, "control socket %s: cannot give it to group %u (mode 0660): %s",
+                       path, (unsigned)access->allow_gid, strerror(errno));
+        return -1;
+    }
+    if (access->allow_uid_count > 0 && fchmodat(folder, name, 0666, 0) != 0) {
+        error_list_add(errors, "control socket %s: cannot open it to allow_users (mode 0666): %s",
+                       path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Links `temporary` to `name`, both in `folder`. link() fails when `name`
+ * exists: whatever another process put there stays. */
+static int link_into_place(int folder, const char *temporary, const char *name, const char *path,
+                           struct error_list *errors)
+{
+    if (linkat(folder, temporary, folder, name, 0) == 0)
+        return 0;
+    int link_errno = errno;
+    struct stat there;
+    if (link_errno == EEXIST && fstatat(folder, name, &there, AT_SYMLINK_NOFOLLOW) == 0)
+        error_list_add(errors,
+                       S_ISSOCK(there.st_mode)
+                           ? "control socket: another dynsup-host is already listening on %s"
+                           : "control socket: %s appeared while the host started and is not a "
+                             "socket; not replacing it",
+                       path);
+    else
+        error_list_add(errors, "control socket %s: cannot put it in place: %s", path,
+                       strerror(link_errno));
+    return -1;
+}
+
 /* Why a temporary name: bind() creates the file before listen() makes it
  * answer, and a client (or a second host deciding whether the socket is
  * stale) that came in between would be refused. So the socket is bound,
  * given its mode and made to listen under a name of its own in the same
- * folder, and only then linked to `path`. link(), unlike rename(), fails
- * when `path` exists, so a socket another host published after
- * control_socket_clear_path looked is never replaced. The folder is
- * reached through /proc/self/fd, so the temporary name fits in sun_path
- * however long the folder's name is.
+ * folder, and only then linked to `path` (link_into_place), which never
+ * replaces a socket another host published after control_socket_clear_path
+ * looked. The folder is reached through /proc/self/fd, so the temporary
+ * name fits in sun_path however long the folder's name is.
  *
- * The socket is born 0600 (the umask covers the moment between bind() and
- * any chmod), then widened: 0660 with its group for allow_group, 0666 for
- * allow_users. */
+ * The socket is born 0600: the umask covers the moment between bind() and
+ * give_access_mode, so it is never wider than meant. */
 int control_socket_bind(const char *path, const struct control_access *access, int backlog,
                         struct stat *created, struct error_list *errors)
 {
@@ -134,42 +180,20 @@ int control_socket_bind(const char *path, const struct control_access *access, i
         return -1;
     }
 
-    const char *failed = NULL;
-    char to_group[64];
-    snprintf(to_group, sizeof to_group, "cannot give it to group %u (mode 0660)",
-             access ? (unsigned)access->allow_gid : 0u);
-    if (access && access->has_allow_group &&
-        (fchownat(folder, temporary, (uid_t)-1, access->allow_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
-         fchmodat(folder, temporary, 0660, 0) != 0))
-        failed = to_group;
-    /* Users named in allow_users must be able to connect(), which takes
-     * write permission on the socket file; no mode names single users, so
-     * the file is opened to all and SO_PEERCRED on every connection is the
-     * boundary (the D-Bus system socket works the same way). */
-    else if (access && access->allow_uid_count > 0 && fchmodat(folder, temporary, 0666, 0) != 0)
-        failed = "cannot open it to allow_users (mode 0666)";
-    else if (listen(fd, backlog) != 0)
-        failed = "cannot listen";
-    else if (fstatat(folder, temporary, created, AT_SYMLINK_NOFOLLOW) != 0)
-        failed = "cannot stat it";
-    else if (linkat(folder, temporary, folder, name, 0) != 0) {
-        struct stat there;
-        if (errno == EEXIST && fstatat(folder, name, &there, AT_SYMLINK_NOFOLLOW) == 0) {
-            error_list_add(errors,
-                           S_ISSOCK(there.st_mode)
-                               ? "control socket: another dynsup-host is already listening on %s"
-                               : "control socket: %s appeared while the host started and is not a "
-                                 "socket; not replacing it",
-                           path);
-            errno = 0;
-        }
-        failed = "cannot put it in place";
+    int status = give_access_mode(folder, temporary, access, path, errors);
+    if (status == 0 && listen(fd, backlog) != 0) {
+        error_list_add(errors, "control socket %s: cannot listen: %s", path, strerror(errno));
+        status = -1;
     }
-    if (failed && errno != 0)
-        error_list_add(errors, "control socket %s: %s: %s", path, failed, strerror(errno));
+    if (status == 0 && fstatat(folder, temporary, created, AT_SYMLINK_NOFOLLOW) != 0) {
+        error_list_add(errors, "control socket %s: cannot stat it: %s", path, strerror(errno));
+        status = -1;
+    }
+    if (status == 0)
+        status = link_into_place(folder, temporary, name, path, errors);
     unlinkat(folder, temporary, 0);
     close(folder);
-    if (failed) {
+    if (status != 0) {
         close(fd);
         return -1;
     }
