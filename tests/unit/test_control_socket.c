@@ -133,17 +133,13 @@ static void test_the_socket_file_accepts_connections_from_the_moment_it_exists(v
     assert_true(listener >= 0);
     assert_int_equal(errors.count, 0);
 
-    int client = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    strcpy(address.sun_path, f->path);
-    if (connect(client, (struct sockaddr *)&address, sizeof address) != 0)
-        fail_msg("connect right after bind: %s", strerror(errno));
+    struct client client = client_connect(f); /* connect() must succeed: not ECONNREFUSED */
 
     struct stat named;
     assert_int_equal(lstat(f->path, &named), 0);
     assert_true(named.st_ino == created.st_ino && named.st_dev == created.st_dev);
     assert_int_equal(named.st_mode & 07777, 0600);
-    close(client);
+    client_close(&client);
     close(listener);
     control_socket_unlink_if_ours(f->path, created.st_dev, created.st_ino);
     error_list_free(&errors); /* teardown's rmdir proves no temporary name was left */
