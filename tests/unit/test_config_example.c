@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +23,11 @@
 
 /* ---- a realistic example --------------------------------------------- */
 
-/* The example gives the control socket to group root: the loader refuses
- * that for a host that could not do it (neither root nor in that group),
- * as `check` would. */
-static bool may_use_group_root(void)
-{
-    if (geteuid() == 0 || getegid() == 0)
-        return true;
-    gid_t groups[256];
-    int count = getgroups(256, groups);
-    for (int i = 0; i < count; i++)
-        if (groups[i] == 0)
-            return true;
-    return false;
-}
-
 static void test_realistic_example_loads_every_value_as_written(void **state)
 {
-    if (!may_use_group_root()) {
+    /* The example gives the control socket to group root: the loader
+     * refuses that for a host that could not do it, as `check` would. */
+    if (!config_may_give_socket_to_group(0)) {
         print_message("skip: the example names group root, which this user may not give "
                       "the socket to (run the tests as root to load it)\n");
         skip();

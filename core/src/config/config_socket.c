@@ -63,11 +63,10 @@ static void check_folder_can_be_created(const struct section_reader *r, const ch
     free(existing);
 }
 
-void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
-                               const char *name)
+bool config_may_give_socket_to_group(gid_t group)
 {
     if (geteuid() == 0 || getegid() == group)
-        return;
+        return true;
     int count = getgroups(0, NULL);
     gid_t *groups = count > 0 ? calloc((size_t)count, sizeof *groups) : NULL;
     bool member = false;
@@ -75,7 +74,13 @@ void config_check_socket_group(const struct section_reader *r, const char *key, 
         for (int i = 0; i < count && !member; i++)
             member = groups[i] == group;
     free(groups);
-    if (!member)
+    return member;
+}
+
+void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
+                               const char *name)
+{
+    if (!config_may_give_socket_to_group(group))
         section_key_error(r, key, ini_layout_line(&r->file->layout, r->section->name, key),
                           "the host's user (uid %u) is not in group %s, so `run` could not give "
                           "the control socket to it; run the host as root or as a member",

@@ -192,6 +192,7 @@ int section_read_words(const struct section_reader *r, const char *key, char ***
 void config_check_socket_place(const struct section_reader *r, const char *key, const char *path);
 /* allow_group: `run` hands the socket to that group with chown(2), which a
  * host that is not root may do only for a group of its own. */
+bool config_may_give_socket_to_group(gid_t group);
 void config_check_socket_group(const struct section_reader *r, const char *key, gid_t group,
                                const char *name);
 /* config_restart.c: max_restarts (a number or infinity) and the backoff
