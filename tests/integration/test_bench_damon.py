@@ -59,15 +59,21 @@ def test_nothing_running_is_said_and_nothing_is_written():
     assert damon.describe([]) == "DAMON: no kdamond running"
 
 
+def damon_script(root, body):
+    """A python -c program that imports damon.py aimed at the fake tree
+    under root, then runs body."""
+    return ("import os, signal, sys, time; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
+            % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root)) + body
+
+
 def interrupted_run_restores(number):
     # The pausing process naps in short sleeps, as the bench is always
     # busy: Python runs a handler only between bytecodes, so a signal that
     # lands just before a long sleep() starts waits for its end.
     with tempfile.TemporaryDirectory() as root:
         fake_tree(root, ["on"])
-        script = ("import sys, time; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
-                  "damon.pause(lambda line: print(line, flush=True)); print('paused', flush=True)\n"
-                  "for _ in range(600): time.sleep(0.1)\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
+        script = damon_script(root, "damon.pause(lambda line: print(line, flush=True)); print('paused', flush=True)\n"
+                                    "for _ in range(600): time.sleep(0.1)\n")
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
             lines = []
@@ -97,15 +103,15 @@ def test_a_signal_that_lands_while_the_log_is_being_written_still_restores_and_e
     seen under load). The line may be lost; the restore and the exit not."""
     with tempfile.TemporaryDirectory() as root:
         fake_tree(root, ["on"])
-        script = ("import os, signal, sys; sys.path.insert(0, %r); import damon; damon.ADMIN = %r\n"
-                  "busy = []\n"
-                  "def log(line):\n"
-                  "    if busy: raise RuntimeError('reentrant call inside the log stream')\n"
-                  "    if line == 'the run goes on':\n"
-                  "        busy.append(line); os.kill(os.getpid(), signal.SIGTERM); busy.clear()\n"
-                  "damon.pause(log)\n"
-                  "log('the run goes on')\n"
-                  "print('not reached')\n" % (os.path.join(SOURCE_DIR, "tools", "bench_src"), root))
+        script = damon_script(root,
+                              "busy = []\n"
+                              "def log(line):\n"
+                              "    if busy: raise RuntimeError('reentrant call inside the log stream')\n"
+                              "    if line == 'the run goes on':\n"
+                              "        busy.append(line); os.kill(os.getpid(), signal.SIGTERM); busy.clear()\n"
+                              "damon.pause(log)\n"
+                              "log('the run goes on')\n"
+                              "print('not reached')\n")
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
         assert result.returncode == 128 + signal.SIGTERM, (result.returncode, result.stderr)
         assert "not reached" not in result.stdout
