@@ -14,6 +14,7 @@ import grp
 import json
 import os
 import pwd
+import socket
 import stat
 
 from harness import DEADLINE, Host, run_cli, run_tests, talk_as
@@ -120,6 +121,93 @@ def test_with_allow_users_a_user_not_named_is_still_forbidden():
     with host.start():
         _, received = talk_as(host.socket_path, NOBODY_UID, NOBODY_GID, status_request())
         assert received == FORBIDDEN, received
+
+
+class SessionAs:
+    """A connection held by a forked child running as uid/gid: it sends
+    each request the parent hands it and passes back everything received
+    for it (a line, or what came before EOF)."""
+
+    parent_ends = []  # of every open session: a later session's child must not hold them
+
+    def __init__(self, socket_path, uid, gid):
+        self.to_child_read, self.to_child = os.pipe()
+        self.from_child, self.from_child_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            for fd in SessionAs.parent_ends + [self.to_child, self.from_child]:
+                os.close(fd)
+            self._serve(socket_path, uid, gid)
+        os.close(self.to_child_read)
+        os.close(self.from_child_write)
+        SessionAs.parent_ends += [self.to_child, self.from_child]
+
+    def _serve(self, socket_path, uid, gid):
+        status = 1
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(DEADLINE)
+            client.connect(socket_path)
+            reader = client.makefile("rb")
+            while True:
+                request = os.read(self.to_child_read, 65536)
+                if not request:
+                    break
+                try:
+                    client.sendall(request)
+                    answer = reader.readline()
+                except OSError as error:
+                    answer = ("error %r" % error).encode()
+                os.write(self.from_child_write, answer or b"EOF")
+            status = 0
+        except BaseException as error:  # the parent's read then ends: say why
+            os.write(2, ("session as uid %d: %r\n" % (uid, error)).encode())
+        finally:
+            os._exit(status)
+
+    def ask(self, message):
+        os.write(self.to_child, (json.dumps(message) + "\n").encode())
+        return os.read(self.from_child, 65536)
+
+    def close(self):
+        for fd in (self.to_child, self.from_child):
+            SessionAs.parent_ends.remove(fd)
+            os.close(fd)
+        _, status = os.waitpid(self.pid, 0)
+        assert status == 0, status
+
+
+def test_a_reload_that_removes_a_user_from_allow_users_closes_that_users_open_connection():
+    if skip_unless_root("an allow_users peer"):
+        return
+    name = pwd.getpwuid(NOBODY_UID).pw_name
+    host = Host(SUPERVISOR, CHILDREN, host_keys="allow_users = %s" % name)
+    let_others_reach_the_socket_folder(host)
+    with host.start():
+        session = SessionAs(host.socket_path, NOBODY_UID, NOBODY_GID)
+        kept = SessionAs(host.socket_path, 0, 0)
+        try:
+            assert_served(session.ask({"cmd": "status"}))
+            assert_served(kept.ask({"cmd": "status"}))
+            with open(host.config) as config:
+                text = config.read()
+            with open(host.config, "w") as config:
+                config.write(text.replace("allow_users = %s" % name, ""))
+            answer = host.request({"cmd": "reload"})
+            assert answer["result"] == "ok", answer
+            received = session.ask({"cmd": "start_child", "supervisor": "work", "child": "sleeper"})
+            # Closed by the reload: no answer, and above all no worker.
+            assert received == b"EOF" or received.startswith(b"error"), received
+            assert host.which_children("work") == [], host.which_children("work")
+            host.wait_log("no longer allowed")
+            # A peer still allowed keeps the connection it had.
+            assert_served(kept.ask({"cmd": "status"}))
+        finally:
+            session.close()
+            kept.close()
 
 
 def test_member_of_allow_group_is_served_through_the_0660_socket():

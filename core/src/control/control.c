@@ -302,15 +302,14 @@ static void on_connection(uv_stream_t *listener, int status)
     server->open_handles++;
 
     uv_os_fd_t fd;
-    struct ucred peer;
     if (uv_accept(listener, (uv_stream_t *)&connection->pipe) != 0 ||
         uv_fileno((uv_handle_t *)&connection->pipe, &fd) != 0 ||
-        control_socket_peer_credentials(fd, &peer) != 0) {
+        control_socket_peer_credentials(fd, &connection->peer) != 0) {
         connection_close(connection);
         return;
     }
-    if (!control_peer_allowed(&server->access, &peer)) {
-        connection_refuse(connection, &peer);
+    if (!control_peer_allowed(&server->access, &connection->peer)) {
+        connection_refuse(connection, &connection->peer);
         return;
     }
     connection_apply_backpressure(connection); /* nothing pending: starts reading */
@@ -453,6 +452,23 @@ unsigned control_server_connection_count(const struct control_server *server)
     return server->connection_count;
 }
 
+/* A rule that no longer lets a peer in must not leave it the connection it
+ * opened before: the peer loses it at once, with what it was owed (a start
+ * it asked for still runs; only its answer is lost). */
+static void close_connections_no_longer_allowed(struct control_server *server)
+{
+    for (struct connection *connection = server->connections; connection;
+         connection = connection->next) {
+        if (connection->closing || control_peer_allowed(&server->access, &connection->peer))
+            continue;
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                  "control socket: closed the connection of peer uid %u pid %d: no longer "
+                  "allowed by allow_users or allow_group",
+                  (unsigned)connection->peer.uid, (int)connection->peer.pid);
+        connection_close(connection);
+    }
+}
+
 int control_server_set_access(struct control_server *server, const struct control_access *access,
                               struct error_list *errors)
 {
@@ -485,5 +501,6 @@ int control_server_set_access(struct control_server *server, const struct contro
         .has_allow_group = group,
         .allow_gid = group ? access->allow_gid : 0,
     };
+    close_connections_no_longer_allowed(server);
     return 0;
 }

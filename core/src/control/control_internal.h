@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <uv.h>
 
@@ -60,6 +61,7 @@ struct connection {
     bool shutting_down;
     bool closing;
     uv_shutdown_t shutdown_request;
+    struct ucred peer;              /* SO_PEERCRED at accept: checked again when access narrows */
 };
 
 /* Lines handed to libuv in one uv_write; freed when the write is done. */
