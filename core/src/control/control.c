@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -277,6 +278,45 @@ static void connection_refuse(struct connection *connection, const struct ucred 
     connection_finish(connection); /* after that one line, and without reading */
 }
 
+static void set_connection_limits(struct control_server *server)
+{
+    struct rlimit descriptors;
+    rlim_t eighth = getrlimit(RLIMIT_NOFILE, &descriptors) == 0 ? descriptors.rlim_cur / 8 : CONNECTIONS_MOST;
+    server->most_connections = eighth > CONNECTIONS_MOST  ? CONNECTIONS_MOST
+                               : eighth < CONNECTIONS_LEAST ? CONNECTIONS_LEAST
+                                                            : (unsigned)eighth;
+    unsigned kept = server->most_connections / 8 < 2 ? 2 : server->most_connections / 8;
+    server->most_for_others = server->most_connections - kept;
+}
+
+/* No room for this one (it is counted already): one busy line, then EOF. */
+static bool connection_over_limit(struct connection *connection)
+{
+    struct control_server *server = connection->server;
+    bool admin = connection->peer.uid == 0 || connection->peer.uid == geteuid();
+    unsigned most = admin ? server->most_connections : server->most_for_others;
+    if (server->connection_count <= most)
+        return false;
+    server->busy_unlogged++;
+    uint64_t now = uv_now(server->loop);
+    if (server->busy_logged_ms == 0 || now - server->busy_logged_ms >= 1000) {
+        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
+                  "control socket: too many control connections: refused %u (the last from uid %u "
+                  "pid %d) with %u open; at most %u, %u of them for users other than root and "
+                  "the host's", server->busy_unlogged, (unsigned)connection->peer.uid,
+                  (int)connection->peer.pid, server->connection_count - 1, server->most_connections,
+                  server->most_for_others);
+        server->busy_logged_ms = now;
+        server->busy_unlogged = 0;
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "too many control connections (%u open); try again later",
+             server->connection_count - 1);
+    connection_answer_now(connection, protocol_format_busy(detail));
+    connection_finish(connection);
+    return true;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct control_server *server = listener->data;
@@ -312,6 +352,8 @@ static void on_connection(uv_stream_t *listener, int status)
         connection_refuse(connection, &connection->peer);
         return;
     }
+    if (connection_over_limit(connection))
+        return;
     connection_apply_backpressure(connection); /* nothing pending: starts reading */
 }
 
@@ -365,6 +407,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     server->context = context;
     server->next_token = 1;
     hashmap_init(&server->tokens);
+    set_connection_limits(server);
 
     struct stat created;
     int fd = control_socket_bind(path, access, LISTEN_BACKLOG, &created, errors);

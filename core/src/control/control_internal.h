@@ -29,6 +29,12 @@
 #define OWED_HIGH_WATER 1024u
 #define OWED_LOW_WATER 256u
 #define READ_BUFFER_SIZE (64u * 1024u)
+/* Connections open at once: an eighth of the descriptor limit, at most
+ * CONNECTIONS_MOST (the rest stays for workers' pipes and the host), and
+ * the last eighth of them kept for root and the host's user, so an
+ * allowed user holding every connection cannot lock the operator out. */
+#define CONNECTIONS_MOST 1024u
+#define CONNECTIONS_LEAST 16u
 /* At most this many requests of one connection per loop turn: a client
  * pipelining thousands cannot hold the loop (timers, exits, other clients). */
 #define REQUESTS_PER_TURN 32u
@@ -84,6 +90,10 @@ struct control_server {
     void *context;
     struct connection *connections;
     unsigned connection_count;      /* open, not closing */
+    unsigned most_connections;      /* see CONNECTIONS_MOST */
+    unsigned most_for_others;       /* of them, for peers other than root and the host's user */
+    uint64_t busy_logged_ms;        /* refusals are logged at most once a second */
+    unsigned busy_unlogged;         /* refused since that line */
     unsigned open_handles;          /* listener + connections not yet closed */
     struct hashmap tokens;          /* token -> unanswered struct answer_slot */
     uint64_t next_token;

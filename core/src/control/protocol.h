@@ -58,6 +58,8 @@ char *protocol_format_reply(const struct reply *reply);
 char *protocol_format_bad_request(const char *detail);
 /* {"result":"error","error":"forbidden"} */
 char *protocol_format_forbidden(void);
+/* {"result":"error","error":"busy","detail":...}: no room for another connection. */
+char *protocol_format_busy(const char *detail);
 /* {"result":"error","error":E,"detail":D}; detail may be NULL */
 char *protocol_format_error(const char *error, const char *detail);
 /* {"result":"ok"} */

@@ -128,6 +128,11 @@ char *protocol_format_forbidden(void)
     return protocol_format_error("forbidden", NULL);
 }
 
+char *protocol_format_busy(const char *detail)
+{
+    return protocol_format_error("busy", detail);
+}
+
 char *protocol_format_ok(void)
 {
     return finish_line(result_object("ok"), false, 0);

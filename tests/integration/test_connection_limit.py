@@ -1,0 +1,152 @@
+"""How many control connections the host keeps open at once (README,
+"Behaviour where the SPEC is silent"): an eighth of its descriptor limit,
+at most 1024, the last eighth of them kept for root and the host's user.
+One more gets one `busy` line and EOF, a warning is logged, supervision
+goes on, and a closed connection makes room again."""
+
+import json
+import os
+import resource
+import socket
+
+from harness import DEADLINE, Host, run_tests, wait_for, worker_pids
+
+SUPERVISORS = "[supervisor:work]\nmax_children = infinity\n"
+CHILDREN = {"c.ini": "[child:sleeper]\nplugin = sleeper\nrestart = permanent\n"}
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+BUSY = "busy"
+
+
+def raise_descriptor_limit():
+    """The host inherits ours: with room for the cap's 1024 connections
+    (and for the test's own ends of them)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    wanted = min(wanted, 65536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def limits_for(descriptor_limit):
+    """The host's rule, as README states it."""
+    most = max(16, min(1024, descriptor_limit // 8))
+    return most, most - max(2, most // 8)
+
+
+def connect(host):
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(DEADLINE)
+    client.connect(host.socket_path)
+    return client
+
+
+def ask(client, message):
+    client.sendall((json.dumps(message) + "\n").encode())
+    received = b""
+    while not received.endswith(b"\n"):
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def open_served(host, count):
+    """count connections, each proven served (so the host holds it)."""
+    clients = []
+    for _ in range(count):
+        client = connect(host)
+        answer = json.loads(ask(client, {"cmd": "count_children", "supervisor": "work"}))
+        assert answer["result"] == "ok", answer
+        clients.append(client)
+    return clients
+
+
+def read_to_eof(client):
+    received = b""
+    while True:
+        chunk = client.recv(65536)
+        if not chunk:
+            return received
+        received += chunk
+
+
+def assert_busy_then_eof(client):
+    """The host answers a connection it has no room for at once, without
+    waiting for a request: one line, then EOF."""
+    lines = read_to_eof(client).splitlines()
+    assert len(lines) == 1, lines
+    answer = json.loads(lines[0])
+    assert answer["result"] == "error" and answer["error"] == BUSY, answer
+    assert "connections" in answer.get("detail", ""), answer
+
+
+def test_one_connection_past_the_most_gets_busy_and_supervision_goes_on():
+    most, _ = limits_for(raise_descriptor_limit())
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        host.start_child("work", "sleeper")
+        clients = open_served(host, most)
+        try:
+            extra = connect(host)
+            assert_busy_then_eof(extra)
+            extra.close()
+            host.wait_log("too many control connections")
+            # Supervision is not held up: a killed worker is replaced.
+            victim = worker_pids(host)[0]
+            os.kill(victim, 9)
+            wait_for(lambda: worker_pids(host) and victim not in worker_pids(host),
+                     what="the killed worker's replacement")
+            # A closed connection makes room again.
+            clients.pop().close()
+
+            def served_again():
+                with connect(host) as client:
+                    return json.loads(ask(client, {"cmd": "status"}))["result"] == "ok"
+            wait_for(served_again, what="a connection served once one was closed")
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_the_last_connections_are_kept_for_root_and_the_host_user():
+    if os.geteuid() != 0:
+        print("skip: needs root (a client running as uid %d)" % NOBODY_UID)
+        return
+    most, for_others = limits_for(raise_descriptor_limit())
+    host = Host(SUPERVISORS, CHILDREN, host_keys="allow_users = nobody")
+    os.chmod(host.dir, 0o711)
+    os.chmod(os.path.dirname(host.socket_path), 0o711)
+    with host.start():
+        clients = open_served(host, for_others)
+        try:
+            # Another user now finds no room ...
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    os.close(read_end)
+                    os.setgroups([])
+                    os.setgid(NOBODY_GID)
+                    os.setuid(NOBODY_UID)
+                    os.write(write_end, read_to_eof(connect(host)))
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write_end)
+            received = os.read(read_end, 65536)
+            os.close(read_end)
+            assert os.waitpid(pid, 0)[1] == 0
+            answer = json.loads(received)
+            assert answer["error"] == BUSY, answer
+            # ... while root is still served.
+            clients += open_served(host, 1)
+        finally:
+            for client in clients:
+                client.close()
+
+
+if __name__ == "__main__":
+    run_tests(globals())
