@@ -102,6 +102,10 @@ def test_terminate_child_prints_ok_and_the_child_is_gone():
         result = host.cli("terminate-child", "work", pid, check=1)
         assert result.stdout == "error not_found\n", result
         host.cli("terminate-child", "work", "twelve", check=2)
+        # Only digits: strtoull alone would read " 12" and "+12" as pid 12.
+        for text in (" %s" % pid, "+%s" % pid, "%s " % pid):
+            host.cli("terminate-child", "work", text, check=2)
+            host.cli("terminate-child", "work", "--key", text.replace(str(pid), "1"), check=2)
 
 
 def test_which_children_prints_a_table_of_children():

@@ -28,6 +28,24 @@ def test_a_stale_socket_says_nothing_listens():
         result.stderr
 
 
+def test_a_path_that_is_not_a_socket_says_so_and_not_that_it_is_stale():
+    """A stale socket may be deleted; a config file or a folder named by
+    mistake must not be called one."""
+    host = Host()
+    for path, kind in ((host.config, "a regular file"), (host.dir, "a directory")):
+        result = run_cli("status", "-s", path)
+        assert result.returncode == 3, result
+        assert "not a socket but %s" % kind in result.stderr, result.stderr
+        assert "stale" not in result.stderr, result.stderr
+    assert os.path.isfile(host.config)
+
+
+def test_an_empty_socket_path_is_a_usage_error():
+    result = run_cli("status", "-s", "")
+    assert result.returncode == 2, result
+    assert "empty" in result.stderr, result.stderr
+
+
 def test_permission_denied_says_so_and_not_that_the_host_is_down():
     if os.geteuid() != 0:
         print("SKIP: needs root to run the client as another user")

@@ -309,14 +309,16 @@ static char *build_terminate_child(const struct client_command *command,
     char *end;
     errno = 0;
     unsigned long long number = strtoull(text, &end, 10);
-    if (options->key && (errno != 0 || end == text || *end != '\0' || text[0] == '-' ||
+    /* Digits only: strtoull would also take leading blanks and a sign. */
+    bool digits = text[0] >= '0' && text[0] <= '9';
+    if (options->key && (errno != 0 || end == text || *end != '\0' || !digits ||
                          number == 0 || number > (1ull << 53))) {
         *problem = "KEY must be a positive integer";
         return NULL;
     }
     if (options->key)
         return protocol_build_terminate_child(options->operands[0], 0, NULL, number);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || number == 0 ||
+    if (errno != 0 || end == text || *end != '\0' || !digits || number == 0 ||
         number > INT_MAX) {
         *problem = "PID must be a positive integer";
         return NULL;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,12 +52,30 @@ static int wait_until(int fd, short events, int64_t deadline)
 
 /* What a failed connect() means to whoever typed the command: "not
  * running" and "not allowed" call for different fixes. */
-static const char *unreachable_hint(int error)
+static const char *file_kind(mode_t mode)
 {
+    return S_ISREG(mode)    ? "a regular file"
+           : S_ISDIR(mode)  ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+                            : "not a socket";
+}
+
+static const char *unreachable_hint(int error, const char *socket_path)
+{
+    static char not_a_socket[96];
+    struct stat file;
     switch (error) {
     case ENOENT:
         return "no socket there: is dynsup-host running? Is -c/-s the host's?";
     case ECONNREFUSED:
+        /* A stale socket may be deleted: never call another file one. */
+        if (stat(socket_path, &file) == 0 && !S_ISSOCK(file.st_mode)) {
+            snprintf(not_a_socket, sizeof not_a_socket,
+                     "it is not a socket but %s: is -c/-s the host's?", file_kind(file.st_mode));
+            return not_a_socket;
+        }
         return "nothing listens on it: dynsup-host is not running (the socket file is stale)";
     case EACCES:
     case EPERM:
@@ -73,6 +92,10 @@ static const char *unreachable_hint(int error)
 static int connect_to_host(const char *socket_path, const char *command_name, int *fd_out)
 {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
+    if (socket_path[0] == '\0') {
+        fprintf(stderr, "dynsup-host %s: the socket path is empty\n", command_name);
+        return EXIT_USAGE;
+    }
     if (strlen(socket_path) >= sizeof address.sun_path) {
         fprintf(stderr, "dynsup-host %s: socket path %s is too long (at most %zu bytes)\n",
                 command_name, socket_path, sizeof address.sun_path - 1);
@@ -92,7 +115,7 @@ static int connect_to_host(const char *socket_path, const char *command_name, in
             continue;
         int error = errno;
         fprintf(stderr, "dynsup-host %s: cannot reach the host at %s: %s (%s)\n", command_name,
-                socket_path, strerror(error), unreachable_hint(error));
+                socket_path, strerror(error), unreachable_hint(error, socket_path));
         close(fd);
         return EXIT_UNREACHABLE;
     }
