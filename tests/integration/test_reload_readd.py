@@ -4,6 +4,9 @@ added: created empty, its autostart run"): it is created, empty, as soon as
 the old one is gone, and its autostart runs then, with the settings of the
 config as it is at that moment. Removed again before that, it stays gone.
 
+Removing several supervisors in one reload is here too: each one's
+"supervisor removed" line is written while the others are taken out.
+
 The old supervisor's child ignores SIGTERM and has a long shutdown, so the
 old one is still there while the next reloads are sent.
 """
@@ -118,6 +121,22 @@ def test_a_supervisor_re_added_then_removed_again_before_the_old_one_is_gone_sta
         assert host.start_child("r", "stubborn")["error"] == "unknown_supervisor"
         assert "sup=r child=- pid=- supervisor added" not in host.log()
         assert reload(host)["changes"] == []
+        assert host.stop() == 0
+
+
+def test_supervisors_removed_together_by_one_reload_are_each_logged_and_gone():
+    """Empty supervisors are taken out of the tree at once; the log line of
+    the first must not point at what the removal of the second freed (an
+    ASan build of the host showed a use-after-free here)."""
+    with new_host() as host:
+        configure(host, SUPERVISORS + "\n[supervisor:a]\n[supervisor:b]\n")
+        reload(host)
+        configure(host, SUPERVISORS)
+        answer = reload(host)
+        assert [supervisor_change(answer, name) for name in "ab"] == ["removed", "removed"], answer
+        assert supervisor_names(host) == ["work", "r"]
+        for name in "ab":
+            assert "sup=%s child=- pid=- supervisor removed\n" % name in host.log()
         assert host.stop() == 0
 
 
