@@ -76,7 +76,10 @@ def test_a_supervisor_re_added_while_its_removal_runs_is_created_once_the_old_on
     with new_host() as host:
         old = remove_r_leaving_its_stubborn_child_stopping(host)
         configure(host, SUPERVISORS)
-        assert supervisor_change(reload(host), "r") == "added"
+        answer = reload(host)
+        added = [c for c in answer["changes"] if c["id"] == "r"]
+        assert added == [{"kind": "supervisor", "id": "r", "change": "added",
+                          "detail": "created once the one removed by an earlier reload has stopped its children"}], answer
         assert alive(old), "the old child stopped before the re-add: the race was not exercised"
         # Meanwhile r is the old one, stopping: new starts are refused.
         assert host.start_child("r", "stubborn")["error"] == "shutting_down"
