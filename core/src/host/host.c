@@ -191,6 +191,9 @@ static void apply_one(struct host *host, const struct action *action)
     case ACTION_EXIT:
         begin_exit(host, action->exit_status);
         break;
+    case ACTION_SUPERVISOR_ADDED:
+        host_autostart_later(host, action->supervisor);
+        break;
     }
 }
 
@@ -218,6 +221,7 @@ void host_apply(struct host *host, struct action_list *actions)
             apply_one(host, &actions->items[i]);
         action_list_clear(actions);
     }
+    host_run_due_autostarts(host);
     host_notify_after_actions(host);
 }
 

@@ -122,6 +122,10 @@ struct host {
     struct config **retired_configs;
     size_t retired_config_count;
     uint64_t reload_count;
+    /* supervisors the tree announced as added, whose autostart runs
+     * once the current action list is carried out */
+    char **due_autostarts;
+    size_t due_autostart_count;
     /* host_listing.c: which_children answers being snapshotted in slices,
      * and those the thread pool is formatting */
     struct listing *listings;
@@ -205,6 +209,10 @@ int host_reload(struct host *host, bool dry_run, struct change_list *changes,
 /* The same, its outcome logged (SIGHUP, watch). */
 void host_reload_and_log(struct host *host, const char *why);
 void host_reload_free(struct host *host);
+/* ACTION_SUPERVISOR_ADDED: the supervisor's autostart is due ... */
+void host_autostart_later(struct host *host, const char *supervisor);
+/* ... and runs here, after the action list (host_apply). */
+void host_run_due_autostarts(struct host *host);
 /* host_watch.c: follows host->config.watch (boot, and after a reload) */
 void host_watch_update(struct host *host);
 void host_watch_stop(struct host *host);

@@ -191,27 +191,84 @@ static void keep_retired_config(struct host *host, struct config *config)
     host->retired_configs[host->retired_config_count++] = kept;
 }
 
+/* The actions of each tree call are carried out before the next call: a
+ * call frees the supervisor the previous one removed, which its actions
+ * name. An added supervisor's autostart runs when the tree announces it
+ * (ACTION_SUPERVISOR_ADDED): at once, or, if one of that name is still
+ * being removed, once that one is gone. */
 static void apply_supervisors(struct host *host, const struct config *old,
                               struct action_list *actions)
 {
     const struct config *next = &host->config;
     for (size_t i = 0; i < old->supervisor_count; i++)
-        if (!config_find_supervisor(next, old->supervisors[i].name))
+        if (!config_find_supervisor(next, old->supervisors[i].name)) {
             tree_remove_supervisor(host->tree, old->supervisors[i].name, host_now(host), actions);
-    host_apply(host, actions);
+            host_apply(host, actions);
+        }
     for (size_t i = 0; i < next->supervisor_count; i++) {
         const struct supervisor_spec *spec = &next->supervisors[i];
         struct supervisor_config settings = host_supervisor_settings(spec);
-        if (config_find_supervisor(old, spec->name)) {
-            tree_update_supervisor(host->tree, &settings);
-            continue;
-        }
-        if (tree_add_supervisor(host->tree, &settings) != 0) {
+        bool existed = config_find_supervisor(old, spec->name) != NULL;
+        int result = existed ? tree_update_supervisor(host->tree, &settings)
+                             : tree_add_supervisor_by_reload(host->tree, &settings, actions);
+        if (result != 0) /* a bug: the tree and the config the host holds disagree */
             log_event(DYNSUP_LOG_ERROR, spec->name, NULL, 0,
-                      "cannot add the supervisor: one of that name is still being removed");
-            continue;
+                      "cannot %s the supervisor: the running tree %s one of that name",
+                      existed ? "update" : "add", existed ? "has no" : "already has");
+        host_apply(host, actions);
+    }
+}
+
+/* A supervisor the reload adds while one of that name, removed by an
+ * earlier reload, still stops its children is created once that one is
+ * gone: the answer says so (start_child meanwhile answers shutting_down). */
+static void note_delayed_additions(struct host *host, struct change_list *changes)
+{
+    for (size_t i = 0; i < changes->count; i++) {
+        struct config_change *item = &changes->items[i];
+        if (item->kind == CHANGE_SUPERVISOR && item->change == CHANGE_ADDED && !item->detail &&
+            tree_has_supervisor(host->tree, item->id))
+            item->detail = strdup("created once the one removed by an earlier reload "
+                                  "has stopped its children");
+    }
+}
+
+/* ACTION_SUPERVISOR_ADDED: its autostart runs once the action list is
+ * carried out (a start now would be a tree call in the middle of it). */
+void host_autostart_later(struct host *host, const char *supervisor)
+{
+    char **grown = realloc(host->due_autostarts,
+                           (host->due_autostart_count + 1) * sizeof *grown);
+    char *name = strdup(supervisor);
+    if (!grown || !name) {
+        free(name);
+        if (grown)
+            host->due_autostarts = grown;
+        log_event(DYNSUP_LOG_ERROR, supervisor, NULL, 0,
+                  "cannot run the autostart of the added supervisor: out of memory");
+        return;
+    }
+    host->due_autostarts = grown;
+    host->due_autostarts[host->due_autostart_count++] = name;
+}
+
+void host_run_due_autostarts(struct host *host)
+{
+    /* Taken whole first: each start carries out its own actions, which
+     * comes back here. */
+    while (host->due_autostart_count > 0) {
+        char **names = host->due_autostarts;
+        size_t count = host->due_autostart_count;
+        host->due_autostarts = NULL;
+        host->due_autostart_count = 0;
+        for (size_t i = 0; i < count; i++) {
+            /* the config of now: a change made while it waited applies */
+            const struct supervisor_spec *spec = config_find_supervisor(&host->config, names[i]);
+            if (spec)
+                host_autostart(host, spec);
+            free(names[i]);
         }
-        host_autostart(host, spec);
+        free(names);
     }
 }
 
@@ -306,8 +363,10 @@ static int reload(struct host *host, bool dry_run, struct change_list *changes,
     /* Every error at once, as `check` prints them: the plugins are
      * looked at even when the config has errors. */
     bool config_ok = config_load(host->config.path, &plan.next, errors) == 0;
-    if (config_ok)
+    if (config_ok) {
         config_diff(&host->config, &plan.next, changes, errors);
+        note_delayed_additions(host, changes);
+    }
     scan_plugins(host, &plan, changes, errors);
     if (config_ok)
         check_plugins_available(&plan, errors);
@@ -361,4 +420,9 @@ void host_reload_free(struct host *host)
     free(host->retired_configs);
     host->retired_configs = NULL;
     host->retired_config_count = 0;
+    for (size_t i = 0; i < host->due_autostart_count; i++)
+        free(host->due_autostarts[i]);
+    free(host->due_autostarts);
+    host->due_autostarts = NULL;
+    host->due_autostart_count = 0;
 }

@@ -59,8 +59,24 @@ static void start_child_now(struct tree *tree, const char *supervisor,
                             const struct child_start *start, request_token token,
                             struct action_list *out);
 
+/* A reload added the name back while `removed` stopped its children: the
+ * new supervisor takes its place, empty, now that it is gone. */
+static void create_re_added(struct tree *tree, const struct supervisor *removed,
+                            struct action_list *out)
+{
+    struct supervisor_config settings = removed->re_added_settings;
+    settings.name = removed->name;
+    if (tree_add_supervisor(tree, &settings) != 0)
+        return; /* cannot be: `removed` was detached, the name is free */
+    const char *name = find_supervisor(tree, removed->name)->name;
+    emit_log(out, LOG_LEVEL_INFO, name, NULL, 0, 0,
+             "supervisor added (re-added by a reload while the removed one stopped)");
+    emit_supervisor_added(out, name);
+}
+
 /* Called at the end of every event: completes a supervisor's termination
- * or the host's stop once the last child is gone. */
+ * or removal (creating the one re-added meanwhile) or the host's stop once
+ * the last child is gone. */
 static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
                    struct action_list *out)
 {
@@ -72,6 +88,8 @@ static void settle(struct tree *tree, struct supervisor *sup, ds_time_ms now,
     if (sup != NULL && sup->removing && sup->counts.workers == 0) {
         emit_log(out, LOG_LEVEL_INFO, sup->name, NULL, 0, 0, "supervisor removed");
         detach_supervisor(tree, sup);
+        if (sup->re_added && !tree->stopping)
+            create_re_added(tree, sup, out);
     } else if (!tree->stopping && sup != NULL && sup->terminating && sup->counts.workers == 0) {
         supervisor_terminated(tree, sup, now, out);
     }
@@ -490,6 +508,11 @@ void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out)
 int tree_update_supervisor(struct tree *tree, const struct supervisor_config *config)
 {
     struct supervisor *sup = find_supervisor(tree, config->name);
+    if (sup != NULL && sup->removing && sup->re_added) {
+        sup->re_added_settings = *config;
+        sup->re_added_settings.name = NULL; /* not ours to keep; the old one's name is used */
+        return 0;
+    }
     if (sup == NULL || sup->removing)
         return -1;
     /* A lowered max_children only refuses new starts: nobody is stopped. */
@@ -504,6 +527,12 @@ void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_m
 {
     free_removed_children(tree);
     struct supervisor *sup = find_supervisor(tree, supervisor);
+    if (sup != NULL && sup->removing && sup->re_added) {
+        sup->re_added = false;
+        emit_log(out, LOG_LEVEL_INFO, sup->name, NULL, 0, 0,
+                 "removed again by a reload: it will not be re-added");
+        return;
+    }
     if (sup == NULL || sup->removing)
         return;
     sup->removing = true;
@@ -512,6 +541,30 @@ void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_m
              "supervisor removed by a reload: shutting down its %zu children", sup->counts.workers);
     shut_down_all_children(tree, sup, "the supervisor was removed", out);
     settle(tree, sup, now, out);
+}
+
+int tree_add_supervisor_by_reload(struct tree *tree, const struct supervisor_config *config,
+                                  struct action_list *out)
+{
+    struct supervisor *old = find_supervisor(tree, config->name);
+    if (old == NULL) {
+        if (tree_add_supervisor(tree, config) != 0)
+            return -1;
+        emit_supervisor_added(out, find_supervisor(tree, config->name)->name);
+        return 0;
+    }
+    if (!old->removing)
+        return -1;
+    /* Created once the old one is gone, not beside it: its autostart
+     * would otherwise run next to the old children still stopping, under
+     * the same name. */
+    old->re_added = true;
+    old->re_added_settings = *config;
+    old->re_added_settings.name = NULL;
+    emit_log(out, LOG_LEVEL_INFO, old->name, NULL, 0, 0,
+             "added back by a reload: created once the removed one's %zu children have stopped",
+             old->counts.workers);
+    return 0;
 }
 
 void tree_set_root_intensity(struct tree *tree, uint32_t max_restarts, uint32_t max_seconds)

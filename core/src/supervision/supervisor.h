@@ -141,6 +141,8 @@ enum action_kind {
     ACTION_REPLY,        /* answer request token with reply */
     ACTION_LOG,          /* one log line: level (syslog number), supervisor, key/pid, message */
     ACTION_EXIT,         /* the whole host stopped: exit with exit_status */
+    ACTION_SUPERVISOR_ADDED, /* the supervisor a reload added exists now, empty: run its
+                                autostart (tree_add_supervisor_by_reload) */
 };
 
 struct action {
@@ -278,14 +280,24 @@ void tree_stop(struct tree *tree, ds_time_ms now, struct action_list *out);
 /* ---- reconfiguration (a reload) ---- */
 
 /* New max_children and intensity for an existing supervisor; its children
- * are untouched (a lowered max_children only refuses new starts). Returns
- * -1 if there is no such supervisor. */
+ * are untouched (a lowered max_children only refuses new starts). For one
+ * re-added while its removal runs, the settings it will be created with.
+ * Returns -1 if there is no such supervisor. */
 int tree_update_supervisor(struct tree *tree, const struct supervisor_config *config);
 /* Stops every child of the supervisor in parallel, each by its shutdown,
  * as a host stop would, then removes the supervisor (new starts answer
- * shutting_down meanwhile). */
+ * shutting_down meanwhile). A re-add waiting for it is cancelled. */
 void tree_remove_supervisor(struct tree *tree, const char *supervisor, ds_time_ms now,
                             struct action_list *out);
+/* A supervisor a reload added: created empty at once, ACTION_SUPERVISOR_ADDED
+ * in out. If one of that name is still being removed (an earlier reload),
+ * it is created, and announced, once that one's children are gone, with
+ * the settings of the last tree_update_supervisor; until then the name is
+ * the old one's (new starts answer shutting_down). Not created when the
+ * host stops first. Returns -1 if a supervisor of that name exists and is
+ * not being removed. */
+int tree_add_supervisor_by_reload(struct tree *tree, const struct supervisor_config *config,
+                                  struct action_list *out);
 void tree_set_root_intensity(struct tree *tree, uint32_t max_restarts, uint32_t max_seconds);
 /* Something the root restarted that is not a supervisor (a plugin process
  * relaunched): counts toward the root's intensity. Returns true if it may

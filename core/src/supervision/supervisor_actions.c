@@ -166,6 +166,11 @@ void emit_exit(struct action_list *out, int exit_status)
     push(out, ACTION_EXIT, NULL)->exit_status = exit_status;
 }
 
+void emit_supervisor_added(struct action_list *out, const char *supervisor)
+{
+    push(out, ACTION_SUPERVISOR_ADDED, supervisor);
+}
+
 /* ---- texts ---- */
 
 void describe_exit(struct child_exit how, char *buffer, size_t size)

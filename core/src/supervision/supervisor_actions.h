@@ -40,6 +40,7 @@ void emit_log(struct action_list *out, int level, const char *supervisor, const 
               child_key key, pid_t pid,
               const char *format, ...) __attribute__((format(printf, 7, 8)));
 void emit_exit(struct action_list *out, int exit_status);
+void emit_supervisor_added(struct action_list *out, const char *supervisor);
 
 /* "exit status 3" / "killed by signal 9" */
 void describe_exit(struct child_exit how, char *buffer, size_t size);

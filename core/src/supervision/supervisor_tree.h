@@ -64,6 +64,10 @@ struct supervisor {
     uint32_t times_restarted;
     bool terminating; /* intensity exceeded: its children are being shut down */
     bool removing;    /* removed by a reload: gone once its children are */
+    /* Removing, and a later reload added the name back: a new supervisor
+     * with these settings (name NULL) replaces it once it is gone. */
+    bool re_added;
+    struct supervisor_config re_added_settings;
     struct supervisor *next_removed; /* in tree->removed_supervisors */
 };
 
