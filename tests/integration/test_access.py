@@ -14,6 +14,7 @@ import grp
 import json
 import os
 import pwd
+import signal
 import socket
 import stat
 
@@ -208,6 +209,34 @@ def test_a_reload_that_removes_a_user_from_allow_users_closes_that_users_open_co
         finally:
             session.close()
             kept.close()
+
+
+def test_a_revoking_reload_applies_even_when_the_socket_file_cannot_follow():
+    """The file's mode is the second boundary, SO_PEERCRED the first: a
+    socket file gone (or a chmod refused) must not leave the old, wider
+    rule in force."""
+    if skip_unless_root("an allow_users peer"):
+        return
+    name = pwd.getpwuid(NOBODY_UID).pw_name
+    host = Host(SUPERVISOR, CHILDREN, host_keys="allow_users = %s" % name)
+    let_others_reach_the_socket_folder(host)
+    with host.start():
+        session = SessionAs(host.socket_path, NOBODY_UID, NOBODY_GID)
+        try:
+            assert_served(session.ask({"cmd": "status"}))
+            os.unlink(host.socket_path)  # its mode can no longer be changed
+            with open(host.config) as config:
+                text = config.read()
+            with open(host.config, "w") as config:
+                config.write(text.replace("allow_users = %s" % name, ""))
+            os.kill(host.pid, signal.SIGHUP)  # the socket is gone: reload by signal
+            host.wait_log("cannot change its access")
+            received = session.ask({"cmd": "start_child", "supervisor": "work", "child": "sleeper"})
+            assert received == b"EOF" or received.startswith(b"error"), received
+            assert "no longer allowed" in host.log(), host.log()
+            assert not any("child sleeper started" in line for line in host.log().splitlines()), host.log()
+        finally:
+            session.close()
 
 
 def test_member_of_allow_group_is_served_through_the_0660_socket():

@@ -517,24 +517,32 @@ int control_server_set_access(struct control_server *server, const struct contro
 {
     int count = access ? access->allow_uid_count : 0;
     uid_t *uids = calloc((size_t)count + 1, sizeof *uids);
-    if (!uids) {
-        error_list_add(errors, "control socket %s: out of memory", server->path);
+    if (!uids) { /* fail closed: never leave a wider rule than asked for */
+        error_list_add(errors,
+                       "control socket %s: out of memory; only root and the host's user are "
+                       "allowed until the next reload", server->path);
+        server->access.allow_uid_count = 0;
+        server->access.has_allow_group = false;
+        close_connections_no_longer_allowed(server);
         return -1;
     }
     if (count > 0)
         memcpy(uids, access->allow_uids, (size_t)count * sizeof *uids);
     /* The file's mode follows, as at bind: 0660 with the group, 0666 for
-     * allow_users (SO_PEERCRED is the boundary), else 0600. Narrowed
-     * before the rule changes, widened after, so no moment is wider than
-     * either rule. */
+     * allow_users, else 0600. SO_PEERCRED is the boundary, the mode only a
+     * second one: a file whose mode cannot follow (gone, or chmod refused)
+     * is reported, and the rule changes all the same, so a revocation
+     * never waits on the file. */
     bool group = access && access->has_allow_group;
     mode_t mode = count > 0 ? 0666 : group ? 0660 : 0600;
+    int result = 0;
     if ((group && chown(server->path, (uid_t)-1, access->allow_gid) != 0) ||
         chmod(server->path, mode) != 0) {
-        error_list_add(errors, "control socket %s: cannot change its access (mode %04o): %s",
+        error_list_add(errors,
+                       "control socket %s: cannot change its access (mode %04o): %s; the new "
+                       "allow_users / allow_group apply to every connection all the same",
                        server->path, (unsigned)mode, strerror(errno));
-        free(uids);
-        return -1;
+        result = -1;
     }
     free(server->allow_uids);
     server->allow_uids = uids;
@@ -545,5 +553,5 @@ int control_server_set_access(struct control_server *server, const struct contro
         .allow_gid = group ? access->allow_gid : 0,
     };
     close_connections_no_longer_allowed(server);
-    return 0;
+    return result;
 }

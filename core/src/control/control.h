@@ -59,8 +59,10 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
                           void *context);
 
 /* A reload's new allow_users / allow_group: applies to the next
- * connection (the socket file's mode follows). Returns 0, or -1 with the
- * error (access unchanged). */
+ * connection, and closes the open ones it no longer allows; the socket
+ * file's mode follows. Returns 0, or -1 with the error: out of memory
+ * (then only root and the host's user are allowed), or a mode that could
+ * not follow (the rule changed all the same). */
 int control_server_set_access(struct control_server *server, const struct control_access *access,
                               struct error_list *errors);
 
