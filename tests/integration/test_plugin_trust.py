@@ -142,5 +142,25 @@ def test_symlink_to_a_plugin_inside_the_folder_is_fine():
     shutil.rmtree(folder)
 
 
+def test_a_so_that_is_not_a_regular_file_is_refused_like_a_bad_plugin():
+    """Operators drop plugins into the folder: a FIFO, a folder or a
+    symlink to a device named like a plugin is as loud as a broken one
+    (the same rule as a children.d *.ini)."""
+    cases = [("fifo.so", os.mkfifo, "a FIFO"),
+             ("folder.so", lambda path: os.mkdir(path, 0o755), "a directory"),
+             ("zero.so", lambda path: os.symlink("/dev/zero", path), "a character device")]
+    for name, make, kind in cases:
+        folder = plugin_folder("hello")
+        path = os.path.join(folder, name)
+        make(path)
+        assert_refused(host_with(folder), "%s: refused: not a regular file but %s" % (path, kind))
+        shutil.rmtree(folder)
+    folder = plugin_folder("hello")
+    dangling = os.path.join(folder, "gone.so")
+    os.symlink(os.path.join(folder, "nowhere.so"), dangling)
+    assert_refused(host_with(folder), "%s: refused: a symlink to nothing" % dangling)
+    shutil.rmtree(folder)
+
+
 if __name__ == "__main__":
     run_tests(globals())

@@ -386,10 +386,24 @@ static void free_strings(char **strings, size_t count)
     free(strings);
 }
 
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "of another kind";
+}
+
 /* Collects the names of the regular files ending in .so of the folder
  * open as dir_fd, sorted, so the load order (and the order of errors) does
- * not depend on the file system. Returns 0 or -1 with errno set. */
-static int list_plugin_files(int dir_fd, char ***names_out, size_t *count_out)
+ * not depend on the file system. Anything else named like a plugin is an
+ * error in `errors` (naming dir), as loud as a broken plugin: operators
+ * drop plugins there. Returns 0, or -1 with errno set when the folder
+ * cannot be read. */
+static int list_plugin_files(int dir_fd, const char *dir, char ***names_out, size_t *count_out,
+                             struct error_list *errors)
 {
     int stream_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
     DIR *stream = stream_fd < 0 ? NULL : fdopendir(stream_fd);
@@ -416,8 +430,19 @@ static int list_plugin_files(int dir_fd, char ***names_out, size_t *count_out)
         /* stat (not d_type): d_type may be DT_UNKNOWN, and a symlink to a
          * plugin is a fine way to enable one. */
         struct stat info;
-        if (fstatat(dirfd(stream), dirent->d_name, &info, 0) != 0 || !S_ISREG(info.st_mode))
+        if (fstatat(dirfd(stream), dirent->d_name, &info, 0) != 0) {
+            if (errno == ENOENT)
+                error_list_add(errors, "%s/%s: refused: a symlink to nothing", dir, dirent->d_name);
+            else
+                error_list_add(errors, "%s/%s: cannot check: %s", dir, dirent->d_name,
+                               strerror(errno));
             continue;
+        }
+        if (!S_ISREG(info.st_mode)) {
+            error_list_add(errors, "%s/%s: refused: not a regular file but %s", dir,
+                           dirent->d_name, file_kind(info.st_mode));
+            continue;
+        }
         if (count == capacity) {
             size_t new_capacity = capacity ? capacity * 2 : 16;
             char **grown = realloc(names, new_capacity * sizeof *grown);
@@ -475,7 +500,15 @@ int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_
     int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
     if (dir_fd < 0)
         return -1;
-    int result = list_plugin_files(dir_fd, names, count);
+    size_t errors_before = errors->count;
+    int result = list_plugin_files(dir_fd, dir, names, count, errors);
+    if (result == 0 && errors->count > errors_before) { /* refused entries: say so, load none */
+        free_strings(*names, *count);
+        *names = NULL;
+        *count = 0;
+        close(dir_fd);
+        return -1;
+    }
     if (result != 0)
         error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
     close(dir_fd);
@@ -543,12 +576,13 @@ int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_li
 
     char **names = NULL;
     size_t count = 0;
-    if (list_plugin_files(dir_fd, &names, &count) != 0) {
+    size_t errors_before = errors->count;
+    if (list_plugin_files(dir_fd, dir, &names, &count, errors) != 0) {
         error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
         close(dir_fd);
         return -1;
     }
-    int result = 0;
+    int result = errors->count > errors_before ? -1 : 0;
     for (size_t i = 0; i < count; i++)
         if (load_from(set, dir_fd, real_dir, dir, names[i], errors) != 0)
             result = -1;

@@ -48,7 +48,8 @@ void plugin_set_init(struct plugin_set *set);
  * are in set either way. */
 int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_list *errors);
 /* The *.so file names of dir (sorted), after the folder's trust check;
- * nothing is opened or loaded. Returns 0, or -1 with the reason in errors.
+ * nothing is opened or loaded. Returns 0, or -1 with the reasons in errors
+ * (also when some *.so is not a regular file: then no name is given).
  * The caller frees the names with plugin_names_free. */
 int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_list *errors);
 void plugin_names_free(char **names, size_t count);
