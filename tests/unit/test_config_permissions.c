@@ -71,6 +71,18 @@ static void test_children_may_be_written_with_commas(void **state)
     assert_true(config_supervisor_lists_child(bound, "other"));
 }
 
+static void test_autostart_may_be_written_with_commas_too(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", TWO_CHILDREN);
+    load_host(s, HOST "[supervisor:bound]\nchildren = loader, other\nautostart = loader, other\n");
+    assert_loaded_cleanly(s);
+    const struct supervisor_spec *bound = config_find_supervisor(&s->cfg, "bound");
+    assert_int_equal(bound->autostart_count, 2);
+    assert_string_equal(bound->autostart[0], "loader");
+    assert_string_equal(bound->autostart[1], "other");
+}
+
 static const char *const bad_permission_values[][2] = {
     {HOST "[supervisor:s]\nchildren = loader nope\n", "dynsup.ini:5: [supervisor:s] children: unknown child \"nope\""},
     {HOST "[supervisor:s]\nchildren = Loader\n", "dynsup.ini:5: [supervisor:s] children: expected child ids (lowercase letters, digits and _), found \"Loader\""},
@@ -98,6 +110,7 @@ int main(void)
         TEST(test_a_supervisor_starts_only_the_children_it_lists),
         TEST(test_a_spec_with_request_args_no_refuses_added_args),
         TEST(test_children_may_be_written_with_commas),
+        TEST(test_autostart_may_be_written_with_commas_too),
         TEST(test_bad_permission_values_name_file_section_and_key),
 #undef TEST
     };

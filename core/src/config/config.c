@@ -199,11 +199,7 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
     section_read_words(r, "extra_arguments", &spec->extra_args, &spec->extra_argc);
 
     /* Whether each child exists is checked once all child specs are read. */
-    line = section_read_words(r, "autostart", &spec->autostart, &spec->autostart_count);
-    for (int i = 0; i < spec->autostart_count; i++)
-        if (!config_name_is_valid(spec->autostart[i]))
-            section_value_problem(r, "autostart", line, "expected child ids (lowercase letters, "
-                                  "digits and _)", spec->autostart[i]);
+    section_read_id_list(r, "autostart", &spec->autostart, &spec->autostart_count);
 }
 
 /* ---- [event:NAME] ----------------------------------------------------- */

@@ -17,17 +17,7 @@ void section_read_allowed_children(const struct section_reader *r, struct superv
     if (section_value(r, "children", &(int){0}) == NULL)
         return;
     spec->children_listed = true;
-    int line = section_read_words(r, "children", &spec->children, &spec->children_count);
-    for (int i = 0; i < spec->children_count; i++) {
-        /* "a, b" and "a b" both read as a list */
-        size_t length = strlen(spec->children[i]);
-        if (length > 0 && spec->children[i][length - 1] == ',')
-            spec->children[i][length - 1] = '\0';
-        if (!config_name_is_valid(spec->children[i]))
-            section_value_problem(r, "children", line,
-                                  "expected child ids (lowercase letters, digits and _)",
-                                  spec->children[i]);
-    }
+    section_read_id_list(r, "children", &spec->children, &spec->children_count);
 }
 
 void section_read_request_args(const struct section_reader *r, struct child_spec *spec)

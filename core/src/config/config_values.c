@@ -361,3 +361,17 @@ int section_read_words(const struct section_reader *r, const char *key, char ***
     }
     return line;
 }
+
+int section_read_id_list(const struct section_reader *r, const char *key, char ***ids, int *count)
+{
+    int line = section_read_words(r, key, ids, count);
+    for (int i = 0; i < *count; i++) { /* "a, b" and "a b" both read as a list */
+        size_t length = strlen((*ids)[i]);
+        if (length > 0 && (*ids)[i][length - 1] == ',')
+            (*ids)[i][length - 1] = '\0';
+        if (!config_name_is_valid((*ids)[i]))
+            section_value_problem(r, key, line,
+                                  "expected child ids (lowercase letters, digits and _)", (*ids)[i]);
+    }
+    return line;
+}

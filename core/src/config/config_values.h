@@ -186,6 +186,9 @@ void section_read_number(const struct section_reader *r, const char *key, uint32
  * (empty when the key is absent or bad) unless memory ran out. Returns the
  * key's line. */
 int section_read_words(const struct section_reader *r, const char *key, char ***words, int *count);
+/* A list of child ids, as section_read_words, each checked and reported
+ * when it is not one; "a, b" reads as "a b". Returns the key's line. */
+int section_read_id_list(const struct section_reader *r, const char *key, char ***ids, int *count);
 /* The control socket at `path` (config_socket.c): reports what `run`
  * would refuse (a path too long for a unix socket, a non-socket in its
  * place, a folder that is not one or that others may write). */
