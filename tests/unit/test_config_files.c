@@ -73,6 +73,19 @@ static void test_unreadable_child_file_is_reported_and_the_others_still_read(voi
     assert_non_null(config_find_child(&s->cfg, "b"));
 }
 
+static void test_a_nul_byte_is_named_with_its_line_not_as_a_long_line(void **state)
+{
+    struct scratch *s = *state;
+    static const char text[] = "[child:a]\nplugin = p\nargs = x\0y\n";
+    write_file(s, "children.d/a.ini", ""); /* makes the folder */
+    FILE *file = fopen(scratch_path(s, "children.d/a.ini"), "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(text, 1, sizeof text - 1, file), sizeof text - 1);
+    fclose(file);
+    load_host(s, HOST);
+    assert_error(s, "children.d/a.ini:3: a NUL byte (column 9): config files are text");
+}
+
 /* ---- what a config file may be (issue 9 item 5) ------------------------ */
 
 /* A file that could block or grow without end must fail at once, not hang
@@ -337,6 +350,7 @@ int main(void)
         TEST(test_empty_children_dir_gives_no_children_and_no_errors),
         TEST(test_only_ini_files_are_read_in_file_name_order),
         TEST(test_unreadable_child_file_is_reported_and_the_others_still_read),
+        TEST(test_a_nul_byte_is_named_with_its_line_not_as_a_long_line),
         TEST(test_a_fifo_in_children_dir_is_refused_without_blocking),
         TEST(test_a_device_as_child_file_is_refused_without_reading_it),
         TEST(test_a_fifo_as_host_file_is_refused_without_blocking),

@@ -152,6 +152,11 @@ static int read_checked_copy(const char *path, char **bytes, size_t *length,
         int line = 1;
         size_t line_start = 0;
         for (size_t i = 0; i <= used && result == 0; i++) {
+            if (i < used && buffer[i] == '\0') { /* iniparser would call it a long line */
+                refuse(problems, path, line, "a NUL byte (column %zu): config files are text",
+                       i - line_start + 1);
+                result = -1;
+            }
             if (i < used && buffer[i] != '\n')
                 continue;
             if (i - line_start > CONFIG_LINE_MAX_BYTES) {
