@@ -238,6 +238,13 @@ def test_usage_errors_exit_two():
         for args in bad:
             result = run_cli(*args)
             assert result.returncode == 2, (args, result)
+        # check and run word their option errors like every other command
+        for args, said in ((["check", "-s", "/x"], "dynsup-host check: unknown option -s"),
+                           (["run", "--bogus"], "dynsup-host run: unknown option --bogus"),
+                           (["check", "-c"], "dynsup-host check: option -c needs a value")):
+            result = run_cli(*args)
+            assert result.returncode == 2, (args, result)
+            assert result.stderr.startswith(said), (args, result.stderr)
             assert result.stderr, (args, result)
         assert worker_pids(host) == []
 

@@ -46,8 +46,9 @@ static int daemon_command(int argc, char **argv)
     };
     bool is_run = strcmp(command, "run") == 0;
     optind = 1;
+    opterr = 0; /* worded below, like the client commands' */
     int option;
-    while ((option = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+    while ((option = getopt_long(argc, argv, "+:c:h", options, NULL)) != -1) {
         switch (option) {
         case 'c':
             config_path = optarg;
@@ -66,7 +67,15 @@ static int daemon_command(int argc, char **argv)
             }
             log_set_threshold(log_level_parse(optarg));
             break;
+        case ':':
+            fprintf(stderr, "dynsup-host %s: option %s needs a value\n", command, argv[optind - 1]);
+            print_daemon_usage(stderr, command);
+            return EXIT_USAGE;
         default:
+            if (optopt != 0)
+                fprintf(stderr, "dynsup-host %s: unknown option -%c\n", command, optopt);
+            else
+                fprintf(stderr, "dynsup-host %s: unknown option %s\n", command, argv[optind - 1]);
             print_daemon_usage(stderr, command);
             return EXIT_USAGE;
         }
