@@ -472,7 +472,8 @@ static int load(const char *path, struct config *cfg, struct error_list *errors,
 {
     *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1,
                            .log_level = -1};
-    struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
+    struct loader ld = {.cfg = cfg};
+    config_problems_init(&ld.problems, errors);
     cfg->path = strdup(path);
     if (cfg->path == NULL) {
         error_list_add(errors, "%s: out of memory", path);
@@ -491,6 +492,7 @@ static int load(const char *path, struct config *cfg, struct error_list *errors,
         }
     }
     ini_file_close(&host);
+    config_problems_finish(&ld.problems);
     return ld.problems.count == 0 ? 0 : -1;
 }
 

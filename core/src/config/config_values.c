@@ -15,7 +15,12 @@ void config_vreport(struct config_problems *problems, const char *file, int line
                     const char *section, const char *key, const char *fmt, va_list ap)
 {
     struct error_list *errors = problems->errors;
-    problems->count++;
+    if (!config_problems_admit(problems, file))
+        return;
+    if (error_list_is_full(errors)) {
+        error_list_hide(errors, 1); /* without formatting what nobody will read */
+        return;
+    }
     char *message;
     if (vasprintf(&message, fmt, ap) < 0)
         return;

@@ -25,12 +25,34 @@
 #include "hashmap.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
+/* The most errors reported for one file: past them, one message at the
+ * end of the load says how many more that file had. */
+#define CONFIG_FILE_MAX_ERRORS 20
+
+struct config_file_tally {
+    char *file;
+    size_t shown, hidden;
+};
+
 /* Where the problems of one config_load go. `count` counts every report,
- * even one the list had no memory left to keep, so the load still fails. */
+ * even one the list had no memory left to keep, or that the file's cap
+ * hid, so the load still fails. Ownership: owns its tallies until
+ * config_problems_finish (config_problems.c). */
 struct config_problems {
     struct error_list *errors;
     size_t count;
+    struct config_file_tally *files; /* files reported, in the order first reported */
+    size_t file_count, file_capacity;
+    struct hashmap files_by_name;    /* file -> position + 1 in files */
 };
+void config_problems_init(struct config_problems *problems, struct error_list *errors);
+/* Counts a report about `file` (NULL: about no one file); false when the
+ * file has shown CONFIG_FILE_MAX_ERRORS already (then it is only counted:
+ * don't format it). */
+bool config_problems_admit(struct config_problems *problems, const char *file);
+/* Adds "FILE: ... and N more errors in this file (not shown)" for every
+ * file that had more, and frees the tallies (count stays). */
+void config_problems_finish(struct config_problems *problems);
 
 /* Adds "FILE:LINE: [SECTION] KEY: message"; line 0, a NULL section or a
  * NULL key leave their part out. */

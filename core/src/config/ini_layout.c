@@ -147,6 +147,21 @@ static void scan_key(struct scan *scan, const char *name, const char *value, int
     section->keys[section->key_count++] = (struct ini_key){copy, line, quote_problem(value)};
 }
 
+#define QUOTED_LINE_MAX 80
+
+/* How much of a line of `length` bytes an error message quotes: all of it
+ * up to QUOTED_LINE_MAX bytes, else that much without half a UTF-8
+ * character. */
+static size_t quoted_length(const char *text, size_t length)
+{
+    if (length <= QUOTED_LINE_MAX)
+        return length;
+    size_t cut = QUOTED_LINE_MAX;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 /* Sorts one logical line the way iniparser_line() does. */
 static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
 {
@@ -163,8 +178,15 @@ static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
         scan_key(scan, config_trim(text), config_trim(equals + 1), line);
     } else {
         scan->layout->syntax_errors++;
+        /* A long line is quoted by its start: enough to find it, and the
+         * message stays one line on a terminal. */
+        size_t quoted = quoted_length(text, length);
+        char note[48] = "";
+        if (quoted < length)
+            snprintf(note, sizeof note, "...\" (%zu characters)", length);
         scan_report(scan, line, NULL, NULL,
-                    "cannot parse \"%s\": expected [section], key = value or a comment", text);
+                    "cannot parse \"%.*s%s: expected [section], key = value or a comment",
+                    (int)quoted, text, quoted < length ? note : "\"");
     }
 }
 
@@ -174,7 +196,7 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
     *layout = (struct ini_layout){0};
     struct scan scan = {file, layout, problems};
     char *logical = NULL;
-    size_t logical_length = 0;
+    size_t logical_length = 0, logical_capacity = 0;
     int line = 0, first_line = 0;
     size_t first_offset = 0;
     for (size_t start = 0; start < length;) {
@@ -188,12 +210,15 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
             got = (size_t)(nul - (text + start));
         while (got > 0 && isspace((unsigned char)text[start + got - 1]))
             got--;
-        char *grown = realloc(logical, logical_length + got + 1);
-        if (grown == NULL) {
-            scan_report(&scan, line, NULL, NULL, "out of memory");
-            break;
+        if (logical_length + got + 1 > logical_capacity) {
+            char *grown = realloc(logical, logical_length + got + 1);
+            if (grown == NULL) {
+                scan_report(&scan, line, NULL, NULL, "out of memory");
+                break;
+            }
+            logical = grown;
+            logical_capacity = logical_length + got + 1;
         }
-        logical = grown;
         memcpy(logical + logical_length, text + start, got);
         logical[logical_length + got] = '\0';
         if (logical_length == 0) {
