@@ -1,6 +1,7 @@
 """Config files that could flood or fool the host (SPEC sections 4 and 8):
 a file of a million bytes of junk lines is answered with a short list of
-errors, quickly, by the socket, the CLI and the log alike.
+errors, quickly, by the socket, the CLI and the log alike; a trailing
+backslash (a continuation) never swallows a key or a section silently.
 """
 
 import json
@@ -84,6 +85,26 @@ def test_one_junk_file_says_how_many_more_errors_it_has_in_check_and_the_log():
         assert "reload refused, nothing changed (%d errors)" % JUNK_LINES in host.log()
         assert host.log().count("cannot parse") == SHOWN_PER_FILE, host.log()[-3000:]
         assert host.start_child("work", "sleepy")["result"] == "ok"
+        assert host.stop() == 0
+
+
+def test_a_backslash_that_swallows_a_key_is_refused_by_check_and_quoting_says_what_was_meant():
+    swallowing = "[supervisor:demo]\nextra_arguments = --dir C:\\\nmax_children = 1\n"
+    host = Host(swallowing, {"sleepy.ini": SLEEPER})
+    result = host.cli("check", check=2)
+    assert ("dynsup.ini:9: [supervisor:demo] extra_arguments: the line ends with a backslash, "
+            "which continues it on line 10, but line 10 reads as a key (\"max_children = 1\")"
+            in result.stderr), result.stderr
+    # the way the error says to write a value that ends in a backslash
+    with open(host.config) as config:
+        text = config.read()
+    with open(host.config, "w") as config:
+        config.write(text.replace("--dir C:\\", "--dir 'C:\\'"))
+    host.cli("check", check=0)
+    with host.start():
+        assert host.start_child("demo", "sleepy")["result"] == "ok"
+        assert host.start_child("demo", "sleepy")["error"] == "max_children"
+        assert host.which_children("demo")[0]["args"][:2] == ["--dir", "C:\\"], host.which_children("demo")
         assert host.stop() == 0
 
 

@@ -190,6 +190,69 @@ static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
     }
 }
 
+/* What a line joined to the one before by a backslash reads as on its
+ * own: "a key" (a lowercase name, then '='), "a section header" ([...]),
+ * else NULL. Such a line was surely not meant as part of the value: the
+ * backslash ended a path (C:\) or a comment. An environment variable
+ * (A=1) is uppercase by custom, so it does not read as a key. */
+static const char *joined_line_kind(const char *line, size_t length)
+{
+    while (length > 0 && isblank((unsigned char)*line)) {
+        line++;
+        length--;
+    }
+    if (length == 0)
+        return NULL;
+    if (line[0] == '[' && line[length - 1] == ']')
+        return "a section header";
+    size_t at = 0;
+    while (at < length && ((line[at] >= 'a' && line[at] <= 'z') ||
+                           (line[at] >= '0' && line[at] <= '9') || line[at] == '_'))
+        at++;
+    if (at == 0)
+        return NULL;
+    while (at < length && isblank((unsigned char)line[at]))
+        at++;
+    return at < length && line[at] == '=' ? "a key" : NULL;
+}
+
+/* "FILE:LINE: [SECTION] KEY: the line ends with a backslash, which
+ * continues it on line N, but line N reads as a key (...)" and how to
+ * write what was meant. `logical` is the continued line so far. */
+static void report_joined_line(struct scan *scan, const char *logical, int first_line, int line,
+                               const char *kind, const char *joined, size_t joined_length)
+{
+    while (isblank((unsigned char)*joined)) {
+        joined++;
+        joined_length--;
+    }
+    while (isblank((unsigned char)*logical))
+        logical++;
+    const struct ini_layout *layout = scan->layout;
+    const char *section = layout->count > 0 ? layout->sections[layout->count - 1].name : NULL;
+    bool comment = logical[0] == ';' || logical[0] == '#';
+    char key[128] = "";
+    const char *equals = strchr(logical, '=');
+    if (!comment && logical[0] != '[' && equals != NULL) {
+        size_t key_length = (size_t)(equals - logical);
+        if (key_length >= sizeof key)
+            key_length = sizeof key - 1;
+        memcpy(key, logical, key_length);
+        key[key_length] = '\0';
+    }
+    const char *key_name = config_trim(key);
+    size_t quoted = quoted_length(joined, joined_length);
+    scan_report(scan, first_line, section, *key_name != '\0' ? key_name : NULL,
+                "the %s ends with a backslash, which continues it on line %d, but line %d reads "
+                "as %s (\"%.*s%s\"); %s",
+                comment ? "comment" : "line", line, line, kind, (int)quoted, joined,
+                quoted < joined_length ? "..." : "",
+                comment ? "drop the backslash, or end the comment with another character"
+                        : "drop the backslash; or, if the value must end in one, end the value "
+                          "in a quote (--dir 'C:\\'); or, if that line belongs to the value, "
+                          "quote it");
+}
+
 void ini_layout_scan(const char *file, const char *text, size_t length, struct ini_layout *layout,
                      struct config_problems *problems)
 {
@@ -219,6 +282,12 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
             logical = grown;
             logical_capacity = logical_length + got + 1;
         }
+        if (logical_length > 0) {
+            logical[logical_length] = '\0';
+            const char *kind = joined_line_kind(text + start, got);
+            if (kind != NULL)
+                report_joined_line(&scan, logical, first_line, line, kind, text + start, got);
+        }
         memcpy(logical + logical_length, text + start, got);
         logical[logical_length + got] = '\0';
         if (logical_length == 0) {
@@ -233,7 +302,8 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
         while (logical_length > 0 && isspace((unsigned char)logical[logical_length - 1]))
             logical[--logical_length] = '\0';
         /* Like iniparser: a line ending in a backslash goes on on the next
-         * one, the backslash removed. */
+         * one, the backslash removed (and a next line that reads as a key
+         * or a header is reported above). */
         if (logical_length > 0 && logical[logical_length - 1] == '\\') {
             logical[--logical_length] = '\0';
             continue;
