@@ -268,6 +268,38 @@ static void test_each_bad_host_value_is_named_with_file_section_and_key(void **s
     }
 }
 
+/* The control socket takes ids of at most 64 characters (PROTOCOL_MAX_ID):
+ * a longer one `check` let through could never be started, stopped or
+ * listed by name. */
+#define ID64 "a123456789b123456789c123456789d123456789e123456789f123456789g123"
+#define ID65 ID64 "h"
+#define TOO_LONG "expected at most 64 characters (the control socket's limit for ids), found 65"
+
+static void test_ids_longer_than_the_socket_takes_are_refused_naming_file_section_and_key(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:" ID65 "]\nplugin = p\n");
+    load_host(s, HOST);
+    assert_error(s, "a.ini:1: [child:" ID65 "]: the id is too long: " TOO_LONG);
+
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\nname = " ID65 "\n");
+    load_host(s, HOST "[supervisor:" ID65 "]\n[supervisor:s]\nautostart = " ID65 "\nchildren = a "
+                      ID65 "\n[event:" ID65 "]\nsupervisor = " ID65 "\nchild = " ID65 "\n");
+    assert_error(s, "a.ini:3: [child:a] name: " TOO_LONG);
+    assert_error(s, "dynsup.ini:4: [supervisor:" ID65 "]: the id is too long: " TOO_LONG);
+    assert_error(s, "dynsup.ini:6: [supervisor:s] autostart: " TOO_LONG);
+    assert_error(s, "dynsup.ini:7: [supervisor:s] children: " TOO_LONG);
+    assert_error(s, "dynsup.ini:8: [event:" ID65 "]: the id is too long: " TOO_LONG);
+    assert_error(s, "dynsup.ini:9: [event:" ID65 "] supervisor: " TOO_LONG);
+    assert_error(s, "dynsup.ini:10: [event:" ID65 "] child: " TOO_LONG);
+
+    /* 64 is fine */
+    write_file(s, "children.d/a.ini", "[child:" ID64 "]\nplugin = p\nname = " ID64 "\n");
+    load_host(s, HOST "[supervisor:" ID64 "]\nautostart = " ID64 "\nchildren = " ID64 "\n[event:"
+                      ID64 "]\nsupervisor = " ID64 "\nchild = " ID64 "\nsignal = usr1\n");
+    assert_loaded_cleanly(s);
+}
+
 static void test_signals_the_host_uses_itself_cannot_fire_events(void **state)
 {
     struct scratch *s = *state;
@@ -329,6 +361,7 @@ int main(void)
         TEST(test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
+        TEST(test_ids_longer_than_the_socket_takes_are_refused_naming_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),
         TEST(test_each_bad_child_value_is_named_with_file_section_and_key),
 #undef TEST

@@ -204,6 +204,8 @@ static void read_supervisor_section(struct loader *ld, const struct section_read
         if (!config_name_is_valid(spec->autostart[i]))
             section_value_problem(r, "autostart", line, "expected child ids (lowercase letters, "
                                   "digits and _)", spec->autostart[i]);
+        else
+            section_check_id_length(r, "autostart", line, spec->autostart[i]);
 }
 
 /* ---- [event:NAME] ----------------------------------------------------- */
@@ -223,8 +225,8 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
     section_require_key(r, "supervisor");
     section_require_key(r, "child");
     /* Whether they exist is checked once every file is read. */
-    section_read_name(r, "supervisor", &spec->supervisor);
-    section_read_name(r, "child", &spec->child);
+    section_read_id(r, "supervisor", &spec->supervisor);
+    section_read_id(r, "child", &spec->child);
 
     int line;
     const char *value = section_value(r, "signal", &line);
@@ -293,7 +295,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
         section_value_problem(r, "shutdown", line,
                               config_parse_shutdown(value, &spec->shutdown, &spec->shutdown_ms),
                               value);
-    section_read_name(r, "name", &spec->name);
+    section_read_id(r, "name", &spec->name);
     section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
     section_read_request_args(r, spec);
     section_read_environment(r, spec);

@@ -48,6 +48,11 @@ void error_list_hide(struct error_list *errors, size_t more);
 /* Every error added or summed up, kept or not. */
 size_t error_list_total(const struct error_list *errors);
 
+/* The longest id of a supervisor, child spec, event or registered name:
+ * the control socket takes none longer (protocol.c's PROTOCOL_MAX_ID), so
+ * `check` refuses one. */
+#define CONFIG_ID_MAX 64
+
 /* A restart key that was not written (then a default or the supervisor's
  * value applies). */
 #define CONFIG_UNSET UINT32_MAX

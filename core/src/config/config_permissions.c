@@ -27,6 +27,8 @@ void section_read_allowed_children(const struct section_reader *r, struct superv
             section_value_problem(r, "children", line,
                                   "expected child ids (lowercase letters, digits and _)",
                                   spec->children[i]);
+        else
+            section_check_id_length(r, "children", line, spec->children[i]);
     }
 }
 

@@ -72,6 +72,17 @@ bool config_name_is_valid(const char *text)
     return true;
 }
 
+const char *config_id_length_problem(const char *id, char *problem, size_t size)
+{
+    size_t length = strlen(id);
+    if (length <= CONFIG_ID_MAX)
+        return NULL;
+    snprintf(problem, size,
+             "expected at most %d characters (the control socket's limit for ids), found %zu",
+             CONFIG_ID_MAX, length);
+    return problem;
+}
+
 const char *config_parse_uint32(const char *text, uint32_t *value)
 {
     /* strtoul would accept blanks, a sign, "0x" and wrap negative numbers;
@@ -324,6 +335,26 @@ void section_read_name(const struct section_reader *r, const char *key, char **o
         section_value_problem(r, key, line, "expected lowercase letters, digits and _", value);
     else if (value != NULL)
         replace_text(r, key, line, out, strdup(value));
+}
+
+void section_check_id_length(const struct section_reader *r, const char *key, int line,
+                             const char *id)
+{
+    char problem[128];
+    if (config_id_length_problem(id, problem, sizeof problem) != NULL)
+        section_key_error(r, key, line, "%s", problem);
+}
+
+void section_read_id(const struct section_reader *r, const char *key, char **out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    char problem[128];
+    if (value != NULL && config_name_is_valid(value) &&
+        config_id_length_problem(value, problem, sizeof problem) != NULL)
+        section_key_error(r, key, line, "%s", problem);
+    else
+        section_read_name(r, key, out);
 }
 
 void section_read_path(const struct section_reader *r, const char *key, char **out)

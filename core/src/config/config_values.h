@@ -68,6 +68,10 @@ char *config_trim(char *text);
 /* Section names, keys, ids and plugin names: [a-z0-9_]+ */
 bool config_name_is_valid(const char *text);
 
+/* NULL if `id` is at most CONFIG_ID_MAX bytes long, else (in `problem`,
+ * `size` bytes) what was expected and found, for an error message. */
+const char *config_id_length_problem(const char *id, char *problem, size_t size);
+
 /* Decimal digits only, no sign or blanks, fitting in uint32_t. */
 const char *config_parse_uint32(const char *text, uint32_t *value);
 
@@ -199,6 +203,12 @@ const char *section_value(const struct section_reader *r, const char *key, int *
 void section_read_string(const struct section_reader *r, const char *key, char **out);
 /* [a-z0-9_]+ */
 void section_read_name(const struct section_reader *r, const char *key, char **out);
+/* [a-z0-9_]+ of at most CONFIG_ID_MAX characters: a supervisor, child or
+ * registered name the control socket can name. */
+void section_read_id(const struct section_reader *r, const char *key, char **out);
+/* Reports `id`, a word of `key`, if it is longer than CONFIG_ID_MAX. */
+void section_check_id_length(const struct section_reader *r, const char *key, int line,
+                             const char *id);
 /* A path, resolved against the folder of the file it is written in. */
 void section_read_path(const struct section_reader *r, const char *key, char **out);
 /* A number >= minimum. */

@@ -76,6 +76,10 @@ static void scan_section(struct scan *scan, const char *name, int line, size_t o
                     "(as in [supervisor:auth_rules])");
         usable = false;
     }
+    const char *colon = strchr(name, ':');
+    char problem[128];
+    if (usable && colon != NULL && config_id_length_problem(colon + 1, problem, sizeof problem))
+        scan_report(scan, line, name, NULL, "the id is too long: %s", problem);
     /* By name, not by a walk over the sections before: a file of
      * children_dir may hold thousands. */
     uintptr_t first = (uintptr_t)hashmap_get_string(&layout->by_name, name);
