@@ -57,8 +57,9 @@ def test_a_reload_of_huge_junk_files_answers_a_short_list_quickly():
             more = "children.d/bad%d.ini: ... and %d more errors in this file (not shown)" % (
                 i, JUNK_LINES - SHOWN_PER_FILE)
             assert any(e.endswith(more) for e in errors), (more, errors[-JUNK_FILES:])
-        # 4 such files held the loop 7 s before the errors were capped
-        assert took < 1.5 * TIME_SCALE, "the reload held the host for %.2f s" % took
+        # 4 such files held the loop 7 s before the errors were capped (over
+        # 10 s in a Debug build); now about 0.3 s (Debug), 0.8 s (ASan)
+        assert took < 4 * TIME_SCALE, "the reload held the host for %.2f s" % took
 
         # the CLI prints them (it failed with "Message too long" before)
         result = host.cli("reload", check=1)
