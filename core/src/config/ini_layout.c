@@ -278,13 +278,18 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
         while (got > 0 && isspace((unsigned char)text[start + got - 1]))
             got--;
         if (logical_length + got + 1 > logical_capacity) {
-            char *grown = realloc(logical, logical_length + got + 1);
+            /* Doubled: a line continued thousands of times is not copied
+             * thousands of times. */
+            size_t capacity = 2 * logical_capacity > logical_length + got + 1
+                                  ? 2 * logical_capacity
+                                  : logical_length + got + 1;
+            char *grown = realloc(logical, capacity);
             if (grown == NULL) {
                 scan_report(&scan, line, NULL, NULL, "out of memory");
                 break;
             }
             logical = grown;
-            logical_capacity = logical_length + got + 1;
+            logical_capacity = capacity;
         }
         if (logical_length > 0) {
             logical[logical_length] = '\0';
