@@ -61,6 +61,51 @@ static void test_backslash_continues_a_value_on_the_next_line(void **state)
     assert_error(s, "a.ini:5: [child:a] restart:"); /* lines still counted right */
 }
 
+/* A line ending in a backslash goes on on the next one (iniparser's rule).
+ * When that next line reads as a key or a section header, it was surely
+ * not meant as part of the value: an error, not a key silently gone. */
+static const char *const swallowing_continuations[][2] = {
+    {HOST "[supervisor:demo]\nextra_arguments = --dir C:\\\nmax_children = 1\n",
+     "dynsup.ini:5: [supervisor:demo] extra_arguments: the line ends with a backslash, which "
+     "continues it on line 6, but line 6 reads as a key (\"max_children = 1\"); drop the "
+     "backslash; or, if the value must end in one, end the value in a quote (--dir 'C:\\'); "
+     "or, if that line belongs to the value, quote it"},
+    {HOST "[supervisor:a]\nextra_arguments = --x \\\n[supervisor:b]\nmax_children = 2\n",
+     "dynsup.ini:5: [supervisor:a] extra_arguments: the line ends with a backslash, which "
+     "continues it on line 6, but line 6 reads as a section header (\"[supervisor:b]\")"},
+    {HOST "[supervisor:a]\n; files in C:\\\n[supervisor:b]\n",
+     "dynsup.ini:5: [supervisor:a]: the comment ends with a backslash, which continues it on "
+     "line 6, but line 6 reads as a section header (\"[supervisor:b]\")"},
+    {HOST "[supervisor:a]\nextra_arguments = --x \\\n  --y \\\n\tmax_restarts=3\n",
+     "dynsup.ini:5: [supervisor:a] extra_arguments: the line ends with a backslash, which "
+     "continues it on line 7, but line 7 reads as a key (\"max_restarts=3\")"},
+};
+
+static void test_a_backslash_that_swallows_a_key_or_a_header_is_an_error(void **state)
+{
+    struct scratch *s = *state;
+    for (size_t i = 0; i < sizeof swallowing_continuations / sizeof swallowing_continuations[0]; i++) {
+        load_host(s, swallowing_continuations[i][0]);
+        assert_error(s, swallowing_continuations[i][1]);
+        /* and it tells how to write what was meant */
+        assert_error(s, "drop the backslash");
+    }
+}
+
+/* What the error tells: a value that must end in a backslash ends in a
+ * quote instead; a continued line meant as part of the value is quoted. */
+static void test_a_value_ending_in_a_backslash_is_written_in_quotes(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\nenvironment = A=1 \\\n 'b=2'\n");
+    load_host(s, HOST "[supervisor:demo]\nextra_arguments = --dir 'C:\\'\nmax_children = 1\n");
+    assert_loaded_cleanly(s);
+    const struct supervisor_spec *demo = config_find_supervisor(&s->cfg, "demo");
+    assert_int_equal(demo->extra_argc, 2);
+    assert_string_equal(demo->extra_args[1], "C:\\");
+    assert_int_equal(demo->max_children, 1);
+}
+
 /* OTP's max_children is any non-negative number: 0 is a supervisor that
  * takes nothing for now (every start answers max_children). */
 static void test_max_children_zero_is_accepted(void **state)
@@ -223,6 +268,38 @@ static void test_each_bad_host_value_is_named_with_file_section_and_key(void **s
     }
 }
 
+/* The control socket takes ids of at most 64 characters (PROTOCOL_MAX_ID):
+ * a longer one `check` let through could never be started, stopped or
+ * listed by name. */
+#define ID64 "a123456789b123456789c123456789d123456789e123456789f123456789g123"
+#define ID65 ID64 "h"
+#define TOO_LONG "expected at most 64 characters (the control socket's limit for ids), found 65"
+
+static void test_ids_longer_than_the_socket_takes_are_refused_naming_file_section_and_key(void **state)
+{
+    struct scratch *s = *state;
+    write_file(s, "children.d/a.ini", "[child:" ID65 "]\nplugin = p\n");
+    load_host(s, HOST);
+    assert_error(s, "a.ini:1: [child:" ID65 "]: the id is too long: " TOO_LONG);
+
+    write_file(s, "children.d/a.ini", "[child:a]\nplugin = p\nname = " ID65 "\n");
+    load_host(s, HOST "[supervisor:" ID65 "]\n[supervisor:s]\nautostart = " ID65 "\nchildren = a "
+                      ID65 "\n[event:" ID65 "]\nsupervisor = " ID65 "\nchild = " ID65 "\n");
+    assert_error(s, "a.ini:3: [child:a] name: " TOO_LONG);
+    assert_error(s, "dynsup.ini:4: [supervisor:" ID65 "]: the id is too long: " TOO_LONG);
+    assert_error(s, "dynsup.ini:6: [supervisor:s] autostart: " TOO_LONG);
+    assert_error(s, "dynsup.ini:7: [supervisor:s] children: " TOO_LONG);
+    assert_error(s, "dynsup.ini:8: [event:" ID65 "]: the id is too long: " TOO_LONG);
+    assert_error(s, "dynsup.ini:9: [event:" ID65 "] supervisor: " TOO_LONG);
+    assert_error(s, "dynsup.ini:10: [event:" ID65 "] child: " TOO_LONG);
+
+    /* 64 is fine */
+    write_file(s, "children.d/a.ini", "[child:" ID64 "]\nplugin = p\nname = " ID64 "\n");
+    load_host(s, HOST "[supervisor:" ID64 "]\nautostart = " ID64 "\nchildren = " ID64 "\n[event:"
+                      ID64 "]\nsupervisor = " ID64 "\nchild = " ID64 "\nsignal = usr1\n");
+    assert_loaded_cleanly(s);
+}
+
 static void test_signals_the_host_uses_itself_cannot_fire_events(void **state)
 {
     struct scratch *s = *state;
@@ -277,11 +354,14 @@ int main(void)
         TEST(test_quoted_values_keep_semicolons_and_hashes),
         TEST(test_text_after_a_closing_quote_is_an_error_not_dropped),
         TEST(test_backslash_continues_a_value_on_the_next_line),
+        TEST(test_a_backslash_that_swallows_a_key_or_a_header_is_an_error),
+        TEST(test_a_value_ending_in_a_backslash_is_written_in_quotes),
         TEST(test_max_children_zero_is_accepted),
         TEST(test_socket_place_that_run_would_refuse_is_a_config_error),
         TEST(test_what_run_refuses_to_a_host_that_is_not_root_is_a_config_error),
         TEST(test_good_values_of_every_kind_are_accepted),
         TEST(test_each_bad_host_value_is_named_with_file_section_and_key),
+        TEST(test_ids_longer_than_the_socket_takes_are_refused_naming_file_section_and_key),
         TEST(test_signals_the_host_uses_itself_cannot_fire_events),
         TEST(test_each_bad_child_value_is_named_with_file_section_and_key),
 #undef TEST

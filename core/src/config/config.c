@@ -219,8 +219,8 @@ static void read_event_section(struct loader *ld, const struct section_reader *r
     section_require_key(r, "supervisor");
     section_require_key(r, "child");
     /* Whether they exist is checked once every file is read. */
-    section_read_name(r, "supervisor", &spec->supervisor);
-    section_read_name(r, "child", &spec->child);
+    section_read_id(r, "supervisor", &spec->supervisor);
+    section_read_id(r, "child", &spec->child);
 
     int line;
     const char *value = section_value(r, "signal", &line);
@@ -289,7 +289,7 @@ static void read_child_section(struct loader *ld, const struct section_reader *r
         section_value_problem(r, "shutdown", line,
                               config_parse_shutdown(value, &spec->shutdown, &spec->shutdown_ms),
                               value);
-    section_read_name(r, "name", &spec->name);
+    section_read_id(r, "name", &spec->name);
     section_read_restart_delays(r, &spec->restart_delay_ms, &spec->restart_delay_max_ms);
     section_read_request_args(r, spec);
     section_read_environment(r, spec);
@@ -468,7 +468,8 @@ static int load(const char *path, struct config *cfg, struct error_list *errors,
 {
     *cfg = (struct config){.max_restarts = 3, .max_seconds = 5, .allow_gid = (gid_t)-1,
                            .log_level = -1};
-    struct loader ld = {.cfg = cfg, .problems = {errors, 0}};
+    struct loader ld = {.cfg = cfg};
+    config_problems_init(&ld.problems, errors);
     cfg->path = strdup(path);
     if (cfg->path == NULL) {
         error_list_add(errors, "%s: out of memory", path);
@@ -487,6 +488,7 @@ static int load(const char *path, struct config *cfg, struct error_list *errors,
         }
     }
     ini_file_close(&host);
+    config_problems_finish(&ld.problems);
     return ld.problems.count == 0 ? 0 : -1;
 }
 

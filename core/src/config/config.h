@@ -20,14 +20,38 @@
 #include "job_settings.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
+/* The most messages a list keeps: past them, one last message says how
+ * many more there were ("... and 348990 more errors (not shown)"), so a
+ * file of junk lines cannot turn into megabytes of answer, log and
+ * terminal output (nor seconds of formatting them). */
+#define ERROR_LIST_MAX_MESSAGES 100
+
 struct error_list {
-    char **messages;
+    char **messages;          /* at most ERROR_LIST_MAX_MESSAGES, then the summary */
     size_t count, capacity;
+    size_t hidden;            /* errors counted in the summary, not kept */
+    size_t total;             /* every error added, summed up or hidden */
 };
 void error_list_init(struct error_list *errors);
 void error_list_add(struct error_list *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void error_list_free(struct error_list *errors);
+/* One message that stands for `errors_summed` errors ("FILE: ... and 20
+ * more errors in this file"); counted as that many when the list is full. */
+void error_list_add_summary(struct error_list *errors, size_t errors_summed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Whether a new message would only be counted (the list holds
+ * ERROR_LIST_MAX_MESSAGES). */
+bool error_list_is_full(const struct error_list *errors);
+/* Counts `more` errors that are not kept, in the summary message. */
+void error_list_hide(struct error_list *errors, size_t more);
+/* Every error added or summed up, kept or not. */
+size_t error_list_total(const struct error_list *errors);
+
+/* The longest id of a supervisor, child spec, event or registered name:
+ * the control socket takes none longer (protocol.c's PROTOCOL_MAX_ID), so
+ * `check` refuses one. */
+#define CONFIG_ID_MAX 64
 
 /* A restart key that was not written (then a default or the supervisor's
  * value applies). */

@@ -379,6 +379,15 @@ int ini_file_open(const char *path, struct ini_file *file, struct config_problem
         return -1;
     }
     iniparser_messages[0] = '\0';
+    /* iniparser refuses a file with a line it cannot sort (it returns no
+     * values at all), and the scan has reported those lines already: not
+     * asking it saves a second, slower pass (its sscanf calls, and its
+     * complaint formatted for every such line) over what may be a whole
+     * mebibyte of junk. */
+    if (file->layout.syntax_errors > 0) {
+        free(bytes);
+        return 0;
+    }
     struct parse_target target = {.fd = -1, .name = ""};
     bool in_parts = file->layout.problems == 0 && file->layout.count > 1 &&
                     config_file_part_max_entries > 0 && !names_could_meet(&file->layout);

@@ -15,7 +15,12 @@ void config_vreport(struct config_problems *problems, const char *file, int line
                     const char *section, const char *key, const char *fmt, va_list ap)
 {
     struct error_list *errors = problems->errors;
-    problems->count++;
+    if (!config_problems_admit(problems, file))
+        return;
+    if (error_list_is_full(errors)) {
+        error_list_hide(errors, 1); /* without formatting what nobody will read */
+        return;
+    }
     char *message;
     if (vasprintf(&message, fmt, ap) < 0)
         return;
@@ -65,6 +70,17 @@ bool config_name_is_valid(const char *text)
             return false;
     }
     return true;
+}
+
+const char *config_id_length_problem(const char *id, char *problem, size_t size)
+{
+    size_t length = strlen(id);
+    if (length <= CONFIG_ID_MAX)
+        return NULL;
+    snprintf(problem, size,
+             "expected at most %d characters (the control socket's limit for ids), found %zu",
+             CONFIG_ID_MAX, length);
+    return problem;
 }
 
 const char *config_parse_uint32(const char *text, uint32_t *value)
@@ -321,6 +337,26 @@ void section_read_name(const struct section_reader *r, const char *key, char **o
         replace_text(r, key, line, out, strdup(value));
 }
 
+void section_check_id_length(const struct section_reader *r, const char *key, int line,
+                             const char *id)
+{
+    char problem[128];
+    if (config_id_length_problem(id, problem, sizeof problem) != NULL)
+        section_key_error(r, key, line, "%s", problem);
+}
+
+void section_read_id(const struct section_reader *r, const char *key, char **out)
+{
+    int line;
+    const char *value = section_value(r, key, &line);
+    char problem[128];
+    if (value != NULL && config_name_is_valid(value) &&
+        config_id_length_problem(value, problem, sizeof problem) != NULL)
+        section_key_error(r, key, line, "%s", problem);
+    else
+        section_read_name(r, key, out);
+}
+
 void section_read_path(const struct section_reader *r, const char *key, char **out)
 {
     int line;
@@ -372,6 +408,8 @@ int section_read_id_list(const struct section_reader *r, const char *key, char *
         if (!config_name_is_valid((*ids)[i]))
             section_value_problem(r, key, line,
                                   "expected child ids (lowercase letters, digits and _)", (*ids)[i]);
+        else
+            section_check_id_length(r, key, line, (*ids)[i]);
     }
     return line;
 }

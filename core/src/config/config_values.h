@@ -25,12 +25,34 @@
 #include "hashmap.h"
 #include "supervisor.h" /* enum restart_policy, enum shutdown_mode, DS_INFINITY */
 
+/* The most errors reported for one file: past them, one message at the
+ * end of the load says how many more that file had. */
+#define CONFIG_FILE_MAX_ERRORS 20
+
+struct config_file_tally {
+    char *file;
+    size_t shown, hidden;
+};
+
 /* Where the problems of one config_load go. `count` counts every report,
- * even one the list had no memory left to keep, so the load still fails. */
+ * even one the list had no memory left to keep, or that the file's cap
+ * hid, so the load still fails. Ownership: owns its tallies until
+ * config_problems_finish (config_problems.c). */
 struct config_problems {
     struct error_list *errors;
     size_t count;
+    struct config_file_tally *files; /* files reported, in the order first reported */
+    size_t file_count, file_capacity;
+    struct hashmap files_by_name;    /* file -> position + 1 in files */
 };
+void config_problems_init(struct config_problems *problems, struct error_list *errors);
+/* Counts a report about `file` (NULL: about no one file); false when the
+ * file has shown CONFIG_FILE_MAX_ERRORS already (then it is only counted:
+ * don't format it). */
+bool config_problems_admit(struct config_problems *problems, const char *file);
+/* Adds "FILE: ... and N more errors in this file (not shown)" for every
+ * file that had more, and frees the tallies (count stays). */
+void config_problems_finish(struct config_problems *problems);
 
 /* Adds "FILE:LINE: [SECTION] KEY: message"; line 0, a NULL section or a
  * NULL key leave their part out. */
@@ -45,6 +67,10 @@ char *config_trim(char *text);
 
 /* Section names, keys, ids and plugin names: [a-z0-9_]+ */
 bool config_name_is_valid(const char *text);
+
+/* NULL if `id` is at most CONFIG_ID_MAX bytes long, else (in `problem`,
+ * `size` bytes) what was expected and found, for an error message. */
+const char *config_id_length_problem(const char *id, char *problem, size_t size);
 
 /* Decimal digits only, no sign or blanks, fitting in uint32_t. */
 const char *config_parse_uint32(const char *text, uint32_t *value);
@@ -177,6 +203,12 @@ const char *section_value(const struct section_reader *r, const char *key, int *
 void section_read_string(const struct section_reader *r, const char *key, char **out);
 /* [a-z0-9_]+ */
 void section_read_name(const struct section_reader *r, const char *key, char **out);
+/* [a-z0-9_]+ of at most CONFIG_ID_MAX characters: a supervisor, child or
+ * registered name the control socket can name. */
+void section_read_id(const struct section_reader *r, const char *key, char **out);
+/* Reports `id`, a word of `key`, if it is longer than CONFIG_ID_MAX. */
+void section_check_id_length(const struct section_reader *r, const char *key, int line,
+                             const char *id);
 /* A path, resolved against the folder of the file it is written in. */
 void section_read_path(const struct section_reader *r, const char *key, char **out);
 /* A number >= minimum. */

@@ -76,6 +76,10 @@ static void scan_section(struct scan *scan, const char *name, int line, size_t o
                     "(as in [supervisor:auth_rules])");
         usable = false;
     }
+    const char *colon = strchr(name, ':');
+    char problem[128];
+    if (usable && colon != NULL && config_id_length_problem(colon + 1, problem, sizeof problem))
+        scan_report(scan, line, name, NULL, "the id is too long: %s", problem);
     /* By name, not by a walk over the sections before: a file of
      * children_dir may hold thousands. */
     uintptr_t first = (uintptr_t)hashmap_get_string(&layout->by_name, name);
@@ -147,6 +151,21 @@ static void scan_key(struct scan *scan, const char *name, const char *value, int
     section->keys[section->key_count++] = (struct ini_key){copy, line, quote_problem(value)};
 }
 
+#define QUOTED_LINE_MAX 80
+
+/* How much of a line of `length` bytes an error message quotes: all of it
+ * up to QUOTED_LINE_MAX bytes, else that much without half a UTF-8
+ * character. */
+static size_t quoted_length(const char *text, size_t length)
+{
+    if (length <= QUOTED_LINE_MAX)
+        return length;
+    size_t cut = QUOTED_LINE_MAX;
+    while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 /* Sorts one logical line the way iniparser_line() does. */
 static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
 {
@@ -163,9 +182,79 @@ static void scan_line(struct scan *scan, char *raw, int line, size_t offset)
         scan_key(scan, config_trim(text), config_trim(equals + 1), line);
     } else {
         scan->layout->syntax_errors++;
+        /* A long line is quoted by its start: enough to find it, and the
+         * message stays one line on a terminal. */
+        size_t quoted = quoted_length(text, length);
+        char note[48] = "";
+        if (quoted < length)
+            snprintf(note, sizeof note, "...\" (%zu characters)", length);
         scan_report(scan, line, NULL, NULL,
-                    "cannot parse \"%s\": expected [section], key = value or a comment", text);
+                    "cannot parse \"%.*s%s: expected [section], key = value or a comment",
+                    (int)quoted, text, quoted < length ? note : "\"");
     }
+}
+
+/* What a line joined to the one before by a backslash reads as on its
+ * own: "a key" (a lowercase name, then '='), "a section header" ([...]),
+ * else NULL. Such a line was surely not meant as part of the value: the
+ * backslash ended a path (C:\) or a comment. An environment variable
+ * (A=1) is uppercase by custom, so it does not read as a key. */
+static const char *joined_line_kind(const char *line, size_t length)
+{
+    while (length > 0 && isblank((unsigned char)*line)) {
+        line++;
+        length--;
+    }
+    if (length == 0)
+        return NULL;
+    if (line[0] == '[' && line[length - 1] == ']')
+        return "a section header";
+    size_t at = 0;
+    while (at < length && ((line[at] >= 'a' && line[at] <= 'z') ||
+                           (line[at] >= '0' && line[at] <= '9') || line[at] == '_'))
+        at++;
+    if (at == 0)
+        return NULL;
+    while (at < length && isblank((unsigned char)line[at]))
+        at++;
+    return at < length && line[at] == '=' ? "a key" : NULL;
+}
+
+/* "FILE:LINE: [SECTION] KEY: the line ends with a backslash, which
+ * continues it on line N, but line N reads as a key (...)" and how to
+ * write what was meant. `logical` is the continued line so far. */
+static void report_joined_line(struct scan *scan, const char *logical, int first_line, int line,
+                               const char *kind, const char *joined, size_t joined_length)
+{
+    while (isblank((unsigned char)*joined)) {
+        joined++;
+        joined_length--;
+    }
+    while (isblank((unsigned char)*logical))
+        logical++;
+    const struct ini_layout *layout = scan->layout;
+    const char *section = layout->count > 0 ? layout->sections[layout->count - 1].name : NULL;
+    bool comment = logical[0] == ';' || logical[0] == '#';
+    char key[128] = "";
+    const char *equals = strchr(logical, '=');
+    if (!comment && logical[0] != '[' && equals != NULL) {
+        size_t key_length = (size_t)(equals - logical);
+        if (key_length >= sizeof key)
+            key_length = sizeof key - 1;
+        memcpy(key, logical, key_length);
+        key[key_length] = '\0';
+    }
+    const char *key_name = config_trim(key);
+    size_t quoted = quoted_length(joined, joined_length);
+    scan_report(scan, first_line, section, *key_name != '\0' ? key_name : NULL,
+                "the %s ends with a backslash, which continues it on line %d, but line %d reads "
+                "as %s (\"%.*s%s\"); %s",
+                comment ? "comment" : "line", line, line, kind, (int)quoted, joined,
+                quoted < joined_length ? "..." : "",
+                comment ? "drop the backslash, or end the comment with another character"
+                        : "drop the backslash; or, if the value must end in one, end the value "
+                          "in a quote (--dir 'C:\\'); or, if that line belongs to the value, "
+                          "quote it");
 }
 
 void ini_layout_scan(const char *file, const char *text, size_t length, struct ini_layout *layout,
@@ -174,7 +263,7 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
     *layout = (struct ini_layout){0};
     struct scan scan = {file, layout, problems};
     char *logical = NULL;
-    size_t logical_length = 0;
+    size_t logical_length = 0, logical_capacity = 0;
     int line = 0, first_line = 0;
     size_t first_offset = 0;
     for (size_t start = 0; start < length;) {
@@ -188,12 +277,26 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
             got = (size_t)(nul - (text + start));
         while (got > 0 && isspace((unsigned char)text[start + got - 1]))
             got--;
-        char *grown = realloc(logical, logical_length + got + 1);
-        if (grown == NULL) {
-            scan_report(&scan, line, NULL, NULL, "out of memory");
-            break;
+        if (logical_length + got + 1 > logical_capacity) {
+            /* Doubled: a line continued thousands of times is not copied
+             * thousands of times. */
+            size_t capacity = 2 * logical_capacity > logical_length + got + 1
+                                  ? 2 * logical_capacity
+                                  : logical_length + got + 1;
+            char *grown = realloc(logical, capacity);
+            if (grown == NULL) {
+                scan_report(&scan, line, NULL, NULL, "out of memory");
+                break;
+            }
+            logical = grown;
+            logical_capacity = capacity;
         }
-        logical = grown;
+        if (logical_length > 0) {
+            logical[logical_length] = '\0';
+            const char *kind = joined_line_kind(text + start, got);
+            if (kind != NULL)
+                report_joined_line(&scan, logical, first_line, line, kind, text + start, got);
+        }
         memcpy(logical + logical_length, text + start, got);
         logical[logical_length + got] = '\0';
         if (logical_length == 0) {
@@ -208,7 +311,8 @@ void ini_layout_scan(const char *file, const char *text, size_t length, struct i
         while (logical_length > 0 && isspace((unsigned char)logical[logical_length - 1]))
             logical[--logical_length] = '\0';
         /* Like iniparser: a line ending in a backslash goes on on the next
-         * one, the backslash removed. */
+         * one, the backslash removed (and a next line that reads as a key
+         * or a header is reported above). */
         if (logical_length > 0 && logical[logical_length - 1] == '\\') {
             logical[--logical_length] = '\0';
             continue;

@@ -8,6 +8,8 @@
  */
 #include "protocol.h"
 
+#include "config.h" /* CONFIG_ID_MAX */
+
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #define PROTOCOL_MAX_ID 64      /* supervisor/child/name/event ids */
+_Static_assert(PROTOCOL_MAX_ID == CONFIG_ID_MAX, "check refuses the ids the socket refuses");
 #define PROTOCOL_MAX_ARG 4096   /* bytes in one request arg */
 #define PROTOCOL_MAX_ARGS 256   /* args in one request */
 

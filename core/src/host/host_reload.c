@@ -395,7 +395,8 @@ void host_reload_and_log(struct host *host, const char *why)
         log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0, "%s: not reloading: the host is stopping", why);
     } else if (host_reload(host, false, &changes, &errors) != 0) {
         log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
-                  "%s: reload refused, nothing changed (%zu errors):", why, errors.count);
+                  "%s: reload refused, nothing changed (%zu errors):", why,
+                  error_list_total(&errors));
         for (size_t i = 0; i < errors.count; i++)
             log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0, "  %s", errors.messages[i]);
     } else {

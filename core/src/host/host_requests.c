@@ -219,7 +219,8 @@ void host_on_request(void *context, const struct request *request, uint64_t toke
         error_list_init(&errors);
         if (host_reload(host, request->dry_run, &changes, &errors) != 0) {
             log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
-                      "reload request refused, nothing changed (%zu errors)", errors.count);
+                      "reload request refused, nothing changed (%zu errors)",
+                      error_list_total(&errors));
             answer(host, token, protocol_format_invalid_config(&errors));
         } else {
             log_event(DYNSUP_LOG_INFO, NULL, NULL, 0, "reload request%s: %zu changes",
