@@ -14,11 +14,13 @@
  * answers; handling them all before looking would pile up their output
  * and hold the loop. So a connection's requests are handled one at a time,
  * and it stops after each one that left it over its output or owed-answer
- * bound, and after REQUESTS_PER_TURN requests in any case: what it has not
- * parsed yet is kept (at most one read, copied) and reading stops. A
- * connection paused by its bound goes on once its client drained its
- * output; one paused by the per-turn budget goes on at the next loop turn
- * (an idle handle), after every other ready handle had its turn.
+ * bound, after REQUESTS_PER_TURN requests in any case, and once the loop
+ * turn's request work, all connections together, took TURN_BUDGET_NS:
+ * what it has not parsed yet is kept (at most one read, copied) and
+ * reading stops. A connection paused by its bound goes on once its client
+ * drained its output; one paused by a budget goes on at a later loop turn
+ * (an idle handle, going round the waiting connections in order), after
+ * every other ready handle had its turn.
  *
  * Ownership: the server owns every connection, slot, queued line and the
  * token map. Memory of a libuv handle is freed only in its close callback;
@@ -63,6 +65,8 @@ static void on_connection_closed(uv_handle_t *handle)
 {
     struct connection *connection = handle->data;
     struct control_server *server = connection->server;
+    if (server->resume_next == connection)
+        server->resume_next = connection->next;
     if (connection->previous)
         connection->previous->next = connection->next;
     else
@@ -398,6 +402,9 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     uv_idle_init(loop, &server->resume);
     server->resume.data = server;
     server->open_handles++;
+    uv_check_init(loop, &server->turn_end);
+    server->turn_end.data = server;
+    server->open_handles++;
     *server_out = server;
     return 0;
 }
@@ -445,6 +452,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
         connection_close(connection);
     }
     uv_close((uv_handle_t *)&server->resume, on_listener_closed);
+    uv_close((uv_handle_t *)&server->turn_end, on_listener_closed);
     uv_close((uv_handle_t *)&server->listener, on_listener_closed);
 }
 

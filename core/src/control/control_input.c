@@ -115,9 +115,12 @@ static size_t connection_consume(struct connection *connection, const char *data
 {
     const size_t longest = PROTOCOL_MAX_LINE + 1;
     const char *start = data;
+    struct control_server *server = connection->server;
     unsigned handled = 0;
+    uint64_t clock = uv_hrtime();
     while (length > 0 && !connection->closing) {
-        if (handled >= REQUESTS_PER_TURN || connection_over_bounds(connection))
+        if (handled >= REQUESTS_PER_TURN || server_turn_budget_spent(server) ||
+            connection_over_bounds(connection))
             break;
         const char *newline = memchr(data, '\n', length);
         size_t chunk = newline ? (size_t)(newline - data) : length;
@@ -142,6 +145,9 @@ static size_t connection_consume(struct connection *connection, const char *data
         }
         data += used;
         length -= used;
+        uint64_t now = uv_hrtime();
+        server_charge_turn(server, now - clock);
+        clock = now;
     }
     return (size_t)(data - start);
 }
@@ -178,23 +184,39 @@ static void connection_resume(struct connection *connection)
     connection_apply_backpressure(connection);
 }
 
-/* One loop turn: each connection with requests waiting and room for their
- * answers handles its next budget of them. The idle handle keeps running
- * (the loop polls without blocking) only while one of them still can. */
+static bool connection_may_resume(const struct connection *connection)
+{
+    return !connection->closing && connection_has_unparsed(connection) &&
+           !connection_over_bounds(connection);
+}
+
+/* One loop turn: connections with requests waiting and room for their
+ * answers handle their next ones, in a round that goes on where the last
+ * turn's budget ran out, so with many of them waiting each gets its turn
+ * in order. The idle handle keeps running (the loop polls without
+ * blocking) only while one of them still can. */
 static void on_resume(uv_idle_t *idle)
 {
     struct control_server *server = idle->data;
     bool more = false;
+    struct connection *first = server->resume_next ? server->resume_next : server->connections;
+    server->resume_next = NULL;
     /* Connections closed here stay in the list until their close callback,
      * which runs later in the loop: the walk is safe. */
-    for (struct connection *connection = server->connections; connection;
-         connection = connection->next) {
-        if (connection->closing || !connection_has_unparsed(connection) ||
-            connection_over_bounds(connection))
-            continue;
-        connection_resume(connection);
-        more = more || (!connection->closing && connection_has_unparsed(connection) &&
-                        !connection_over_bounds(connection));
+    struct connection *connection = first;
+    while (connection) {
+        if (server_turn_budget_spent(server)) {
+            server->resume_next = connection;
+            more = true;
+            break;
+        }
+        if (connection_may_resume(connection)) {
+            connection_resume(connection);
+            more = more || connection_may_resume(connection);
+        }
+        connection = connection->next ? connection->next : server->connections;
+        if (connection == first)
+            break;
     }
     if (!more) {
         uv_idle_stop(idle);
@@ -208,6 +230,30 @@ void server_schedule_resume(struct control_server *server)
         return;
     server->resume_active = true;
     uv_idle_start(&server->resume, on_resume);
+}
+
+bool server_turn_budget_spent(const struct control_server *server)
+{
+    return server->turn_spent_ns >= TURN_BUDGET_NS;
+}
+
+/* Check handles run once per loop turn, after its I/O callbacks: what
+ * the next turn's on_resume and reads handle starts a new budget. */
+static void on_turn_end(uv_check_t *check)
+{
+    struct control_server *server = check->data;
+    server->turn_spent_ns = 0;
+    server->turn_active = false;
+    uv_check_stop(check);
+}
+
+void server_charge_turn(struct control_server *server, uint64_t nanoseconds)
+{
+    server->turn_spent_ns += nanoseconds;
+    if (server->turn_active || server->closing)
+        return;
+    server->turn_active = true;
+    uv_check_start(&server->turn_end, on_turn_end);
 }
 
 /* Linux reports POLLHUP on a Unix stream socket once the peer shut down

@@ -31,6 +31,12 @@
 /* At most this many requests of one connection per loop turn: a client
  * pipelining thousands cannot hold the loop (timers, exits, other clients). */
 #define REQUESTS_PER_TURN 32u
+/* And all connections together stop handling requests in a loop turn once
+ * that turn's request work took this long (checked after each request):
+ * with hundreds of clients each pipelining costly requests, per-connection
+ * budgets alone let one turn last seconds, holding back exits, restarts
+ * and every other client. The rest waits for the next turn. */
+#define TURN_BUDGET_NS (2u * 1000u * 1000u)
 #define LISTEN_BACKLOG 128
 
 /* One request's answer, in the connection's FIFO. `line` is NULL until the
@@ -88,6 +94,10 @@ struct control_server {
     char *read_buffer;              /* shared: libuv hands it to one read callback at a time */
     uv_idle_t resume;               /* active while a connection waits for its next turn */
     bool resume_active;
+    struct connection *resume_next; /* where on_resume's round goes on; NULL: the first */
+    uint64_t turn_spent_ns;         /* request work in this loop turn, all connections */
+    uv_check_t turn_end;            /* active while turn_spent_ns counts: resets it */
+    bool turn_active;
     bool closing;
     void (*closed)(void *context);
     void *closed_context;
@@ -113,5 +123,9 @@ void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer);
 void connection_answer_now(struct connection *connection, char *line);
 /* Runs the idle handle that gives waiting connections their next turn. */
 void server_schedule_resume(struct control_server *server);
+/* The loop turn's request budget (TURN_BUDGET_NS), shared by all
+ * connections: used up, or add the time one request took. */
+bool server_turn_budget_spent(const struct control_server *server);
+void server_charge_turn(struct control_server *server, uint64_t nanoseconds);
 
 #endif
