@@ -19,8 +19,9 @@
  * what it has not parsed yet is kept (at most one read, copied) and
  * reading stops. A connection paused by its bound goes on once its client
  * drained its output; one paused by a budget goes on at a later loop turn
- * (an idle handle, going round the waiting connections in order), after
- * every other ready handle had its turn.
+ * (an idle handle), after every other ready handle had its turn: the
+ * waiting connections are served in turn, one request each at a time, so
+ * a client waits for at most one request of each other one.
  *
  * Ownership: the server owns every connection, slot, queued line and the
  * token map. Memory of a libuv handle is freed only in its close callback;
@@ -65,8 +66,6 @@ static void on_connection_closed(uv_handle_t *handle)
 {
     struct connection *connection = handle->data;
     struct control_server *server = connection->server;
-    if (server->resume_next == connection)
-        server->resume_next = connection->next;
     if (connection->previous)
         connection->previous->next = connection->next;
     else
@@ -105,6 +104,7 @@ void connection_close(struct connection *connection)
         return;
     connection->closing = true;
     connection->server->connection_count--;
+    connection_stop_waiting(connection);
     connection_drop_slots(connection);
     uv_close((uv_handle_t *)&connection->pipe, on_connection_closed);
 }
