@@ -1,12 +1,15 @@
 """Many clients each pipelining many costly requests do not stall the host
 (review of 2026-12-07): the requests handled in one loop turn are bounded
 for the turn as a whole, not per connection, so a killed worker is still
-restarted promptly and another client still gets its answer, and the
-`metrics` answer does not list /proc/self/fd for every request."""
+restarted promptly and another client still gets its answer, whether the
+many clients read their answers or not; and the `metrics` answer does not
+list /proc/self/fd for every request."""
 
 import os
+import select
 import selectors
 import signal
+import socket
 import threading
 import time
 
@@ -26,7 +29,7 @@ shutdown = 2000
 """}
 
 CLIENTS = 200
-REQUESTS_EACH = 100
+REQUESTS_EACH = 50
 
 
 def connect_when_accepted(host):
@@ -112,6 +115,40 @@ def test_a_worker_killed_amid_many_clients_pipelining_metrics_is_restarted_promp
             "the killed worker was replaced after %.2f s amid %d pipelining clients" % (restart_took, CLIENTS)
         assert status_took < 2.0 * TIME_SCALE, \
             "status took %.2f s amid %d pipelining clients" % (status_took, CLIENTS)
+
+
+def test_many_clients_that_never_read_their_metrics_delay_neither_restarts_nor_others():
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        assert host.start_child("work", "sleeper")["result"] == "ok"
+        [victim] = wait_workers(host, 1)
+        burst = b'{"cmd":"metrics"}\n' * (65536 // len(b'{"cmd":"metrics"}\n'))
+        hogs = []
+        try:
+            for _ in range(150):
+                hog = wait_for(lambda: connect_when_accepted(host), what="a connection")
+                hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                hog.setblocking(False)
+                try:
+                    hog.send(burst)
+                except BlockingIOError:
+                    pass
+                hogs.append(hog)
+            wait_for(lambda: select.select(hogs, [], [], 0)[0], what="a first answer to a client that never reads")
+
+            killed_at = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: [pid for pid in worker_pids(host) if pid != victim],
+                     what="the killed worker's replacement")
+            restart_took = time.monotonic() - killed_at
+            started = time.monotonic()
+            assert host.request({"cmd": "status"})["result"] == "ok"
+            status_took = time.monotonic() - started
+        finally:
+            for hog in hogs:
+                hog.close()
+        assert restart_took < 1.0 * TIME_SCALE, \
+            "the killed worker was replaced after %.2f s amid 150 clients not reading" % restart_took
+        assert status_took < 2.0 * TIME_SCALE, "status took %.2f s amid 150 clients not reading" % status_took
 
 
 if __name__ == "__main__":
