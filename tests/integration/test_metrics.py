@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import DEADLINE, HOST_BINARY, Host, gone, run_tests, wait_for
+from harness import DEADLINE, HOST_BINARY, Host, gone, open_fds, run_tests, wait_for
 
 
 def http_built():
@@ -85,6 +85,25 @@ def test_metrics_request_and_cli_tell_what_happened():
         printed = host.cli("metrics", check=0).stdout
         assert printed.startswith("# HELP dynsup_build_info"), printed[:200]
         assert samples(printed)['dynsup_child_starts_total{supervisor="work",result="ok"}'] == 5
+
+
+def test_process_open_fds_follows_the_host_descriptors():
+    # Counted without listing /proc/self/fd for every request (Linux 6.2+:
+    # the folder's size; older kernels: a listing reused up to a second).
+    with Host().start() as host:
+        def counted():
+            return samples(host.request({"cmd": "metrics"})["metrics"])["process_open_fds"]
+        before = counted()
+        clients = [host.connect() for _ in range(50)]
+        try:
+            def matches():
+                figure = counted()
+                # the host counted while it still held the request's connection
+                return figure >= before + 50 and figure - len(open_fds(host.pid)) in (0, 1)
+            wait_for(matches, what="process_open_fds to count the 50 clients, as /proc/PID/fd lists them")
+        finally:
+            for client in clients:
+                client.close()
 
 
 def test_reloads_are_counted_and_the_last_good_one_dated():

@@ -56,6 +56,17 @@ static void on_deferred_timer(uv_timer_t *timer)
     answer_deferred_in_reverse(timer->data);
 }
 
+/* A request that keeps the loop busy, as a costly answer does. */
+static void work_for_ms(long milliseconds)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L <
+           milliseconds);
+}
+
 static void on_request(void *context, const struct request *request, uint64_t token)
 {
     struct fixture *f = context;
@@ -68,6 +79,11 @@ static void on_request(void *context, const struct request *request, uint64_t to
         control_reply(f->server, token, echo_line(request->event, 0));
     } else if (strncmp(request->event, "big_", 4) == 0) {
         control_reply(f->server, token, echo_line(request->event, BIG_ANSWER_SIZE));
+    } else if (strncmp(request->event, "slow_", 5) == 0) {
+        work_for_ms(SLOW_REQUEST_MS);
+        assert_true(f->slow_count < SLOW_ORDER_MAX);
+        f->slow_order[f->slow_count++] = (unsigned)strtoul(request->event + 5, NULL, 10);
+        control_reply(f->server, token, echo_line(request->event, 0));
     } else {
         if (f->deferred_count == f->deferred_capacity) {
             f->deferred_capacity = f->deferred_capacity ? f->deferred_capacity * 2 : 64;

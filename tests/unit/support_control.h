@@ -6,8 +6,9 @@
  *
  * The fake host answers {"cmd":"emit","event":"now_N"} at once, from
  * inside on_request, defers "later_N" (answered in reverse order from a
- * 0 ms timer, unless a test answers them itself) and answers "big_N" with
- * a 64 KiB line.
+ * 0 ms timer, unless a test answers them itself), answers "big_N" with
+ * a 64 KiB line and "slow_C_N" (client C's N-th) after SLOW_REQUEST_MS of
+ * work, noting C in slow_order.
  *
  * Ownership: setup allocates the fixture (cmocka's state) and its
  * temporary folder; teardown closes the server and the loop and removes
@@ -27,6 +28,8 @@
 
 #define WAIT_LIMIT_MS 20000
 #define BIG_ANSWER_SIZE (64 * 1024)
+#define SLOW_REQUEST_MS 1
+#define SLOW_ORDER_MAX 4096
 
 struct fixture {
     uv_loop_t loop;
@@ -38,6 +41,8 @@ struct fixture {
     uint64_t *deferred;
     size_t deferred_count, deferred_capacity;
     unsigned requests_seen;
+    unsigned slow_order[SLOW_ORDER_MAX]; /* the client of each slow request handled */
+    unsigned slow_count;
     uint64_t last_token;
     bool closed;
     struct timespec deadline;

@@ -295,6 +295,49 @@ static void test_one_connection_gets_at_most_its_budget_of_requests_per_loop_tur
     client_close(&c);
 }
 
+/* Many clients each pipelining costly requests: one loop turn handles
+ * only what fits the turn's budget, all connections together (not 32 of
+ * each: 16 clients would hold that turn half a second), and the waiting
+ * clients take turns, so each one's first request comes before anyone's
+ * eighth. All are answered, in order. */
+static void test_many_clients_share_one_budget_per_loop_turn_and_take_turns(void **state)
+{
+    enum { CLIENTS = 16, EACH = 32 };
+    struct fixture *f = *state;
+    start_server(f, NULL);
+    struct client clients[CLIENTS];
+    for (unsigned c = 0; c < CLIENTS; c++) {
+        clients[c] = client_connect(f);
+        char text[EACH * 48] = "";
+        for (unsigned i = 1; i <= EACH; i++)
+            snprintf(text + strlen(text), sizeof text - strlen(text),
+                     "{\"cmd\":\"emit\",\"event\":\"slow_%u_%u\"}\n", c, i);
+        client_send_text(f, &clients[c], text);
+    }
+    wait_for_connections(f, CLIENTS);
+    wait_for_requests(f, 1);
+    /* 1 ms each against a 2 ms budget: two, or three at worst */
+    assert_in_range(f->requests_seen, 1, 3);
+
+    wait_for_requests(f, CLIENTS * EACH);
+    unsigned handled[CLIENTS] = {0}, started = 0;
+    for (unsigned i = 0; i < f->slow_count && started < CLIENTS; i++) {
+        unsigned c = f->slow_order[i];
+        assert_true(c < CLIENTS);
+        if (handled[c]++ == 0)
+            started++;
+        assert_in_range(handled[c], 1, 7); /* until every client had its first */
+    }
+    for (unsigned c = 0; c < CLIENTS; c++) {
+        for (unsigned i = 1; i <= EACH; i++) {
+            char event[32];
+            snprintf(event, sizeof event, "slow_%u_%u", c, i);
+            expect_line(f, &clients[c], echo_line(event, 0));
+        }
+        client_close(&clients[c]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +355,7 @@ int main(void)
         TEST(test_client_not_reading_is_served_no_further_than_its_output_bound),
         TEST(test_client_owed_too_many_answers_is_served_no_further_until_they_come),
         TEST(test_one_connection_gets_at_most_its_budget_of_requests_per_loop_turn),
+        TEST(test_many_clients_share_one_budget_per_loop_turn_and_take_turns),
 #undef TEST
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

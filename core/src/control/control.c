@@ -14,11 +14,14 @@
  * answers; handling them all before looking would pile up their output
  * and hold the loop. So a connection's requests are handled one at a time,
  * and it stops after each one that left it over its output or owed-answer
- * bound, and after REQUESTS_PER_TURN requests in any case: what it has not
- * parsed yet is kept (at most one read, copied) and reading stops. A
- * connection paused by its bound goes on once its client drained its
- * output; one paused by the per-turn budget goes on at the next loop turn
- * (an idle handle), after every other ready handle had its turn.
+ * bound, after REQUESTS_PER_TURN requests in any case, and once the loop
+ * turn's request work, all connections together, took TURN_BUDGET_NS:
+ * what it has not parsed yet is kept (at most one read, copied) and
+ * reading stops. A connection paused by its bound goes on once its client
+ * drained its output; one paused by a budget goes on at a later loop turn
+ * (an idle handle), after every other ready handle had its turn: the
+ * waiting connections are served in turn, one request each at a time, so
+ * a client waits for at most one request of each other one.
  *
  * Ownership: the server owns every connection, slot, queued line and the
  * token map. Memory of a libuv handle is freed only in its close callback;
@@ -102,6 +105,7 @@ void connection_close(struct connection *connection)
         return;
     connection->closing = true;
     connection->server->connection_count--;
+    connection_stop_waiting(connection);
     connection_drop_slots(connection);
     uv_close((uv_handle_t *)&connection->pipe, on_connection_closed);
 }
@@ -440,6 +444,9 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     uv_idle_init(loop, &server->resume);
     server->resume.data = server;
     server->open_handles++;
+    uv_check_init(loop, &server->turn_end);
+    server->turn_end.data = server;
+    server->open_handles++;
     *server_out = server;
     return 0;
 }
@@ -487,6 +494,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
         connection_close(connection);
     }
     uv_close((uv_handle_t *)&server->resume, on_listener_closed);
+    uv_close((uv_handle_t *)&server->turn_end, on_listener_closed);
     uv_close((uv_handle_t *)&server->listener, on_listener_closed);
 }
 

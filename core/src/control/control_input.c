@@ -105,23 +105,105 @@ static int connection_append(struct connection *connection, const char *data, si
     return 0;
 }
 
+/* ---- budgets and the waiting queue ------------------------------------ */
+
+bool server_turn_budget_spent(const struct control_server *server)
+{
+    return server->turn_spent_ns >= TURN_BUDGET_NS;
+}
+
+/* Check handles run once per loop turn, after its I/O callbacks: what the
+ * next turn's on_resume and reads handle counts in a new turn. */
+static void on_turn_end(uv_check_t *check)
+{
+    struct control_server *server = check->data;
+    server->turn_spent_ns = 0;
+    server->turn_serial++;
+    server->turn_active = false;
+    uv_check_stop(check);
+}
+
+void server_charge_turn(struct control_server *server, uint64_t nanoseconds)
+{
+    server->turn_spent_ns += nanoseconds;
+    if (server->turn_active || server->closing)
+        return;
+    server->turn_active = true;
+    uv_check_start(&server->turn_end, on_turn_end);
+}
+
+static unsigned connection_turn_requests(const struct connection *connection)
+{
+    return connection->turn_serial == connection->server->turn_serial ? connection->turn_requests
+                                                                      : 0;
+}
+
+static void connection_count_request(struct connection *connection)
+{
+    if (connection->turn_serial != connection->server->turn_serial) {
+        connection->turn_serial = connection->server->turn_serial;
+        connection->turn_requests = 0;
+    }
+    connection->turn_requests++;
+}
+
+static void connection_start_waiting(struct connection *connection)
+{
+    struct control_server *server = connection->server;
+    connection->waiting = true;
+    connection->waiting_next = NULL;
+    connection->waiting_previous = server->waiting_tail;
+    if (server->waiting_tail)
+        server->waiting_tail->waiting_next = connection;
+    else
+        server->waiting_head = connection;
+    server->waiting_tail = connection;
+    server->waiting_count++;
+}
+
+void connection_stop_waiting(struct connection *connection)
+{
+    if (!connection->waiting)
+        return;
+    struct control_server *server = connection->server;
+    if (connection->waiting_previous)
+        connection->waiting_previous->waiting_next = connection->waiting_next;
+    else
+        server->waiting_head = connection->waiting_next;
+    if (connection->waiting_next)
+        connection->waiting_next->waiting_previous = connection->waiting_previous;
+    else
+        server->waiting_tail = connection->waiting_previous;
+    connection->waiting_previous = connection->waiting_next = NULL;
+    connection->waiting = false;
+    server->waiting_count--;
+}
+
+/* ---- handling what arrived --------------------------------------------- */
+
 /* Splits what arrived into lines and handles them, one request at a time,
- * until the data ends, the connection is over its bounds or it used its
- * turn's budget. Returns the bytes used (the rest is the caller's to keep).
+ * until the data ends, `most` requests were handled, the connection is
+ * over its bounds or used its turn's budget, or the loop turn's budget is
+ * spent. Returns the bytes used (the rest is the caller's to keep).
  * A line may be up to PROTOCOL_MAX_LINE bytes plus an optional '\r';
  * beyond that it is answered bad_request as soon as that is certain, and
  * the rest of it is skipped. */
-static size_t connection_consume(struct connection *connection, const char *data, size_t length)
+static size_t connection_consume(struct connection *connection, const char *data, size_t length,
+                                 unsigned most)
 {
     const size_t longest = PROTOCOL_MAX_LINE + 1;
     const char *start = data;
+    struct control_server *server = connection->server;
     unsigned handled = 0;
+    uint64_t clock = uv_hrtime();
     while (length > 0 && !connection->closing) {
-        if (handled >= REQUESTS_PER_TURN || connection_over_bounds(connection))
+        if (handled >= most || connection_turn_requests(connection) >= REQUESTS_PER_TURN ||
+            server_turn_budget_spent(server) || connection_over_bounds(connection))
             break;
         const char *newline = memchr(data, '\n', length);
         size_t chunk = newline ? (size_t)(newline - data) : length;
         size_t used = newline ? chunk + 1 : chunk;
+        bool request = false;
         if (connection->skipping_oversize_line) {
             if (newline)
                 connection->skipping_oversize_line = false;
@@ -131,23 +213,31 @@ static size_t connection_consume(struct connection *connection, const char *data
             connection_answer_oversize(connection);
         } else if (newline && connection->line_length == 0) {
             connection_handle_line(connection, data, chunk); /* whole line in this read: no copy */
-            handled++;
+            request = true;
         } else if (connection_append(connection, data, chunk) != 0) {
             connection_out_of_memory(connection);
         } else if (newline) {
             size_t complete = connection->line_length;
             connection->line_length = 0;
             connection_handle_line(connection, connection->line, complete);
+            request = true;
+        }
+        if (request) {
             handled++;
+            connection_count_request(connection);
         }
         data += used;
         length -= used;
+        uint64_t now = uv_hrtime();
+        server_charge_turn(server, now - clock);
+        clock = now;
     }
     return (size_t)(data - start);
 }
 
 /* Keeps what a read brought that was not handled yet (a copy: the read
- * buffer is shared), for connection_resume. */
+ * buffer is shared), for connection_resume; the connection waits in the
+ * server's queue meanwhile. */
 static void connection_keep_unparsed(struct connection *connection, const char *data, size_t length)
 {
     char *copy = malloc(length);
@@ -160,42 +250,61 @@ static void connection_keep_unparsed(struct connection *connection, const char *
     connection->unparsed = copy;
     connection->unparsed_offset = 0;
     connection->unparsed_length = length;
+    if (!connection->waiting)
+        connection_start_waiting(connection);
 }
 
-/* Handles the next requests kept from an earlier read. */
+/* Handles the next request kept from an earlier read. */
 static void connection_resume(struct connection *connection)
 {
     connection->unparsed_offset +=
         connection_consume(connection, connection->unparsed + connection->unparsed_offset,
-                           connection->unparsed_length - connection->unparsed_offset);
+                           connection->unparsed_length - connection->unparsed_offset, 1);
     if (connection->closing)
         return;
     if (!connection_has_unparsed(connection)) {
         free(connection->unparsed);
         connection->unparsed = NULL;
         connection->unparsed_offset = connection->unparsed_length = 0;
+        connection_stop_waiting(connection);
     }
     connection_apply_backpressure(connection);
 }
 
-/* One loop turn: each connection with requests waiting and room for their
- * answers handles its next budget of them. The idle handle keeps running
- * (the loop polls without blocking) only while one of them still can. */
+static bool connection_may_resume(const struct connection *connection)
+{
+    return !connection->closing && connection_has_unparsed(connection) &&
+           !connection_over_bounds(connection);
+}
+
+/* One loop turn: the waiting connections with room for their answers
+ * handle their next requests, one each in turn (the one served goes to
+ * the back of the queue), until the turn's budget is spent or a whole
+ * round found none that could go on. So a client waits for at most one
+ * request of each other waiting client, however many each pipelined. The
+ * idle handle keeps running (the loop polls without blocking) only while
+ * one of them still can. */
 static void on_resume(uv_idle_t *idle)
 {
     struct control_server *server = idle->data;
-    bool more = false;
-    /* Connections closed here stay in the list until their close callback,
-     * which runs later in the loop: the walk is safe. */
-    for (struct connection *connection = server->connections; connection;
-         connection = connection->next) {
-        if (connection->closing || !connection_has_unparsed(connection) ||
-            connection_over_bounds(connection))
-            continue;
-        connection_resume(connection);
-        more = more || (!connection->closing && connection_has_unparsed(connection) &&
-                        !connection_over_bounds(connection));
+    size_t visits_without_request = 0;
+    while (server->waiting_head && visits_without_request < server->waiting_count &&
+           !server_turn_budget_spent(server)) {
+        struct connection *connection = server->waiting_head;
+        connection_stop_waiting(connection);
+        connection_start_waiting(connection);
+        if (connection_may_resume(connection) &&
+            connection_turn_requests(connection) < REQUESTS_PER_TURN) {
+            connection_resume(connection); /* may leave the queue, or close */
+            visits_without_request = 0;
+        } else {
+            visits_without_request++;
+        }
     }
+    bool more = false;
+    for (struct connection *connection = server->waiting_head; connection && !more;
+         connection = connection->waiting_next)
+        more = connection_may_resume(connection);
     if (!more) {
         uv_idle_stop(idle);
         server->resume_active = false;
@@ -232,7 +341,8 @@ void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer)
 {
     struct connection *connection = stream->data;
     if (nread > 0) {
-        size_t used = connection_consume(connection, buffer->base, (size_t)nread);
+        size_t used =
+            connection_consume(connection, buffer->base, (size_t)nread, REQUESTS_PER_TURN);
         if (!connection->closing && used < (size_t)nread)
             connection_keep_unparsed(connection, buffer->base + used, (size_t)nread - used);
         if (!connection->closing)

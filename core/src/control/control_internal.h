@@ -38,6 +38,12 @@
 /* At most this many requests of one connection per loop turn: a client
  * pipelining thousands cannot hold the loop (timers, exits, other clients). */
 #define REQUESTS_PER_TURN 32u
+/* And all connections together stop handling requests in a loop turn once
+ * that turn's request work took this long (checked after each request):
+ * with hundreds of clients each pipelining costly requests, per-connection
+ * budgets alone let one turn last seconds, holding back exits, restarts
+ * and every other client. The rest waits for the next turn. */
+#define TURN_BUDGET_NS (2u * 1000u * 1000u)
 #define LISTEN_BACKLOG 128
 
 /* One request's answer, in the connection's FIFO. `line` is NULL until the
@@ -62,6 +68,10 @@ struct connection {
     bool skipping_oversize_line;    /* drop bytes up to the next '\n' */
     char *unparsed;                 /* read but not handled yet (bounds, turn budget) */
     size_t unparsed_offset, unparsed_length;
+    struct connection *waiting_previous, *waiting_next; /* in the server's waiting queue */
+    bool waiting;                   /* has unparsed requests: in that queue */
+    uint64_t turn_serial;           /* the loop turn turn_requests counts in */
+    unsigned turn_requests;         /* its requests handled in that turn */
     bool reading;
     bool read_eof;
     bool shutting_down;
@@ -100,6 +110,14 @@ struct control_server {
     char *read_buffer;              /* shared: libuv hands it to one read callback at a time */
     uv_idle_t resume;               /* active while a connection waits for its next turn */
     bool resume_active;
+    /* Connections with requests read but not handled yet, in the order
+     * on_resume serves them, one request each at a time. */
+    struct connection *waiting_head, *waiting_tail;
+    size_t waiting_count;
+    uint64_t turn_serial;           /* counts the loop turns that handled requests */
+    uint64_t turn_spent_ns;         /* request work in this loop turn, all connections */
+    uv_check_t turn_end;            /* active while turn_spent_ns counts: ends the turn */
+    bool turn_active;
     bool closing;
     void (*closed)(void *context);
     void *closed_context;
@@ -125,5 +143,11 @@ void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer);
 void connection_answer_now(struct connection *connection, char *line);
 /* Runs the idle handle that gives waiting connections their next turn. */
 void server_schedule_resume(struct control_server *server);
+/* Out of the server's waiting queue (closing). */
+void connection_stop_waiting(struct connection *connection);
+/* The loop turn's request budget (TURN_BUDGET_NS), shared by all
+ * connections: used up, or add the time one request took. */
+bool server_turn_budget_spent(const struct control_server *server);
+void server_charge_turn(struct control_server *server, uint64_t nanoseconds);
 
 #endif

@@ -144,6 +144,11 @@ struct host {
     struct metrics_counters counters;   /* history for the metrics (host_metrics.c) */
     struct metrics_http *metrics_http;  /* the [host] metrics_listen endpoint, or NULL */
     double started_at_unix;             /* process_start_time_seconds */
+    struct {                            /* process_open_fds by listing, reused a while */
+        double count;
+        ds_time_ms at;
+        bool done;
+    } open_fds_listing;                 /* (host_metrics.c: count_open_fds) */
     /* worker_key(spawner index, pid) -> struct worker_io: a pid alone is
      * not enough, see tree_worker_exited */
     struct hashmap workers_by_pid;

@@ -1,0 +1,157 @@
+"""Many clients each pipelining many costly requests do not stall the host
+(review of 2026-12-07): the requests handled in one loop turn are bounded
+for the turn as a whole, not per connection, so a killed worker is still
+restarted promptly and another client still gets its answer, whether the
+many clients read their answers or not; and the `metrics` answer does not
+list /proc/self/fd for every request."""
+
+import os
+import select
+import selectors
+import signal
+import socket
+import threading
+import time
+
+from harness import (DEADLINE, SANITIZED, TIME_SCALE, Host, alive, run_tests, wait_for, wait_workers,
+                     worker_pids)
+
+SUPERVISORS = """
+[supervisor:work]
+max_restarts = 1000
+max_seconds = 1
+"""
+CHILDREN = {"c.ini": """
+[child:sleeper]
+plugin = sleeper
+restart = permanent
+shutdown = 2000
+"""}
+
+CLIENTS = 200
+REQUESTS_EACH = 50
+# The bounds below are generous: a stalled loop took several seconds. An
+# ASan host forks (the restart) and answers more slowly.
+SLOWER = TIME_SCALE * (2 if SANITIZED else 1)
+
+
+def connect_when_accepted(host):
+    """A connection, or None while the listen backlog is full (the host
+    accepts the earlier ones in its next loop turn)."""
+    try:
+        return host.connect()
+    except BlockingIOError:
+        return None
+
+
+class PipeliningClients:
+    """CLIENTS connections, each sending REQUESTS_EACH metrics requests in one
+    write; a thread reads every answer (these clients do read)."""
+
+    def __init__(self, host):
+        self.sockets = [wait_for(lambda: connect_when_accepted(host), what="a connection")
+                        for _ in range(CLIENTS)]
+        self.answers = 0
+        self.failure = None
+        self.thread = threading.Thread(target=self._read_all, daemon=True)
+
+    def start(self):
+        burst = b'{"cmd":"metrics"}\n' * REQUESTS_EACH
+        for client in self.sockets:
+            client.sendall(burst)
+        self.thread.start()
+
+    def _read_all(self):
+        selector = selectors.DefaultSelector()
+        left = {}
+        for client in self.sockets:
+            client.setblocking(False)
+            selector.register(client, selectors.EVENT_READ)
+            left[client] = REQUESTS_EACH
+        try:
+            while left:
+                for key, _ in selector.select(DEADLINE):
+                    data = key.fileobj.recv(1 << 20)
+                    if not data:
+                        raise AssertionError("the host closed a pipelining client")
+                    self.answers += data.count(b"\n")
+                    left[key.fileobj] -= data.count(b"\n")
+                    if left[key.fileobj] <= 0:
+                        selector.unregister(key.fileobj)
+                        del left[key.fileobj]
+        except Exception as error:  # reported by finish()
+            self.failure = error
+
+    def finish(self):
+        self.thread.join(DEADLINE * 3)
+        for client in self.sockets:
+            client.close()
+        assert not self.thread.is_alive(), "the pipelining clients were not all answered"
+        assert self.failure is None, self.failure
+        assert self.answers == CLIENTS * REQUESTS_EACH, self.answers
+
+
+def test_a_worker_killed_amid_many_clients_pipelining_metrics_is_restarted_promptly():
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        assert host.start_child("work", "sleeper")["result"] == "ok"
+        [victim] = wait_workers(host, 1)
+        load = PipeliningClients(host)
+        load.start()
+        wait_for(lambda: load.answers > 0, what="the first metrics answer")
+
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        replacements = wait_for(lambda: [pid for pid in worker_pids(host) if pid != victim],
+                                what="the killed worker's replacement")
+        restart_took = time.monotonic() - killed_at
+        still_loaded = load.answers < CLIENTS * REQUESTS_EACH
+
+        started = time.monotonic()
+        assert host.request({"cmd": "status"})["result"] == "ok"
+        status_took = time.monotonic() - started
+
+        load.finish()
+        assert alive(replacements[0])
+        assert still_loaded, "the load was over before the restart: too light to tell anything"
+        assert restart_took < 1.0 * SLOWER, \
+            "the killed worker was replaced after %.2f s amid %d pipelining clients" % (restart_took, CLIENTS)
+        assert status_took < 2.0 * SLOWER, \
+            "status took %.2f s amid %d pipelining clients" % (status_took, CLIENTS)
+
+
+def test_many_clients_that_never_read_their_metrics_delay_neither_restarts_nor_others():
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        assert host.start_child("work", "sleeper")["result"] == "ok"
+        [victim] = wait_workers(host, 1)
+        burst = b'{"cmd":"metrics"}\n' * (65536 // len(b'{"cmd":"metrics"}\n'))
+        hogs = []
+        try:
+            for _ in range(150):
+                hog = wait_for(lambda: connect_when_accepted(host), what="a connection")
+                hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                hog.setblocking(False)
+                try:
+                    hog.send(burst)
+                except BlockingIOError:
+                    pass
+                hogs.append(hog)
+            wait_for(lambda: select.select(hogs, [], [], 0)[0], what="a first answer to a client that never reads")
+
+            killed_at = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: [pid for pid in worker_pids(host) if pid != victim],
+                     what="the killed worker's replacement")
+            restart_took = time.monotonic() - killed_at
+            started = time.monotonic()
+            assert host.request({"cmd": "status"})["result"] == "ok"
+            status_took = time.monotonic() - started
+        finally:
+            for hog in hogs:
+                hog.close()
+        assert restart_took < 1.0 * SLOWER, \
+            "the killed worker was replaced after %.2f s amid 150 clients not reading" % restart_took
+        assert status_took < 2.0 * SLOWER, "status took %.2f s amid 150 clients not reading" % status_took
+
+
+if __name__ == "__main__":
+    run_tests(globals())
