@@ -218,6 +218,10 @@ void host_apply(struct host *host, struct action_list *actions)
             apply_one(host, &actions->items[i]);
         action_list_clear(actions);
     }
+    /* A worker's exit, a terminate, an escalation: a child may have left
+     * the tree, and with it the last need of a retired generation. */
+    if (host->retired_connected > 0 && !host->exiting)
+        host_spawners_release_idle(host);
     host_notify_after_actions(host);
 }
 

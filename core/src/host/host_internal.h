@@ -97,6 +97,7 @@ struct host {
 
     struct spawner_link **spawners;  /* every generation ever loaded, in load order */
     size_t spawner_count, spawner_capacity;
+    size_t retired_connected;        /* retired generations not yet released */
 
     /* host_signals.c */
 #define HOST_STOP_SIGNALS 3
@@ -230,7 +231,7 @@ void host_signals_block(void);
 int host_signals_start(struct host *host);
 void host_signals_close(struct host *host);
 
-/* host_spawners.c */
+/* host_generations.c */
 /* Launches one spawner per plugin file of plugin_dir (each starting its
  * workers in host->work_dir). Returns 0, or -1 with every loading error
  * (spawners already launched stay, for host_spawners_stop). */
@@ -244,12 +245,27 @@ struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir
 int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch);
 /* Ends a link that was never adopted (a refused reload). */
 void host_spawner_discard(struct spawner_link *link);
-/* The generation of `plugin` new starts and restarts use, or NULL. */
+/* The generation of `plugin` new starts use, or NULL (the plugin's file
+ * is gone, or its process is being relaunched). */
 struct spawner_link *host_current_generation(struct host *host, const char *plugin);
+/* The generation a start or restart of a child running `plugin` goes to:
+ * the current one, else the newest retired one still connected (its file
+ * is gone: the code its children kept), else NULL. */
+struct spawner_link *host_restart_generation(struct host *host, const char *plugin);
 /* No new start will use it: released (its spawner let go) as soon as it
- * has no worker and no start in flight. */
+ * has no worker and no start in flight, and no child of the tree may
+ * restart into it (host_restart_generation). */
 void host_spawner_retire(struct spawner_link *link);
 void host_spawner_release_if_idle(struct spawner_link *link);
+/* The same for every retired generation (after the tree's actions: a
+ * child may have left the tree). */
+void host_spawners_release_idle(struct host *host);
+/* Frees every link (after the loop ended). */
+void host_spawners_free(struct host *host);
+
+/* host_spawners.c */
+/* Starts reading the link's spawner; 0 or -1. */
+int host_spawner_watch(struct spawner_link *link);
 /* Asks the spawner for a spare now, ahead of the plugin's next start
  * (a reload that loaded a plugin some child spec names). */
 void host_spawner_ready_spare(struct spawner_link *link);
@@ -281,8 +297,6 @@ void host_spawner_fail_pending(struct spawner_link *link, const char *detail);
 /* Stops reading the spawner and closes the host's end (EOF tells it to
  * exit); its spare is let go. */
 void host_spawner_disconnect(struct spawner_link *link);
-/* Frees every link (after the loop ended). */
-void host_spawners_free(struct host *host);
 /* Closes the watchers and sockets from the loop (host exit). */
 void host_spawners_close(struct host *host);
 /* Reaps spawners that died: any death is host_spawner_lost. */
