@@ -24,8 +24,16 @@
 #include "log.h"
 #include "plugin_loader.h"
 
+void host_spawner_forget_copy(struct spawner_link *link)
+{
+    if (link->copy_fd >= 0)
+        close(link->copy_fd);
+    link->copy_fd = -1;
+}
+
 static void free_link(struct spawner_link *link)
 {
+    host_spawner_forget_copy(link);
     free(link->name);
     free(link->version);
     free(link->file);
@@ -35,8 +43,9 @@ static void free_link(struct spawner_link *link)
     free(link);
 }
 
-struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
-                                       const char *file_name, struct error_list *errors)
+/* The file, or with copy_fd >= 0 that copy of it (a relaunch). */
+static struct spawner_link *load(struct host *host, const char *plugin_dir, const char *file_name,
+                                 int copy_fd, struct error_list *errors)
 {
     struct spawner_link *link = calloc(1, sizeof *link);
     struct plugin_list loaded = {NULL, 0};
@@ -46,13 +55,14 @@ struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir
     }
     link->host = host;
     link->fd = -1;
+    link->copy_fd = -1;
     /* Taken before the spawner opens the file: a file replaced in between
      * reads as changed at the next reload, which loads it again. */
     if (plugin_identity_of(plugin_dir, file_name, &link->identity) != 0)
         memset(&link->identity, 0, sizeof link->identity);
     log_write_held(); /* a load may take seconds: what was logged before it is out first */
-    if (spawner_launch(plugin_dir, file_name, host->work_dir, &link->pid, &link->fd, &loaded,
-                       errors) != 0) {
+    if (spawner_launch(plugin_dir, file_name, host->work_dir, copy_fd, &link->pid, &link->fd,
+                       &link->copy_fd, &loaded, errors) != 0) {
         plugin_list_free(&loaded);
         free(link);
         return NULL;
@@ -74,6 +84,39 @@ struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir
         host_spawner_discard(link);
         return NULL;
     }
+    return link;
+}
+
+struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
+                                       const char *file_name, struct error_list *errors)
+{
+    return load(host, plugin_dir, file_name, -1, errors);
+}
+
+struct spawner_link *host_spawner_load_again(struct host *host, const struct spawner_link *lost,
+                                             struct error_list *errors)
+{
+    const char *plugin_dir = host->config.plugin_dir;
+    struct plugin_identity now;
+    bool file_unchanged = plugin_identity_of(plugin_dir, lost->file_name, &now) == 0 &&
+                          plugin_identity_same(&now, &lost->identity);
+    if (lost->copy_fd < 0 && !file_unchanged) {
+        error_list_add(errors, "%s/%s: changed or gone since generation %u was loaded from it, "
+                       "and that generation's own copy is lost; a reload loads the file as a new "
+                       "generation", plugin_dir, lost->file_name, lost->generation);
+        return NULL;
+    }
+    struct spawner_link *link = load(host, plugin_dir, lost->file_name, lost->copy_fd, errors);
+    if (link && strcmp(link->name, lost->name) != 0) { /* a copy holds what it held */
+        error_list_add(errors, "%s/%s: holds plugin %s now, not %s", plugin_dir, lost->file_name,
+                       link->name, lost->name);
+        host_spawner_discard(link);
+        return NULL;
+    }
+    /* The file as it was then: if it changed since, the next reload loads
+     * it as a new generation, validated as any. */
+    if (link)
+        link->identity = lost->identity;
     return link;
 }
 
@@ -129,6 +172,7 @@ void host_spawner_release_if_idle(struct spawner_link *link)
     log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid,
               "plugin %s %s (generation %u) has no worker left: released", link->plugin,
               link->version, link->generation);
+    host_spawner_forget_copy(link);
     host_spawner_disconnect(link); /* EOF: the spawner exits, reaped by SIGCHLD */
 }
 

@@ -51,6 +51,9 @@ struct spawner_link {
     char *name, *version, *file, *file_name;  /* plugin name, its version, path, file in plugin_dir */
     unsigned generation; /* 1 for the first load of this plugin name, then 2, 3... */
     struct plugin_identity identity;
+    /* The private copy the spawner loaded (plugin_copy.h), -1 if none: a
+     * relaunch loads it, not the file, whatever the file holds by then. */
+    int copy_fd;
     bool retired;        /* a newer generation (or nothing) serves new starts */
     pid_t pid;           /* 0 once reaped */
     int fd;              /* -1 once closed */
@@ -240,6 +243,12 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, struct error
  * host_spawner_adopt), or NULL with every error. */
 struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
                                        const char *file_name, struct error_list *errors);
+/* Loads the generation of a lost link again, from its own copy (or from
+ * its file if that is unchanged since); NULL with every error. */
+struct spawner_link *host_spawner_load_again(struct host *host, const struct spawner_link *lost,
+                                             struct error_list *errors);
+/* Closes the link's copy of its plugin: no relaunch will need it. */
+void host_spawner_forget_copy(struct spawner_link *link);
 /* Makes a loaded link one of the host's (a new generation of its plugin:
  * the current one, if any, is retired). Watches it when `watch`. */
 int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch);
