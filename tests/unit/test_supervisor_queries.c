@@ -80,6 +80,44 @@ static void test_queries_on_an_unknown_supervisor_answer_minus_one(void **state)
     assert_null(tree_child_supervisor(w->tree, 12345));
 }
 
+static struct child_start of_plugin(const char *id, const char *plugin,
+                                   enum restart_policy restart)
+{
+    struct child_start start = worker(id, restart);
+    start.plugin = plugin;
+    return start;
+}
+
+/* The host keeps a retired plugin's code while one of its children may
+ * still start a worker: every state counts until the child leaves. */
+static void test_children_of_a_plugin_are_counted_in_every_state_until_they_leave(void **state)
+{
+    struct world *w = *state;
+    add_supervisor(w, "b", DS_INFINITY, 3, 5);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 0);
+    /* An id equal to another child's plugin name counts for nothing. */
+    run_child(w, SUP, of_plugin("chaos", "sleeper", RESTART_PERMANENT), 99);
+    child_key waiting = run_child(w, SUP,
+                                  with_backoff(of_plugin("c", "chaos", RESTART_PERMANENT), 1000, 8000),
+                                  100);
+    child_key starting = start_spawning(w, "b", of_plugin("d", "chaos", RESTART_TEMPORARY), 7);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 2);
+    assert_int_equal(tree_count_plugin_children(w->tree, "sleeper"), 1);
+    exited(w, 100, 1); /* waits for its restart */
+    assert_int_equal(tree_find_child(w->tree, waiting)->state, CHILD_RESTARTING);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 2);
+    spawned(w, starting, 200);
+    init_reported(w, starting, INIT_OK, NULL);
+    terminate(w, "b", 200, 8);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 2); /* stopping */
+    exited(w, 200, 0);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 1);
+    terminate_which(w, SUP, (struct child_selector){.key = waiting}, 9);
+    assert_ok_reply(w, 9, 0);
+    assert_int_equal(tree_count_plugin_children(w->tree, "chaos"), 0);
+    assert_int_equal(tree_count_plugin_children(w->tree, "sleeper"), 1);
+}
+
 static void visit_name(const struct supervisor_status *status, void *context)
 {
     char *names = context;
@@ -196,6 +234,7 @@ int main(void)
         TEST(test_count_children_counts_every_state),
         TEST(test_which_children_lists_in_start_order_with_pid_zero_when_not_running),
         TEST(test_queries_on_an_unknown_supervisor_answer_minus_one),
+        TEST(test_children_of_a_plugin_are_counted_in_every_state_until_they_leave),
         TEST(test_status_visits_supervisors_in_the_order_they_were_added),
         TEST(test_reply_errors_have_their_wire_names),
         TEST(test_spawned_for_an_unknown_child_kills_the_stray_worker),

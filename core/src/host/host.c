@@ -222,6 +222,10 @@ void host_apply(struct host *host, struct action_list *actions)
         action_list_clear(actions);
     }
     host_run_due_autostarts(host);
+    /* A worker's exit, a terminate, an escalation: a child may have left
+     * the tree, and with it the last need of a retired generation. */
+    if (host->retired_connected > 0 && !host->exiting)
+        host_spawners_release_idle(host);
     host_notify_after_actions(host);
 }
 
@@ -283,10 +287,12 @@ static void begin_exit(struct host *host, int status)
     host_workers_close(host);
 }
 
-/* A new generation of a lost plugin process's file, so that its
- * workers' restarts have somewhere to run. Counts toward the root's
- * intensity: a plugin whose process keeps dying ends in an escalation,
- * not a loop. */
+/* A new generation of a lost plugin process, with the lost one's code
+ * (its own copy: not whatever its file holds by now, which only a reload
+ * may load, validated), so that its workers' restarts have somewhere to
+ * run. A retired generation comes back retired: it serves restarts only.
+ * Counts toward the root's intensity: a plugin whose process keeps dying
+ * ends in an escalation, not a loop. */
 static void relaunch(struct host *host, struct spawner_link *lost)
 {
     struct action_list actions;
@@ -300,12 +306,13 @@ static void relaunch(struct host *host, struct spawner_link *lost)
         return;
     struct error_list errors;
     error_list_init(&errors);
-    struct spawner_link *link =
-        host_spawner_load(host, host->config.plugin_dir, lost->file_name, &errors);
+    struct spawner_link *link = host_spawner_load_again(host, lost, &errors);
     if (link && host_spawner_adopt(host, link, true) == 0) {
         log_event(DYNSUP_LOG_WARNING, NULL, NULL, link->pid,
-                  "plugin %s relaunched: %s (generation %u) serves its restarts", link->plugin,
-                  link->version, link->generation);
+                  "plugin %s relaunched: %s (generation %u, the code of generation %u) serves "
+                  "its restarts", link->plugin, link->version, link->generation, lost->generation);
+        if (lost->retired)
+            host_spawner_retire(link);
     } else {
         if (link)
             host_spawner_discard(link);
@@ -325,14 +332,15 @@ void host_spawner_lost(struct host *host, struct spawner_link *link, const char 
 {
     if (host->exiting || link->lost)
         return;
-    bool was_current = !link->retired;
+    bool served_restarts = host_restart_generation(host, link->plugin) == link;
     link->lost = true;
     log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
               "the plugin process of %s (generation %u) is gone (%s); its %zu workers died with it",
               link->plugin, link->generation, how, link->worker_count);
     host_spawner_disconnect(link);
-    if (was_current && !host->stopping)
+    if (served_restarts && !host->stopping)
         relaunch(host, link);
+    host_spawner_forget_copy(link);
     host_spawner_fail_pending(link, "the plugin process died");
     host_workers_lost(host, link->index);
     struct action_list actions; /* empty: feeds back the failed starts */

@@ -51,6 +51,9 @@ struct spawner_link {
     char *name, *version, *file, *file_name;  /* plugin name, its version, path, file in plugin_dir */
     unsigned generation; /* 1 for the first load of this plugin name, then 2, 3... */
     struct plugin_identity identity;
+    /* The private copy the spawner loaded (plugin_copy.h), -1 if none: a
+     * relaunch loads it, not the file, whatever the file holds by then. */
+    int copy_fd;
     bool retired;        /* a newer generation (or nothing) serves new starts */
     pid_t pid;           /* 0 once reaped */
     int fd;              /* -1 once closed */
@@ -97,6 +100,7 @@ struct host {
 
     struct spawner_link **spawners;  /* every generation ever loaded, in load order */
     size_t spawner_count, spawner_capacity;
+    size_t retired_connected;        /* retired generations not yet released */
 
     /* host_signals.c */
 #define HOST_STOP_SIGNALS 3
@@ -243,7 +247,7 @@ void host_signals_block(void);
 int host_signals_start(struct host *host);
 void host_signals_close(struct host *host);
 
-/* host_spawners.c */
+/* host_generations.c */
 /* Launches one spawner per plugin file of plugin_dir (each starting its
  * workers in host->work_dir). Returns 0, or -1 with every loading error
  * (spawners already launched stay, for host_spawners_stop). */
@@ -252,17 +256,38 @@ int host_spawners_launch(struct host *host, const char *plugin_dir, struct error
  * host_spawner_adopt), or NULL with every error. */
 struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
                                        const char *file_name, struct error_list *errors);
+/* Loads the generation of a lost link again, from its own copy (or from
+ * its file if that is unchanged since); NULL with every error. */
+struct spawner_link *host_spawner_load_again(struct host *host, const struct spawner_link *lost,
+                                             struct error_list *errors);
+/* Closes the link's copy of its plugin: no relaunch will need it. */
+void host_spawner_forget_copy(struct spawner_link *link);
 /* Makes a loaded link one of the host's (a new generation of its plugin:
  * the current one, if any, is retired). Watches it when `watch`. */
 int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch);
 /* Ends a link that was never adopted (a refused reload). */
 void host_spawner_discard(struct spawner_link *link);
-/* The generation of `plugin` new starts and restarts use, or NULL. */
+/* The generation of `plugin` new starts use, or NULL (the plugin's file
+ * is gone, or its process is being relaunched). */
 struct spawner_link *host_current_generation(struct host *host, const char *plugin);
+/* The generation a start or restart of a child running `plugin` goes to:
+ * the current one, else the newest retired one still connected (its file
+ * is gone: the code its children kept), else NULL. */
+struct spawner_link *host_restart_generation(struct host *host, const char *plugin);
 /* No new start will use it: released (its spawner let go) as soon as it
- * has no worker and no start in flight. */
+ * has no worker and no start in flight, and no child of the tree may
+ * restart into it (host_restart_generation). */
 void host_spawner_retire(struct spawner_link *link);
 void host_spawner_release_if_idle(struct spawner_link *link);
+/* The same for every retired generation (after the tree's actions: a
+ * child may have left the tree). */
+void host_spawners_release_idle(struct host *host);
+/* Frees every link (after the loop ended). */
+void host_spawners_free(struct host *host);
+
+/* host_spawners.c */
+/* Starts reading the link's spawner; 0 or -1. */
+int host_spawner_watch(struct spawner_link *link);
 /* Asks the spawner for a spare now, ahead of the plugin's next start
  * (a reload that loaded a plugin some child spec names). */
 void host_spawner_ready_spare(struct spawner_link *link);
@@ -294,8 +319,6 @@ void host_spawner_fail_pending(struct spawner_link *link, const char *detail);
 /* Stops reading the spawner and closes the host's end (EOF tells it to
  * exit); its spare is let go. */
 void host_spawner_disconnect(struct spawner_link *link);
-/* Frees every link (after the loop ended). */
-void host_spawners_free(struct host *host);
 /* Closes the watchers and sockets from the loop (host exit). */
 void host_spawners_close(struct host *host);
 /* Reaps spawners that died: any death is host_spawner_lost. */

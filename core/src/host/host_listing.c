@@ -127,8 +127,8 @@ static const char *plugin_version_of(struct host *host, const struct child_info 
                 hashmap_get_number(&host->workers_by_pid, worker_key(i, child->pid)))
                 return link->version;
         }
-    const struct spawner_link *current = host_current_generation(host, child->plugin);
-    return current ? current->version : NULL;
+    const struct spawner_link *next = host_restart_generation(host, child->plugin);
+    return next ? next->version : NULL;
 }
 
 /* Copies the child as it is now; what the entry points to is the

@@ -1,14 +1,13 @@
 /*
  * The host's links to its spawners, one per plugin file (spawner.h says
- * why): forking them at boot, starting workers (by writing the job to the
- * plugin's spare when it has one, else by queueing a SPAWN to its
- * spawner), reading SPAWNED, SPARE and EXITED back, and noticing a
- * spawner's death.
+ * why): starting workers (by writing the job to the plugin's spare when it
+ * has one, else by queueing a SPAWN to its spawner), reading SPAWNED,
+ * SPARE and EXITED back, and noticing a spawner's death. Loading the
+ * spawners, and which generation serves what, is host_generations.c's.
  *
  * The host never blocks on a spawner: requests wait in a per-link queue
- * while its socket is full. A spawner that dies takes its workers with it,
- * and the host exits (host_spawner_lost): the tree can no longer tell
- * which of its children are alive.
+ * while its socket is full. A spawner that dies takes its workers with it
+ * (host_spawner_lost, host.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -31,152 +30,6 @@
 #include "plugin_loader.h"
 
 static void on_spawner_event(uv_poll_t *watcher, int status, int events);
-
-/* ---------------------------------------------------------------- boot and generations */
-
-static void free_link(struct spawner_link *link)
-{
-    free(link->name);
-    free(link->version);
-    free(link->file);
-    free(link->file_name);
-    free(link->in_flight);
-    free(link->held);
-    free(link);
-}
-
-struct spawner_link *host_spawner_load(struct host *host, const char *plugin_dir,
-                                       const char *file_name, struct error_list *errors)
-{
-    struct spawner_link *link = calloc(1, sizeof *link);
-    struct plugin_list loaded = {NULL, 0};
-    if (!link) {
-        error_list_add(errors, "%s/%s: cannot load: out of memory", plugin_dir, file_name);
-        return NULL;
-    }
-    link->host = host;
-    link->fd = -1;
-    /* Taken before the spawner opens the file: a file replaced in between
-     * reads as changed at the next reload, which loads it again. */
-    if (plugin_identity_of(plugin_dir, file_name, &link->identity) != 0)
-        memset(&link->identity, 0, sizeof link->identity);
-    log_write_held(); /* a load may take seconds: what was logged before it is out first */
-    if (spawner_launch(plugin_dir, file_name, host->work_dir, &link->pid, &link->fd, &loaded,
-                       errors) != 0) {
-        plugin_list_free(&loaded);
-        free(link);
-        return NULL;
-    }
-    if (loaded.count != 1) { /* a load report without its plugin */
-        error_list_add(errors, "%s/%s: the spawner reported no plugin", plugin_dir, file_name);
-        plugin_list_free(&loaded);
-        host_spawner_discard(link);
-        return NULL;
-    }
-    link->name = strdup(loaded.items[0].name);
-    link->version = strdup(loaded.items[0].version);
-    link->file = strdup(loaded.items[0].file);
-    link->file_name = strdup(file_name);
-    link->plugin = link->name;
-    plugin_list_free(&loaded);
-    if (!link->name || !link->version || !link->file || !link->file_name) {
-        error_list_add(errors, "%s/%s: cannot load: out of memory", plugin_dir, file_name);
-        host_spawner_discard(link);
-        return NULL;
-    }
-    return link;
-}
-
-void host_spawner_discard(struct spawner_link *link)
-{
-    if (link->fd >= 0)
-        close(link->fd); /* EOF: the spawner exits */
-    if (link->pid > 0) {
-        kill(link->pid, SIGKILL);
-        waitpid(link->pid, NULL, 0);
-    }
-    free_link(link);
-}
-
-struct spawner_link *host_current_generation(struct host *host, const char *plugin)
-{
-    for (size_t i = host->spawner_count; i-- > 0;) {
-        struct spawner_link *link = host->spawners[i];
-        if (!link->retired && !link->lost && strcmp(link->plugin, plugin) == 0)
-            return link;
-    }
-    return NULL;
-}
-
-void host_spawner_release_if_idle(struct spawner_link *link)
-{
-    if (!link->retired || link->worker_count > 0 || link->in_flight_count > 0 ||
-        link->outgoing_head || link->fd < 0 || !link->watching)
-        return;
-    log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid,
-              "plugin %s %s (generation %u) has no worker left: released", link->plugin,
-              link->version, link->generation);
-    host_spawner_disconnect(link); /* EOF: the spawner exits, reaped by SIGCHLD */
-}
-
-/* A retired generation serves no start again: its spare goes at once. */
-void host_spawner_retire(struct spawner_link *link)
-{
-    if (link->retired)
-        return;
-    link->retired = true;
-    host_spare_drop(link);
-    host_spawner_release_if_idle(link);
-}
-
-int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch)
-{
-    if (host->spawner_count == host->spawner_capacity) {
-        size_t capacity = host->spawner_capacity ? host->spawner_capacity * 2 : 8;
-        struct spawner_link **grown = realloc(host->spawners, capacity * sizeof *grown);
-        if (!grown)
-            return -1;
-        host->spawners = grown;
-        host->spawner_capacity = capacity;
-    }
-    unsigned generation = 1;
-    for (size_t i = 0; i < host->spawner_count; i++)
-        if (strcmp(host->spawners[i]->plugin, link->plugin) == 0 &&
-            host->spawners[i]->generation >= generation)
-            generation = host->spawners[i]->generation + 1;
-    struct spawner_link *previous = host_current_generation(host, link->plugin);
-    link->generation = generation;
-    link->index = host->spawner_count;
-    host->spawners[host->spawner_count++] = link;
-    if (previous)
-        host_spawner_retire(previous);
-    if (!watch)
-        return 0;
-    if (uv_poll_init(&host->loop, &link->watcher, link->fd) != 0)
-        return -1;
-    link->watcher.data = link;
-    link->watching = true;
-    return uv_poll_start(&link->watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
-}
-
-int host_spawners_launch(struct host *host, const char *plugin_dir, struct error_list *errors)
-{
-    char **names = NULL;
-    size_t count = 0;
-    if (plugin_dir_list(plugin_dir, &names, &count, errors) != 0)
-        return -1;
-    int result = 0;
-    for (size_t i = 0; i < count; i++) {
-        struct spawner_link *link = host_spawner_load(host, plugin_dir, names[i], errors);
-        if (!link || host_spawner_adopt(host, link, false) != 0) {
-            if (link)
-                host_spawner_discard(link);
-            result = -1;
-        }
-    }
-    plugin_names_free(names, count);
-    return result;
-}
 
 /* Reaps the child pid once it has exited; false if it still lives at
  * deadline_ms (uv_hrtime's clock). Why a pidfd: it is readable the moment
@@ -380,8 +233,9 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
 {
     static char buffer[SPAWNER_MAX_MESSAGE];
     const struct child_info *child = spawn->child;
-    /* New starts and restarts alike run the newest generation. */
-    struct spawner_link *link = host_current_generation(host, child->plugin);
+    /* New starts and restarts alike run the newest generation; a plugin
+     * whose file is gone, its newest retired one (host_generations.c). */
+    struct spawner_link *link = host_restart_generation(host, child->plugin);
     if (!link || link->fd < 0) {
         *why = "its plugin is not loaded";
         return -1;
@@ -401,7 +255,8 @@ int host_send_spawn(struct host *host, const struct action *spawn, const char **
         *why = "out of memory in the host";
         return -1;
     }
-    host_spare_want(link);
+    if (!link->retired) /* a retired generation has no spare, only restarts to run */
+        host_spare_want(link);
     return 0;
 }
 
@@ -508,17 +363,22 @@ static void on_spawner_event(uv_poll_t *watcher, int status, int events)
     }
 }
 
+int host_spawner_watch(struct spawner_link *link)
+{
+    if (uv_poll_init(&link->host->loop, &link->watcher, link->fd) != 0)
+        return -1;
+    link->watcher.data = link;
+    link->watching = true;
+    if (link->retired)
+        link->host->retired_connected++;
+    return uv_poll_start(&link->watcher, UV_READABLE, on_spawner_event) == 0 ? 0 : -1;
+}
+
 int host_spawners_watch(struct host *host)
 {
-    for (size_t i = 0; i < host->spawner_count; i++) {
-        struct spawner_link *link = host->spawners[i];
-        if (uv_poll_init(&host->loop, &link->watcher, link->fd) != 0)
+    for (size_t i = 0; i < host->spawner_count; i++)
+        if (host_spawner_watch(host->spawners[i]) != 0)
             return -1;
-        link->watcher.data = link;
-        link->watching = true;
-        if (uv_poll_start(&link->watcher, UV_READABLE, on_spawner_event) != 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -533,6 +393,8 @@ void host_spawner_disconnect(struct spawner_link *link)
 {
     host_spare_drop(link);
     if (link->watching) {
+        if (link->retired)
+            link->host->retired_connected--;
         link->watching = false;
         uv_close((uv_handle_t *)&link->watcher, on_spawner_watcher_closed);
     }
@@ -553,13 +415,4 @@ void host_spawners_close(struct host *host)
         link->in_flight_head = link->in_flight_count = link->in_flight_capacity = 0;
         host_spawner_disconnect(link);
     }
-}
-
-void host_spawners_free(struct host *host)
-{
-    for (size_t i = 0; i < host->spawner_count; i++)
-        free_link(host->spawners[i]);
-    free(host->spawners);
-    host->spawners = NULL;
-    host->spawner_count = host->spawner_capacity = 0;
 }

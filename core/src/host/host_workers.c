@@ -370,7 +370,8 @@ static void worker_gone(struct host *host, struct worker_io *io, int wait_status
     link->worker_count--;
     if (io->kill_awaited)
         link->kills_awaited--;
-    host_spawner_release_if_idle(link);
+    /* Whether its generation is released waits for the tree's decision
+     * (host_apply): a restart may need it. */
     child_key key = io->key;
     pid_t pid = io->pid;
     drain_worker(host, io);

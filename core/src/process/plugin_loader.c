@@ -310,15 +310,12 @@ static int open_trusted_plugin(int dir_fd, const char *real_dir, const char *nam
     return -1;
 }
 
-/* dlopens the checked descriptor fd (the file `path`), checks the
+/* dlopens the private copy fd (of the file `path`), checks the
  * descriptor and on success adds it to set, which then owns fd. Returns 0,
  * or -1 with the reason in errors (nothing left loaded, fd closed). */
-static int load_one(struct plugin_set *set, int fd, const char *path, const char *expected_name,
-                    struct error_list *errors)
+static int load_copy(struct plugin_set *set, int fd, const char *path, const char *expected_name,
+                     struct error_list *errors)
 {
-    fd = plugin_private_copy(fd, path, expected_name, errors);
-    if (fd < 0)
-        return -1;
     char fd_path[FD_PATH_SIZE];
     descriptor_path(fd, fd_path);
     void *handle = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
@@ -521,23 +518,51 @@ void plugin_names_free(char **names, size_t count)
 }
 
 /* Loads file_name of the folder open as dir_fd (real path real_dir). */
-static int load_from(struct plugin_set *set, int dir_fd, const char *real_dir, const char *dir,
-                     const char *file_name, struct error_list *errors)
+/* The file's path and the plugin name it must hold; -1 (said) if it is
+ * not a .so file or out of memory. The caller frees both. */
+static int name_file(const char *dir, const char *file_name, char **path, char **expected_name,
+                     struct error_list *errors)
 {
     size_t dir_length = strlen(dir);
     const char *separator = dir_length > 0 && dir[dir_length - 1] == '/' ? "" : "/";
-    char *path = NULL;
-    char *expected_name = has_plugin_suffix(file_name)
-                              ? strndup(file_name, strlen(file_name) - strlen(PLUGIN_SUFFIX))
-                              : NULL;
-    if (expected_name == NULL || asprintf(&path, "%s%s%s", dir, separator, file_name) < 0) {
+    *path = NULL;
+    *expected_name = has_plugin_suffix(file_name)
+                         ? strndup(file_name, strlen(file_name) - strlen(PLUGIN_SUFFIX))
+                         : NULL;
+    if (*expected_name == NULL || asprintf(path, "%s%s%s", dir, separator, file_name) < 0) {
         error_list_add(errors, "%s%s%s: cannot load: %s", dir, separator, file_name,
-                       expected_name ? "out of memory" : "not a " PLUGIN_SUFFIX " file");
-        free(expected_name);
+                       *expected_name ? "out of memory" : "not a " PLUGIN_SUFFIX " file");
+        free(*expected_name);
+        *path = *expected_name = NULL;
         return -1;
     }
+    return 0;
+}
+
+static int load_from(struct plugin_set *set, int dir_fd, const char *real_dir, const char *dir,
+                     const char *file_name, struct error_list *errors)
+{
+    char *path, *expected_name;
+    if (name_file(dir, file_name, &path, &expected_name, errors) != 0)
+        return -1;
     int fd = open_trusted_plugin(dir_fd, real_dir, file_name, path, errors);
-    int result = fd < 0 || load_one(set, fd, path, expected_name, errors) != 0 ? -1 : 0;
+    if (fd >= 0)
+        fd = plugin_private_copy(fd, path, expected_name, errors);
+    int result = fd < 0 || load_copy(set, fd, path, expected_name, errors) != 0 ? -1 : 0;
+    free(path);
+    free(expected_name);
+    return result;
+}
+
+int plugin_set_load_copy(struct plugin_set *set, const char *dir, const char *file_name,
+                         int copy_fd, struct error_list *errors)
+{
+    char *path, *expected_name;
+    if (name_file(dir, file_name, &path, &expected_name, errors) != 0) {
+        close(copy_fd);
+        return -1;
+    }
+    int result = load_copy(set, copy_fd, path, expected_name, errors);
     free(path);
     free(expected_name);
     return result;

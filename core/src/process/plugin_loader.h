@@ -57,6 +57,12 @@ void plugin_names_free(char **names, size_t count);
  * same checks as plugin_set_load_dir. Returns 0, or -1 with the reason. */
 int plugin_set_load_file(struct plugin_set *set, const char *dir, const char *file_name,
                          struct error_list *errors);
+/* The same from copy_fd, the private copy a spawner made of that file
+ * when it first loaded it (plugin_copy.h), whatever the file holds now:
+ * a relaunched plugin process runs its generation's own bytes. The set
+ * owns copy_fd on success; it is closed on failure. */
+int plugin_set_load_copy(struct plugin_set *set, const char *dir, const char *file_name,
+                         int copy_fd, struct error_list *errors);
 const struct loaded_plugin *plugin_set_find(const struct plugin_set *set, const char *name);
 void plugin_set_free(struct plugin_set *set);
 

@@ -1,6 +1,6 @@
 /*
- * Both ends of the spawner: spawner_launch (host side, at boot) and the
- * spawner process itself (load plugins, fork workers, reap them). The
+ * The spawner process itself (load its plugin, fork workers, reap them);
+ * the host launches it with spawner_launch (spawner_launch.c). The
  * messages' formats are in spawner_protocol.c.
  *
  * The spawner's loop is a plain poll() over its only two inputs: the
@@ -38,13 +38,10 @@
 #include "plugin_loader.h"
 #include "spare_warmup.h"
 #include "spawner_containment.h"
-#include "spawner_program.h"
 #include "worker.h"
 
 #define SPAWNER_NAME "dynsup-spawner"
 #define SPARE_NAME "dynsup-spare"
-/* How long boot waits for the plugins to load. */
-#define LOAD_TIMEOUT_MS 30000
 /* More words than any request can carry (the request line is capped). */
 #define SPAWN_MAX_ARGS 8192
 
@@ -378,12 +375,15 @@ static void send_load_report(struct spawner *spawner, const struct error_list *e
         if (n > 0 && (size_t)n < capacity - used)
             used += (size_t)n;
     }
-    send_or_die(spawner->socket_fd, report, used, NULL, 0);
+    /* With the private copy it loaded (plugin_copy.h): should this process
+     * die, the host relaunches the generation from these very bytes. */
+    int copy_fd = spawner->plugins.count == 1 ? spawner->plugins.items[0].fd : -1;
+    send_or_die(spawner->socket_fd, report, used, &copy_fd, copy_fd >= 0 ? 1 : 0);
     free(report);
 }
 
 static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const char *file_name,
-                                   const char *work_dir, pid_t host_pid)
+                                   const char *work_dir, pid_t host_pid, int copy_fd)
 {
     /* Not SIGKILL: when the host dies, the spawner kills its workers'
      * process groups before it goes (spawner_containment.c). */
@@ -425,7 +425,13 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
         dup2(socket_fd, SPAWNER_SOCKET_FD);
         close(socket_fd);
     }
-    syscall(SYS_close_range, SPAWNER_SOCKET_FD + 1, ~0u, 0);
+    bool from_copy = copy_fd >= 0;
+    if (from_copy && copy_fd != SPAWNER_COPY_FD) {
+        dup2(copy_fd, SPAWNER_COPY_FD);
+        close(copy_fd);
+    }
+    int last_kept = from_copy ? SPAWNER_COPY_FD : SPAWNER_SOCKET_FD;
+    syscall(SYS_close_range, (unsigned)last_kept + 1, ~0u, 0);
 
     static struct spawner spawner;
     spawner.socket_fd = SPAWNER_SOCKET_FD;
@@ -433,7 +439,12 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     plugin_set_init(&spawner.plugins);
     struct error_list errors;
     error_list_init(&errors);
-    plugin_set_load_file(&spawner.plugins, plugin_dir, file_name, &errors);
+    if (from_copy) {
+        fcntl(SPAWNER_COPY_FD, F_SETFD, FD_CLOEXEC);
+        plugin_set_load_copy(&spawner.plugins, plugin_dir, file_name, SPAWNER_COPY_FD, &errors);
+    } else {
+        plugin_set_load_file(&spawner.plugins, plugin_dir, file_name, &errors);
+    }
     if (work_dir && chdir(work_dir) < 0)
         error_list_add(&errors, "%s: cannot enter the config's folder: %s", work_dir, strerror(errno));
     send_load_report(&spawner, &errors);
@@ -482,107 +493,21 @@ static _Noreturn void spawner_main(int socket_fd, const char *plugin_dir, const 
     }
 }
 
-static const char *spawner_config_path = "-";
-
-void spawner_set_config_path(const char *config_path)
-{
-    spawner_config_path = config_path;
-}
-
 int spawner_exec_main(int argc, char **argv)
 {
-    if (argc != 7)
-        return 2;
+    const size_t mark_length = strlen(SPAWNER_FROM_COPY_MARK);
+    long copy_fd = -1;
     char *end;
+    if (argc == 8 && strncmp(argv[7], SPAWNER_FROM_COPY_MARK "=", mark_length + 1) == 0) {
+        copy_fd = strtol(argv[7] + mark_length + 1, &end, 10);
+        if (*end != '\0' || copy_fd <= SPAWNER_SOCKET_FD || copy_fd > INT_MAX)
+            return 2;
+    } else if (argc != 7) {
+        return 2;
+    }
     long host_pid = strtol(argv[6], &end, 10);
     if (*end != '\0' || host_pid <= 0)
         return 2;
     spawner_main(SPAWNER_SOCKET_FD, argv[3], argv[4], argv[5][0] ? argv[5] : NULL,
-                 (pid_t)host_pid);
-}
-
-/* ---------------------------------------------------------------- host side */
-
-int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
-                   pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
-                   struct error_list *errors)
-{
-    int pair[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-        error_list_add(errors, "cannot create the spawner's socket: %s", strerror(errno));
-        return -1;
-    }
-    /* One record must fit in the socket buffer: SPAWN requests carry argv. */
-    int buffer_size = SPAWNER_MAX_MESSAGE + 4096;
-    for (int i = 0; i < 2; i++) {
-        setsockopt(pair[i], SOL_SOCKET, SO_SNDBUF, &buffer_size, sizeof buffer_size);
-        setsockopt(pair[i], SOL_SOCKET, SO_RCVBUF, &buffer_size, sizeof buffer_size);
-    }
-    pid_t host_pid = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        error_list_add(errors, "cannot fork the spawner: %s", strerror(errno));
-        close(pair[0]);
-        close(pair[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(pair[0]);
-        if (pair[1] != SPAWNER_SOCKET_FD) {
-            dup2(pair[1], SPAWNER_SOCKET_FD); /* without close-on-exec */
-            close(pair[1]);
-        } else {
-            fcntl(SPAWNER_SOCKET_FD, F_SETFD, 0);
-        }
-        char host_pid_text[24];
-        snprintf(host_pid_text, sizeof host_pid_text, "%d", (int)host_pid);
-        char *argv[] = {"dynsup-spawner", SPAWNER_EXEC_MARK, (char *)spawner_config_path,
-                        (char *)plugin_dir, (char *)file_name, (char *)(work_dir ? work_dir : ""),
-                        host_pid_text, NULL};
-        spawner_program_exec(argv);
-    }
-    close(pair[1]);
-
-    char *report = malloc(SPAWNER_MAX_MESSAGE + 1);
-    ssize_t length = -1;
-    struct pollfd readable = {.fd = pair[0], .events = POLLIN};
-    int ready;
-    while ((ready = poll(&readable, 1, LOAD_TIMEOUT_MS)) < 0 && errno == EINTR)
-        ;
-    if (report && ready == 1)
-        length = recv(pair[0], report, SPAWNER_MAX_MESSAGE, 0);
-    uint32_t type = 0;
-    if (length >= (ssize_t)sizeof type)
-        memcpy(&type, report, sizeof type);
-    if (length < (ssize_t)sizeof type || type != SPAWNER_LOADED) {
-        kill(pid, SIGKILL);
-        int wait_status = 0;
-        waitpid(pid, &wait_status, 0);
-        char how[128];
-        describe_wait_status(wait_status, how, sizeof how);
-        if (ready == 0)
-            error_list_add(errors, "%s/%s: loading the plugin took over %d ms; gave up",
-                           plugin_dir, file_name, LOAD_TIMEOUT_MS);
-        else
-            error_list_add(errors,
-                           "%s/%s: the process loading the plugin died (%s): the plugin crashed "
-                           "while being loaded",
-                           plugin_dir, file_name, how);
-        free(report);
-        close(pair[0]);
-        return -1;
-    }
-    int result = spawner_parse_load_report(report + sizeof type, (size_t)length - sizeof type, plugins,
-                                   errors);
-    free(report);
-    if (result < 0) {
-        close(pair[0]);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK);
-    *spawner_pid = pid;
-    *socket_fd = pair[0];
-    return 0;
+                 (pid_t)host_pid, (int)copy_fd);
 }

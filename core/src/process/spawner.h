@@ -116,11 +116,14 @@ void describe_wait_status(int wait_status, char *text, size_t size);
  * host config's folder), so that every worker starts there and relative
  * paths in the config's arguments mean what they say. Returns 0 with the
  * spawner's pid and the host's end of the socket (non-blocking,
- * close-on-exec), the loaded plugin appended to plugins; -1 with every
- * loading error (the spawner is then already gone). */
+ * close-on-exec), the loaded plugin appended to plugins, and in
+ * loaded_copy_fd the private copy the spawner loaded (close-on-exec; -1 if
+ * it sent none); -1 with every loading error (the spawner is then already
+ * gone). With copy_fd >= 0 (a copy it gave before), the spawner loads that
+ * instead of the file: the same generation again. */
 int spawner_launch(const char *plugin_dir, const char *file_name, const char *work_dir,
-                   pid_t *spawner_pid, int *socket_fd, struct plugin_list *plugins,
-                   struct error_list *errors);
+                   int copy_fd, pid_t *spawner_pid, int *socket_fd, int *loaded_copy_fd,
+                   struct plugin_list *plugins, struct error_list *errors);
 
 /* The spawner is a fresh image of dynsup-spawner (or, without it, of
  * dynsup-host: spawner_program.h), exec'ed as
@@ -133,6 +136,11 @@ int spawner_launch(const char *plugin_dir, const char *file_name, const char *wo
 #define SPAWNER_EXEC_MARK "--internal-spawner"
 /* The spawner's socket to the host, in the spawner. */
 #define SPAWNER_SOCKET_FD 3
+/* A relaunch (copy_fd of spawner_launch): one more word after HOST_PID,
+ * --from-copy=N, the generation's private copy being descriptor N; the
+ * spawner moves it to SPAWNER_COPY_FD and loads it instead of the file. */
+#define SPAWNER_FROM_COPY_MARK "--from-copy"
+#define SPAWNER_COPY_FD 4
 void spawner_set_config_path(const char *config_path);
 int spawner_exec_main(int argc, char **argv);
 

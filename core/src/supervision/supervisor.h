@@ -329,6 +329,10 @@ struct supervisor_status {
 void tree_each_supervisor(const struct tree *tree, ds_time_ms now,
                           void (*visit)(const struct supervisor_status *status, void *context),
                           void *context);
+/* How many children of the tree (any state: starting, running, stopping,
+ * or due a restart) run `plugin`, in O(1). The shell keeps a plugin's
+ * code loaded while one of them may still start a worker. */
+size_t tree_count_plugin_children(const struct tree *tree, const char *plugin);
 /* Root restarts inside the root window at now. */
 uint32_t tree_root_restarts_in_window(const struct tree *tree, ds_time_ms now);
 

@@ -6,6 +6,7 @@
 
 #include "supervisor_actions.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,19 @@ uint32_t window_count_at(const struct restart_window *window, ds_time_ms now,
 
 /* ---- child entries ---- */
 
+/* The map's values are counts (never 0: an absent plugin has no entry).
+ * Keyed by the child's shared plugin text, which lives as long as any
+ * child holds it, so as long as the entry. */
+static void count_plugin_child(struct tree *tree, const char *plugin, int change)
+{
+    uintptr_t count = (uintptr_t)hashmap_get_string(&tree->children_by_plugin, plugin);
+    count = change > 0 ? count + 1 : count - 1;
+    if (count == 0)
+        hashmap_remove_string(&tree->children_by_plugin, plugin);
+    else if (hashmap_put_string(&tree->children_by_plugin, plugin, (void *)count) != 0)
+        out_of_memory();
+}
+
 struct supervisor *find_supervisor(const struct tree *tree, const char *name)
 {
     return name == NULL ? NULL : hashmap_get_string(&tree->supervisors_by_name, name);
@@ -114,6 +128,7 @@ struct child *new_child(struct tree *tree, struct supervisor *sup, const struct 
     sup->counts.specs++;
     sup->counts.workers++;
     tree->child_total++;
+    count_plugin_child(tree, child->info.plugin, +1);
     return child;
 }
 
@@ -267,6 +282,7 @@ void remove_child(struct tree *tree, struct child *child)
     sup->counts.specs--;
     sup->counts.workers--;
     tree->child_total--;
+    count_plugin_child(tree, child->info.plugin, -1);
     /* Whoever waited for this name gets its turn, in order. */
     if (child->parked_first != NULL) {
         if (tree->unparked_last != NULL)
@@ -313,6 +329,7 @@ struct tree *tree_new(uint32_t root_max_restarts, uint32_t root_max_seconds)
     hashmap_init(&tree->supervisors_by_name);
     hashmap_init(&tree->children_by_key);
     hashmap_init(&tree->children_by_pid);
+    hashmap_init(&tree->children_by_plugin);
     shared_texts_init(&tree->shared);
     tree->next_key = 1;
     tree->root_max_restarts = root_max_restarts;
@@ -334,6 +351,7 @@ void tree_free(struct tree *tree)
     hashmap_free(&tree->supervisors_by_name);
     hashmap_free(&tree->children_by_key);
     hashmap_free(&tree->children_by_pid);
+    hashmap_free(&tree->children_by_plugin);
     shared_texts_free(&tree->shared);
     window_free(&tree->root_restarts);
     free(tree);
@@ -408,6 +426,11 @@ void tree_each_supervisor(const struct tree *tree, ds_time_ms now,
         };
         visit(&status, context);
     }
+}
+
+size_t tree_count_plugin_children(const struct tree *tree, const char *plugin)
+{
+    return (uintptr_t)hashmap_get_string(&tree->children_by_plugin, plugin);
 }
 
 uint32_t tree_root_restarts_in_window(const struct tree *tree, ds_time_ms now)

@@ -77,6 +77,9 @@ struct tree {
     struct hashmap supervisors_by_name;
     struct hashmap children_by_key;
     struct hashmap children_by_pid; /* every child with a live process */
+    /* plugin name (a child's shared text) -> how many children run it,
+     * stored as a number in the value: tree_count_plugin_children */
+    struct hashmap children_by_plugin;
     size_t child_total;
     child_key next_key;
     uint32_t root_max_restarts, root_max_seconds;
