@@ -87,7 +87,8 @@ def test_a_restart_of_a_retired_plugins_child_runs_its_kept_code_and_harms_no_si
         # Once no child can restart into it, the plugin's process goes.
         assert host.terminate_child("s", replacement)["result"] == "ok"
         wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        assert versioned_generations(host) == []
+        # unlisted when the host reaps it, a moment after gone() turns true
+        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
         assert alive(sibling)
         assert host.stop() == 0
 
@@ -100,7 +101,8 @@ def test_a_retired_plugins_temporary_child_that_ends_releases_its_process():
         retire_the_plugin(host)
         os.kill(retired, signal.SIGKILL)  # temporary: never restarted
         wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        assert versioned_generations(host) == []
+        # unlisted when the host reaps it, a moment after gone() turns true
+        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
         assert host.stop() == 0
 
 
@@ -120,7 +122,8 @@ def test_a_retired_plugins_child_waiting_for_its_restart_keeps_the_process_until
         answer = host.request({"cmd": "terminate_child", "supervisor": "s", "key": key})
         assert answer["result"] == "ok", answer
         wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        assert versioned_generations(host) == []
+        # unlisted when the host reaps it, a moment after gone() turns true
+        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
         assert host.stop() == 0
 
 
@@ -142,7 +145,8 @@ def test_a_retired_plugin_added_back_releases_the_kept_process_at_once():
         wait_for(lambda: gone(plugin_process), what="the kept 1.0.0 process released")
         waiting = [c for c in host.which_children("s") if c["id"] == "c"]
         assert waiting[0]["state"] == "restarting" and waiting[0]["plugin_version"] == "1.1.0", waiting
-        assert [g[0] for g in versioned_generations(host)] == [2]
+        wait_for(lambda: [g[0] for g in versioned_generations(host)] == [2],
+                 what="only generation 2 listed once 1.0.0 is reaped")
         assert host.stop() == 0
 
 if __name__ == "__main__":
