@@ -105,6 +105,8 @@ void connection_close(struct connection *connection)
         return;
     connection->closing = true;
     connection->server->connection_count--;
+    if (connection->admitted)
+        connection->server->admitted_count--;
     connection_stop_waiting(connection);
     connection_drop_slots(connection);
     uv_close((uv_handle_t *)&connection->pipe, on_connection_closed);
@@ -293,13 +295,15 @@ static void set_connection_limits(struct control_server *server)
     server->most_for_others = server->most_connections - kept;
 }
 
-/* No room for this one (it is counted already): one busy line, then EOF. */
+/* No room for this one: one busy line, then EOF. Only admitted
+ * connections count: refused ones (forbidden, busy) are on their way out
+ * and must not use up the room kept for root and the host's user. */
 static bool connection_over_limit(struct connection *connection)
 {
     struct control_server *server = connection->server;
     bool admin = connection->peer.uid == 0 || connection->peer.uid == geteuid();
     unsigned most = admin ? server->most_connections : server->most_for_others;
-    if (server->connection_count <= most)
+    if (server->admitted_count < most)
         return false;
     server->busy_unlogged++;
     uint64_t now = uv_now(server->loop);
@@ -308,14 +312,14 @@ static bool connection_over_limit(struct connection *connection)
                   "control socket: too many control connections: refused %u (the last from uid %u "
                   "pid %d) with %u open; at most %u, %u of them for users other than root and "
                   "the host's", server->busy_unlogged, (unsigned)connection->peer.uid,
-                  (int)connection->peer.pid, server->connection_count - 1, server->most_connections,
+                  (int)connection->peer.pid, server->admitted_count, server->most_connections,
                   server->most_for_others);
         server->busy_logged_ms = now;
         server->busy_unlogged = 0;
     }
     char detail[96];
     snprintf(detail, sizeof detail, "too many control connections (%u open); try again later",
-             server->connection_count - 1);
+             server->admitted_count);
     connection_answer_now(connection, protocol_format_busy(detail));
     connection_finish(connection);
     return true;
@@ -358,6 +362,8 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     if (connection_over_limit(connection))
         return;
+    connection->admitted = true;
+    server->admitted_count++;
     connection_apply_backpressure(connection); /* nothing pending: starts reading */
 }
 
@@ -510,7 +516,8 @@ static void close_connections_no_longer_allowed(struct control_server *server)
 {
     for (struct connection *connection = server->connections; connection;
          connection = connection->next) {
-        if (connection->closing || control_peer_allowed(&server->access, &connection->peer))
+        if (connection->closing || !connection->admitted ||
+            control_peer_allowed(&server->access, &connection->peer))
             continue;
         log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
                   "control socket: closed the connection of peer uid %u pid %d: no longer "
@@ -552,6 +559,13 @@ int control_server_set_access(struct control_server *server, const struct contro
                        server->path, (unsigned)mode, strerror(errno));
         result = -1;
     }
+    /* Checking every open connection again may ask the user database
+     * (allow_group): only when the rule changed. */
+    bool changed = count != server->access.allow_uid_count ||
+                   (count > 0 &&
+                    memcmp(uids, server->access.allow_uids, (size_t)count * sizeof *uids) != 0) ||
+                   group != server->access.has_allow_group ||
+                   (group && access->allow_gid != server->access.allow_gid);
     free(server->allow_uids);
     server->allow_uids = uids;
     server->access = (struct control_access){
@@ -560,6 +574,7 @@ int control_server_set_access(struct control_server *server, const struct contro
         .has_allow_group = group,
         .allow_gid = group ? access->allow_gid : 0,
     };
-    close_connections_no_longer_allowed(server);
+    if (changed)
+        close_connections_no_longer_allowed(server);
     return result;
 }

@@ -78,6 +78,7 @@ struct connection {
     bool closing;
     uv_shutdown_t shutdown_request;
     struct ucred peer;              /* SO_PEERCRED at accept: checked again when access narrows */
+    bool admitted;                  /* allowed and within the limit: counted in admitted_count */
 };
 
 /* Lines handed to libuv in one uv_write; freed when the write is done. */
@@ -100,6 +101,7 @@ struct control_server {
     void *context;
     struct connection *connections;
     unsigned connection_count;      /* open, not closing */
+    unsigned admitted_count;        /* of them, admitted (refused ones are on their way out) */
     unsigned most_connections;      /* see CONNECTIONS_MOST */
     unsigned most_for_others;       /* of them, for peers other than root and the host's user */
     uint64_t busy_logged_ms;        /* refusals are logged at most once a second */
