@@ -32,7 +32,7 @@ def test_a_path_that_is_not_a_socket_says_so_and_not_that_it_is_stale():
     """A stale socket may be deleted; a config file or a folder named by
     mistake must not be called one."""
     host = Host()
-    for path, kind in ((host.config, "a regular file"), (host.dir, "a directory")):
+    for path, kind in ((host.config, "a regular file"), (host.dir, "a folder")):
         result = run_cli("status", "-s", path)
         assert result.returncode == 3, result
         assert "not a socket but %s" % kind in result.stderr, result.stderr

@@ -147,7 +147,7 @@ def test_a_so_that_is_not_a_regular_file_is_refused_like_a_bad_plugin():
     symlink to a device named like a plugin is as loud as a broken one
     (the same rule as a children.d *.ini)."""
     cases = [("fifo.so", os.mkfifo, "a FIFO"),
-             ("folder.so", lambda path: os.mkdir(path, 0o755), "a directory"),
+             ("folder.so", lambda path: os.mkdir(path, 0o755), "a folder"),
              ("zero.so", lambda path: os.symlink("/dev/zero", path), "a character device")]
     for name, make, kind in cases:
         folder = plugin_folder("hello")

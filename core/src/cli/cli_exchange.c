@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "cli_internal.h"
+#include "file_kind.h"
 
 /* Generous: start_child waits for the plugin's init, which may be slow. */
 #define CLI_ANSWER_TIMEOUT_MS 60000
@@ -52,16 +53,6 @@ static int wait_until(int fd, short events, int64_t deadline)
 
 /* What a failed connect() means to whoever typed the command: "not
  * running" and "not allowed" call for different fixes. */
-static const char *file_kind(mode_t mode)
-{
-    return S_ISREG(mode)    ? "a regular file"
-           : S_ISDIR(mode)  ? "a directory"
-           : S_ISFIFO(mode) ? "a FIFO"
-           : S_ISCHR(mode)  ? "a character device"
-           : S_ISBLK(mode)  ? "a block device"
-                            : "not a socket";
-}
-
 static const char *unreachable_hint(int error, const char *socket_path)
 {
     static char not_a_socket[96];
@@ -73,7 +64,7 @@ static const char *unreachable_hint(int error, const char *socket_path)
         /* A stale socket may be deleted: never call another file one. */
         if (stat(socket_path, &file) == 0 && !S_ISSOCK(file.st_mode)) {
             snprintf(not_a_socket, sizeof not_a_socket,
-                     "it is not a socket but %s: is -c/-s the host's?", file_kind(file.st_mode));
+                     "it is not a socket but %s: is -c/-s the host's?", file_kind_name(file.st_mode));
             return not_a_socket;
         }
         return "nothing listens on it: dynsup-host is not running (the socket file is stale)";

@@ -35,6 +35,7 @@
  * values it gives, stay exactly those of the whole file.
  */
 #include "config_values.h"
+#include "file_kind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,21 +50,6 @@
 
 /* ---- the checked copy --------------------------------------------------- */
 
-static const char *file_type_name(mode_t mode)
-{
-    if (S_ISFIFO(mode))
-        return "a FIFO";
-    if (S_ISCHR(mode))
-        return "a character device";
-    if (S_ISBLK(mode))
-        return "a block device";
-    if (S_ISSOCK(mode))
-        return "a socket";
-    if (S_ISDIR(mode))
-        return "a folder";
-    return "not a file";
-}
-
 static void __attribute__((format(printf, 4, 5)))
 refuse(struct config_problems *problems, const char *path, int line, const char *fmt, ...)
 {
@@ -77,7 +63,7 @@ static int refuse_type(struct config_problems *problems, const char *path, mode_
 {
     refuse(problems, path, 0,
            "not a regular file (%s); config files must be regular files (a symlink to one is fine)",
-           file_type_name(mode));
+           file_kind_name(mode));
     return -1;
 }
 

@@ -8,8 +8,8 @@
  */
 #include "plugin_loader.h"
 #include "plugin_copy.h"
+#include "plugin_dir_listing.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -22,8 +22,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define PLUGIN_SUFFIX ".so"
 
 /* Longest descriptor string quoted in a refusal; a plugin is foreign code
  * and its "name" may be anything, so messages stay one short line. */
@@ -363,112 +361,6 @@ static int load_copy(struct plugin_set *set, int fd, const char *path, const cha
     return 0;
 }
 
-static bool has_plugin_suffix(const char *file_name)
-{
-    size_t length = strlen(file_name);
-    size_t suffix_length = strlen(PLUGIN_SUFFIX);
-    return length > suffix_length &&
-           strcmp(file_name + length - suffix_length, PLUGIN_SUFFIX) == 0;
-}
-
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_strings(char **strings, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        free(strings[i]);
-    free(strings);
-}
-
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode)    ? "a directory"
-           : S_ISFIFO(mode) ? "a FIFO"
-           : S_ISCHR(mode)  ? "a character device"
-           : S_ISBLK(mode)  ? "a block device"
-           : S_ISSOCK(mode) ? "a socket"
-                            : "of another kind";
-}
-
-/* Collects the names of the regular files ending in .so of the folder
- * open as dir_fd, sorted, so the load order (and the order of errors) does
- * not depend on the file system. Anything else named like a plugin is an
- * error in `errors` (naming dir), as loud as a broken plugin: operators
- * drop plugins there. Returns 0, or -1 with errno set when the folder
- * cannot be read. */
-static int list_plugin_files(int dir_fd, const char *dir, char ***names_out, size_t *count_out,
-                             struct error_list *errors)
-{
-    int stream_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    DIR *stream = stream_fd < 0 ? NULL : fdopendir(stream_fd);
-    if (stream == NULL) {
-        int saved = errno;
-        if (stream_fd >= 0)
-            close(stream_fd);
-        errno = saved;
-        return -1;
-    }
-
-    char **names = NULL;
-    size_t count = 0, capacity = 0;
-    int saved_errno = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *dirent = readdir(stream);
-        if (dirent == NULL) {
-            saved_errno = errno;
-            break;
-        }
-        if (!has_plugin_suffix(dirent->d_name))
-            continue;
-        /* stat (not d_type): d_type may be DT_UNKNOWN, and a symlink to a
-         * plugin is a fine way to enable one. */
-        struct stat info;
-        if (fstatat(dirfd(stream), dirent->d_name, &info, 0) != 0) {
-            if (errno == ENOENT)
-                error_list_add(errors, "%s/%s: refused: a symlink to nothing", dir, dirent->d_name);
-            else
-                error_list_add(errors, "%s/%s: cannot check: %s", dir, dirent->d_name,
-                               strerror(errno));
-            continue;
-        }
-        if (!S_ISREG(info.st_mode)) {
-            error_list_add(errors, "%s/%s: refused: not a regular file but %s", dir,
-                           dirent->d_name, file_kind(info.st_mode));
-            continue;
-        }
-        if (count == capacity) {
-            size_t new_capacity = capacity ? capacity * 2 : 16;
-            char **grown = realloc(names, new_capacity * sizeof *grown);
-            if (grown == NULL) {
-                saved_errno = ENOMEM;
-                break;
-            }
-            names = grown;
-            capacity = new_capacity;
-        }
-        if ((names[count] = strdup(dirent->d_name)) == NULL) {
-            saved_errno = ENOMEM;
-            break;
-        }
-        count++;
-    }
-    closedir(stream);
-    if (saved_errno != 0) {
-        free_strings(names, count);
-        errno = saved_errno;
-        return -1;
-    }
-    if (count > 0)
-        qsort(names, count, sizeof *names, compare_strings);
-    *names_out = names;
-    *count_out = count;
-    return 0;
-}
-
 /* Opens the plugin folder and checks it. Returns its descriptor with its
  * real path in real_dir, or -1 with the reason in errors. */
 static int open_trusted_folder(const char *dir, char *real_dir, size_t real_dir_size,
@@ -497,10 +389,10 @@ int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_
     int dir_fd = open_trusted_folder(dir, real_dir, sizeof real_dir, errors);
     if (dir_fd < 0)
         return -1;
-    size_t errors_before = errors->count;
-    int result = list_plugin_files(dir_fd, dir, names, count, errors);
-    if (result == 0 && errors->count > errors_before) { /* refused entries: say so, load none */
-        free_strings(*names, *count);
+    size_t refused;
+    int result = plugin_files_list(dir_fd, dir, names, count, &refused, errors);
+    if (result == 0 && refused > 0) { /* said why: load none */
+        plugin_names_free(*names, *count);
         *names = NULL;
         *count = 0;
         close(dir_fd);
@@ -512,11 +404,6 @@ int plugin_dir_list(const char *dir, char ***names, size_t *count, struct error_
     return result;
 }
 
-void plugin_names_free(char **names, size_t count)
-{
-    free_strings(names, count);
-}
-
 /* Loads file_name of the folder open as dir_fd (real path real_dir). */
 /* The file's path and the plugin name it must hold; -1 (said) if it is
  * not a .so file or out of memory. The caller frees both. */
@@ -526,7 +413,7 @@ static int name_file(const char *dir, const char *file_name, char **path, char *
     size_t dir_length = strlen(dir);
     const char *separator = dir_length > 0 && dir[dir_length - 1] == '/' ? "" : "/";
     *path = NULL;
-    *expected_name = has_plugin_suffix(file_name)
+    *expected_name = plugin_file_name_has_suffix(file_name)
                          ? strndup(file_name, strlen(file_name) - strlen(PLUGIN_SUFFIX))
                          : NULL;
     if (*expected_name == NULL || asprintf(path, "%s%s%s", dir, separator, file_name) < 0) {
@@ -601,17 +488,17 @@ int plugin_set_load_dir(struct plugin_set *set, const char *dir, struct error_li
 
     char **names = NULL;
     size_t count = 0;
-    size_t errors_before = errors->count;
-    if (list_plugin_files(dir_fd, dir, &names, &count, errors) != 0) {
+    size_t refused;
+    if (plugin_files_list(dir_fd, dir, &names, &count, &refused, errors) != 0) {
         error_list_add(errors, "%s: cannot read plugin folder: %s", dir, strerror(errno));
         close(dir_fd);
         return -1;
     }
-    int result = errors->count > errors_before ? -1 : 0;
+    int result = refused > 0 ? -1 : 0;
     for (size_t i = 0; i < count; i++)
         if (load_from(set, dir_fd, real_dir, dir, names[i], errors) != 0)
             result = -1;
-    free_strings(names, count);
+    plugin_names_free(names, count);
     close(dir_fd);
     return result;
 }
