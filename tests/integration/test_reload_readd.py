@@ -7,9 +7,14 @@ config as it is at that moment. Removed again before that, it stays gone.
 Removing several supervisors in one reload is here too: each one's
 "supervisor removed" line is written while the others are taken out.
 
-The old supervisor's child ignores SIGTERM and has a long shutdown, so the
-old one is still there while the next reloads are sent.
+The old supervisor's child ignores SIGTERM and has a shutdown of a minute,
+so the old one is still there while the next reloads are sent, however
+slow the machine; the test then ends that removal itself (SIGKILL). The
+re-added supervisor autostarts a child that stops at once.
 """
+
+import os
+import signal
 
 from harness import Host, alive, gone, run_tests, wait_for
 
@@ -25,7 +30,7 @@ CHILDREN = """
 plugin = sleeper
 args = --ignore-stop
 restart = permanent
-shutdown = 3000
+shutdown = 60000
 
 [child:quick]
 plugin = sleeper
@@ -34,8 +39,18 @@ shutdown = 1000
 """
 
 
-def new_host():
-    return Host(SUPERVISORS, {"children.ini": CHILDREN}).start()
+# r as a reload adds it back: its autostart stops at once at the host's stop
+READDED = SUPERVISORS.replace("autostart = stubborn", "autostart = quick")
+
+
+def new_host(supervisors=SUPERVISORS):
+    return Host(supervisors, {"children.ini": CHILDREN}).start()
+
+
+def end_the_removal(old):
+    """The old child would hold its supervisor's removal for a minute."""
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: gone(old), what="the old child gone")
 
 
 def configure(host, supervisors):
@@ -75,7 +90,7 @@ def remove_r_leaving_its_stubborn_child_stopping(host):
 def test_a_supervisor_re_added_while_its_removal_runs_is_created_once_the_old_one_is_gone():
     with new_host() as host:
         old = remove_r_leaving_its_stubborn_child_stopping(host)
-        configure(host, SUPERVISORS)
+        configure(host, READDED)
         answer = reload(host)
         added = [c for c in answer["changes"] if c["id"] == "r"]
         assert added == [{"kind": "supervisor", "id": "r", "change": "added",
@@ -83,7 +98,7 @@ def test_a_supervisor_re_added_while_its_removal_runs_is_created_once_the_old_on
         assert alive(old), "the old child stopped before the re-add: the race was not exercised"
         # Meanwhile r is the old one, stopping: new starts are refused.
         assert host.start_child("r", "stubborn")["error"] == "shutting_down"
-        wait_for(lambda: gone(old), what="the old child killed after its shutdown time")
+        end_the_removal(old)
         wait_for(lambda: "r" in supervisor_names(host), what="the re-added r in status")
         fresh = wait_for(lambda: host.child_pids("r") and all(host.child_pids("r")) and host.child_pids("r"),
                          what="the re-added r's autostart")
@@ -98,12 +113,12 @@ def test_a_supervisor_re_added_while_its_removal_runs_is_created_once_the_old_on
 def test_the_latest_config_applies_to_a_re_added_supervisor_when_it_is_created():
     with new_host() as host:
         old = remove_r_leaving_its_stubborn_child_stopping(host)
-        configure(host, SUPERVISORS)
+        configure(host, READDED)
         reload(host)
-        configure(host, SUPERVISORS.replace("autostart = stubborn", "max_children = 1\nautostart = quick"))
+        configure(host, READDED.replace("autostart = quick", "max_children = 1\nautostart = quick"))
         assert supervisor_change(reload(host), "r") == "changed"
         assert alive(old), "the old child stopped before the change: the race was not exercised"
-        wait_for(lambda: gone(old), what="the old child killed after its shutdown time")
+        end_the_removal(old)
         fresh = wait_for(lambda: host.which_children("r") if "r" in supervisor_names(host) else None,
                          what="the re-added r's autostart")
         assert [c["id"] for c in fresh] == ["quick"], fresh
@@ -114,12 +129,12 @@ def test_the_latest_config_applies_to_a_re_added_supervisor_when_it_is_created()
 def test_a_supervisor_re_added_then_removed_again_before_the_old_one_is_gone_stays_gone():
     with new_host() as host:
         old = remove_r_leaving_its_stubborn_child_stopping(host)
-        configure(host, SUPERVISORS)
+        configure(host, READDED)
         reload(host)
         configure(host, "[supervisor:work]\n")
         assert supervisor_change(reload(host), "r") == "removed"
         assert alive(old), "the old child stopped before the second removal: the race was not exercised"
-        wait_for(lambda: gone(old), what="the old child killed after its shutdown time")
+        end_the_removal(old)
         wait_for(lambda: supervisor_names(host) == ["work"], what="r gone from the tree")
         assert host.start_child("r", "stubborn")["error"] == "unknown_supervisor"
         assert "sup=r child=- pid=- supervisor added" not in host.log()
@@ -131,10 +146,10 @@ def test_supervisors_removed_together_by_one_reload_are_each_logged_and_gone():
     """Empty supervisors are taken out of the tree at once; the log line of
     the first must not point at what the removal of the second freed (an
     ASan build of the host showed a use-after-free here)."""
-    with new_host() as host:
-        configure(host, SUPERVISORS + "\n[supervisor:a]\n[supervisor:b]\n")
+    with new_host(READDED) as host:
+        configure(host, READDED + "\n[supervisor:a]\n[supervisor:b]\n")
         reload(host)
-        configure(host, SUPERVISORS)
+        configure(host, READDED)
         answer = reload(host)
         assert [supervisor_change(answer, name) for name in "ab"] == ["removed", "removed"], answer
         assert supervisor_names(host) == ["work", "r"]
