@@ -33,13 +33,13 @@ restart = permanent
 """
 
 
-def relaunching_host():
+def relaunching_host(env=None, children=CHILDREN):
     folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
     shutil.copy(os.path.join(PLUGIN_DIR, "sleeper.so"), folder)
     shutil.copy(os.path.join(VERSIONS, "1.0", "versioned.so"), folder)
-    host = Host(SUPERVISORS, {"children.ini": CHILDREN}, plugin_dir=folder)
+    host = Host(SUPERVISORS, {"children.ini": children}, plugin_dir=folder)
     host.plugin_folder = folder
-    return host.start()
+    return host.start(env=env)
 
 
 def overwrite_in_place(host, data):
@@ -116,6 +116,30 @@ def test_a_retired_plugins_process_that_dies_is_relaunched_from_its_kept_code():
         # gone() is true from its exit on; the host drops it from the list
         # when it reaps it, a moment later
         wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
+        assert host.stop() == 0
+
+
+def test_a_current_generation_that_cannot_be_relaunched_leaves_no_start_to_an_older_one():
+    """1.0.0 still runs a worker after a reload to 1.1.0; 1.1.0's process
+    dies and can no longer be loaded. New starts fail ("not loaded"), as
+    the log says, rather than run the 1.0.0 code that was replaced."""
+    refuse = os.path.join(tempfile.mkdtemp(prefix="dynsup-refuse-"), "refuse")
+    children = CHILDREN + "\n[child:d]\nplugin = versioned\nrestart = temporary\n"
+    with relaunching_host(env=dict(os.environ, VERSIONED_REFUSE_LOAD=refuse), children=children) as host:
+        old_worker = running_versioned(host)
+        newer = os.path.join(host.plugin_folder, ".versioned.so.new")
+        shutil.copy(os.path.join(VERSIONS, "1.1", "versioned.so"), newer)
+        os.rename(newer, os.path.join(host.plugin_folder, "versioned.so"))
+        assert host.request({"cmd": "reload"})["result"] == "ok"
+        newer_worker = host.start_child("s", "d")["pid"]
+        host.wait_log("pid=%d versioned 1.1.0 running" % newer_worker)
+        open(refuse, "w").close()
+        os.kill(parent_of(newer_worker), signal.SIGKILL)
+        host.wait_log("plugin versioned cannot be relaunched")
+        answer = host.start_child("s", "d")
+        assert answer["result"] == "error", answer
+        assert host.log().count("versioned 1.0.0 running") == 1, host.log()
+        assert alive(old_worker)
         assert host.stop() == 0
 
 

@@ -10,9 +10,21 @@
  * other offsets: a worker whose mapped file was overwritten in place
  * would jump into the wrong code.
  */
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dynsup/plugin.h>
+
+/* A plugin that can no longer be loaded from some moment on (a relaunch
+ * that fails): once the file VERSIONED_REFUSE_LOAD names exists, loading
+ * it aborts the process that loads it. */
+__attribute__((constructor)) static void versioned_loaded(void)
+{
+    const char *refuse = getenv("VERSIONED_REFUSE_LOAD");
+    if (refuse && access(refuse, F_OK) == 0)
+        abort();
+}
 
 #ifndef VERSIONED_VERSION
 #define VERSIONED_VERSION "1.0.0"

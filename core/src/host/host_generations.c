@@ -146,15 +146,21 @@ struct spawner_link *host_current_generation(struct host *host, const char *plug
     return NULL;
 }
 
+/* The plugin's newest generation, if it can serve: current, or retired
+ * (its file removed, or a retired one relaunched) and connected. Never an
+ * older one: a replaced generation must not take over from a newest one
+ * that died and could not be relaunched. */
 struct spawner_link *host_restart_generation(struct host *host, const char *plugin)
 {
-    struct spawner_link *current = host_current_generation(host, plugin);
-    if (current)
-        return current;
     for (size_t i = host->spawner_count; i-- > 0;) {
         struct spawner_link *link = host->spawners[i];
-        if (connected(link) && strcmp(link->plugin, plugin) == 0)
+        if (strcmp(link->plugin, plugin) != 0)
+            continue;
+        if (link->lost)
+            return NULL;
+        if (!link->retired || connected(link))
             return link;
+        return NULL;
     }
     return NULL;
 }
