@@ -315,7 +315,7 @@ static void relaunch(struct host *host, struct spawner_link *lost)
             host_spawner_retire(link);
     } else {
         if (link)
-            host_spawner_discard(link);
+            host_spawner_give_up(host, link);
         log_event(DYNSUP_LOG_ERROR, NULL, NULL, 0,
                   "plugin %s cannot be relaunched; its children's restarts will fail:",
                   lost->plugin);

@@ -201,6 +201,23 @@ void host_spawner_retire(struct spawner_link *link)
     host_spawner_release_if_idle(link);
 }
 
+void host_spawner_give_up(struct host *host, struct spawner_link *link)
+{
+    if (link->index >= host->spawner_count || host->spawners[link->index] != link) {
+        host_spawner_discard(link);
+        return;
+    }
+    /* Adopted, but its watch failed: listed, so it is never freed here.
+     * Lost, it serves nothing; its spawner reads EOF and exits. */
+    link->lost = true;
+    if (link->watching) {
+        host_spawner_disconnect(link);
+    } else if (link->fd >= 0) {
+        close(link->fd);
+        link->fd = -1;
+    }
+}
+
 int host_spawner_adopt(struct host *host, struct spawner_link *link, bool watch)
 {
     if (host->spawner_count == host->spawner_capacity) {

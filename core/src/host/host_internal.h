@@ -273,6 +273,9 @@ struct spawner_link *host_current_generation(struct host *host, const char *plug
 /* The generation a start or restart of a child running `plugin` goes to:
  * the current one, else the newest retired one still connected (its file
  * is gone: the code its children kept), else NULL. */
+/* A link that host_spawner_adopt refused: freed if it was not listed;
+ * if it was (its watch failed), marked lost and disconnected instead. */
+void host_spawner_give_up(struct host *host, struct spawner_link *link);
 struct spawner_link *host_restart_generation(struct host *host, const char *plugin);
 /* No new start will use it: released (its spawner let go) as soon as it
  * has no worker and no start in flight, and no child of the tree may

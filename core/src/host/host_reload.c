@@ -290,6 +290,7 @@ static void apply(struct host *host, struct reload_plan *plan)
         if (host_spawner_adopt(host, link, true) != 0) {
             log_event(DYNSUP_LOG_ERROR, NULL, NULL, link->pid,
                       "plugin %s: cannot watch its new plugin process: out of memory", link->name);
+            host_spawner_give_up(host, link);
             continue;
         }
         log_event(DYNSUP_LOG_INFO, NULL, NULL, link->pid, "plugin %s %s loaded (generation %u)",
