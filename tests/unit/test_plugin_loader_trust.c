@@ -362,6 +362,13 @@ static void test_loaded_plugin_is_the_checked_file_even_if_its_path_is_replaced(
     snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", set.items[0].fd);
     assert_string_equal(where.dli_fname, fd_path);
     assert_string_equal(set.items[0].plugin->name, "hello");
+    /* and that copy is sealed: kept for the generation's whole life (a
+     * relaunch runs it), nobody may change its bytes or size */
+    int seals = fcntl(set.items[0].fd, F_GET_SEALS);
+    assert_true(seals >= 0);
+    assert_int_equal(seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+                     F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    assert_int_equal(write(set.items[0].fd, "x", 1), -1);
 
     plugin_set_free(&set);
     error_list_free(&errors);

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ static int check_segments_inside(int fd, off_t size, const char *path, struct er
 
 int plugin_private_copy(int fd, const char *path, const char *name, struct error_list *errors)
 {
-    int copy = memfd_create(name, MFD_CLOEXEC);
+    int copy = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (copy < 0) {
         error_list_add(errors, "%s: cannot load: cannot make a private copy: %s", path,
                        strerror(errno));
@@ -86,6 +87,14 @@ int plugin_private_copy(int fd, const char *path, const char *name, struct error
     }
     close(fd);
     if (check_segments_inside(copy, offset, path, errors) != 0) {
+        close(copy);
+        return -1;
+    }
+    /* Kept for the generation's life (a relaunch runs it again): its
+     * bytes are fixed from here on, whoever holds it. */
+    if (fcntl(copy, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        error_list_add(errors, "%s: cannot load: cannot seal its private copy: %s", path,
+                       strerror(errno));
         close(copy);
         return -1;
     }
