@@ -113,6 +113,10 @@ def main(argv):
     argv = [a for a in argv if a not in ("--pause-damon", "--perf", "--floor-with-plugin", "--tree-cpu")]
     sizes, reps = [int(n) for n in argv[0].split(",")], int(argv[1])
     builds = [os.path.abspath(b) for b in argv[2:]]
+    # Each build's name in the output: its folder's name, or its whole path
+    # when two builds share that name (they would be counted as one).
+    names = [os.path.basename(b) for b in builds]
+    label = {b: (b if names.count(os.path.basename(b)) > 1 else os.path.basename(b)) for b in builds}
     bench = load_bench()
     print("priority %s, load average %s, %s UTC" % (bench.raise_priority(True), os.getloadavg(),
                                                    time.strftime("%H:%M:%S", time.gmtime())), flush=True)
@@ -141,7 +145,7 @@ def main(argv):
                 plugin_floor = bench.baseline(envs[builds[0]], "--load", plugin, "stop", live)[0] / 1e6
                 line += ", with the plugin %7.1f ms" % plugin_floor
             for build in builds:
-                row = dict(rep=rep, live=live, build=os.path.basename(build), floor_ms=floor,
+                row = dict(rep=rep, live=live, build=label[build], floor_ms=floor,
                            plugin_floor_ms=plugin_floor,
                            **stop_once(bench, build, envs[build], live, use_perf, tree_cpu))
                 rows.append(row)
@@ -153,13 +157,13 @@ def main(argv):
             print(line, flush=True)
     for live in sizes:
         for build in builds:
-            mine = [r for r in rows if r["live"] == live and r["build"] == os.path.basename(build)]
-            print_ratios(bench, "%5d live, %s" % (live, os.path.basename(build)),
+            mine = [r for r in rows if r["live"] == live and r["build"] == label[build]]
+            print_ratios(bench, "%5d live, %s" % (live, label[build]),
                          [r["ms"] / r["floor_ms"] for r in mine],
                          [r["ms"] for r in mine], [r["floor_ms"] for r in mine])
             if with_plugin:
                 print_ratios(bench, "%5d live, %s against the floor with the plugin"
-                             % (live, os.path.basename(build)),
+                             % (live, label[build]),
                              [r["ms"] / r["plugin_floor_ms"] for r in mine])
         if with_plugin:
             print_ratios(bench, "%5d live, the floor with the plugin against the floor" % live,
