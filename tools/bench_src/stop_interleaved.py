@@ -168,7 +168,7 @@ def main(argv):
         if with_plugin:
             print_ratios(bench, "%5d live, the floor with the plugin against the floor" % live,
                          [r["plugin_floor_ms"] / r["floor_ms"] for r in rows
-                          if r["live"] == live and r["build"] == os.path.basename(builds[0])])
+                          if r["live"] == live and r["build"] == label[builds[0]]])
     with open(os.path.join(builds[0], "stop-interleaved.json"), "w") as out:
         json.dump(rows, out)
     return 0
