@@ -271,6 +271,14 @@ class Host:
         return False
 
 
+def become(uid, gid):
+    """In a forked child: run as uid/gid from here on, with no
+    supplementary groups."""
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
 def talk_as(socket_path, uid, gid, request):
     """Connects to socket_path from a forked child running as uid/gid (no
     supplementary groups), sends `request` (bytes), shuts its writing side
@@ -282,9 +290,7 @@ def talk_as(socket_path, uid, gid, request):
         status = 1
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
+            become(uid, gid)
             client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             client.settimeout(DEADLINE)
             client.connect(socket_path)

@@ -9,7 +9,7 @@ import os
 import resource
 import socket
 
-from harness import DEADLINE, Host, run_tests, wait_for, worker_pids
+from harness import DEADLINE, Host, run_tests, talk_as, wait_for, worker_pids
 
 SUPERVISORS = "[supervisor:work]\nmax_children = infinity\n"
 CHILDREN = {"c.ini": "[child:sleeper]\nplugin = sleeper\nrestart = permanent\n"}
@@ -127,23 +127,7 @@ def test_the_last_connections_are_kept_for_root_and_the_host_user():
         clients = open_served(host, for_others)
         try:
             # Another user now finds no room ...
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                status = 1
-                try:
-                    os.close(read_end)
-                    os.setgroups([])
-                    os.setgid(NOBODY_GID)
-                    os.setuid(NOBODY_UID)
-                    os.write(write_end, read_to_eof(connect(host)))
-                    status = 0
-                finally:
-                    os._exit(status)
-            os.close(write_end)
-            received = os.read(read_end, 65536)
-            os.close(read_end)
-            assert os.waitpid(pid, 0)[1] == 0
+            _, received = talk_as(host.socket_path, NOBODY_UID, NOBODY_GID, b"")
             answer = json.loads(received)
             assert answer["error"] == BUSY, answer
             # ... while root is still served.
