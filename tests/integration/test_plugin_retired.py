@@ -67,6 +67,25 @@ def pid_of(host, child_id):
     return pids[0] if pids else None
 
 
+
+def kill_c_and_wait_for_its_restart_to_be_due(host):
+    """Starts c, kills it, waits until it waits for its restart (its
+    backoff); returns the plugin process it ran in."""
+    retired = host.start_child("s", "c")["pid"]
+    host.wait_log("pid=%d versioned 1.0.0 running" % retired)
+    plugin_process = parent_of(retired)
+    os.kill(retired, signal.SIGKILL)
+    wait_for(lambda: [c for c in host.which_children("s") if c["id"] == "c"
+                      and c["state"] == "restarting"], what="the child waiting for its restart")
+    return plugin_process
+
+
+def wait_released(host, plugin_process):
+    wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
+    # unlisted when the host reaps it, a moment after gone() turns true
+    wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
+
+
 def test_a_restart_of_a_retired_plugins_child_runs_its_kept_code_and_harms_no_sibling():
     with retiring_host() as host:
         retired = host.start_child("s", "c")["pid"]
@@ -86,9 +105,7 @@ def test_a_restart_of_a_retired_plugins_child_runs_its_kept_code_and_harms_no_si
         assert versioned_generations(host) == [(1, 1, False)]
         # Once no child can restart into it, the plugin's process goes.
         assert host.terminate_child("s", replacement)["result"] == "ok"
-        wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        # unlisted when the host reaps it, a moment after gone() turns true
-        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
+        wait_released(host, plugin_process)
         assert alive(sibling)
         assert host.stop() == 0
 
@@ -100,20 +117,13 @@ def test_a_retired_plugins_temporary_child_that_ends_releases_its_process():
         plugin_process = parent_of(retired)
         retire_the_plugin(host)
         os.kill(retired, signal.SIGKILL)  # temporary: never restarted
-        wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        # unlisted when the host reaps it, a moment after gone() turns true
-        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
+        wait_released(host, plugin_process)
         assert host.stop() == 0
 
 
 def test_a_retired_plugins_child_waiting_for_its_restart_keeps_the_process_until_terminated():
     with retiring_host(extra="restart_delay = 60000\nrestart_delay_max = 60000") as host:
-        retired = host.start_child("s", "c")["pid"]
-        host.wait_log("pid=%d versioned 1.0.0 running" % retired)
-        plugin_process = parent_of(retired)
-        os.kill(retired, signal.SIGKILL)
-        wait_for(lambda: [c for c in host.which_children("s") if c["id"] == "c"
-                          and c["state"] == "restarting"], what="the child waiting for its restart")
+        plugin_process = kill_c_and_wait_for_its_restart_to_be_due(host)
         # No worker left, but the child may still restart into this code.
         retire_the_plugin(host)
         assert versioned_generations(host) == [(1, 0, False)]
@@ -121,20 +131,13 @@ def test_a_retired_plugins_child_waiting_for_its_restart_keeps_the_process_until
         key = [c["key"] for c in host.which_children("s") if c["id"] == "c"][0]
         answer = host.request({"cmd": "terminate_child", "supervisor": "s", "key": key})
         assert answer["result"] == "ok", answer
-        wait_for(lambda: gone(plugin_process), what="the retired plugin's process released")
-        # unlisted when the host reaps it, a moment after gone() turns true
-        wait_for(lambda: versioned_generations(host) == [], what="the released generation unlisted")
+        wait_released(host, plugin_process)
         assert host.stop() == 0
 
 
 def test_a_retired_plugin_added_back_releases_the_kept_process_at_once():
     with retiring_host(extra="restart_delay = 15000\nrestart_delay_max = 15000") as host:
-        retired = host.start_child("s", "c")["pid"]
-        host.wait_log("pid=%d versioned 1.0.0 running" % retired)
-        plugin_process = parent_of(retired)
-        os.kill(retired, signal.SIGKILL)
-        wait_for(lambda: [c for c in host.which_children("s") if c["id"] == "c"
-                          and c["state"] == "restarting"], what="the child waiting for its restart")
+        plugin_process = kill_c_and_wait_for_its_restart_to_be_due(host)
         retire_the_plugin(host)
         assert alive(plugin_process)
         shutil.copy(os.path.join(VERSIONS, "1.1", "versioned.so"), host.plugin_folder)
