@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD_DIR, DEADLINE, PLUGIN_DIR, Host, alive, comm_of, gone, parent_of, process_state, processes_of,
-                     run_tests, status_number, wait_for, wait_workers, zombie_children_of)
+from harness import (BUILD_DIR, DEADLINE, PLUGIN_DIR, SPARE, Host, alive, children_of_all, comm_of, gone, parent_of,
+                     process_state, processes_of, run_tests, spawners_of, status_number, wait_for, wait_workers,
+                     zombie_children_of)
 
 SUPERVISORS = """
 [supervisor:rogue]
@@ -340,7 +341,10 @@ def test_a_plugin_process_stuck_in_fork_cannot_hang_the_stop():
     try:
         with new_host() as host:
             first = start_rogue(host)
-            wait_for(lambda: any(comm_of(pid) == "dynsup-spare" for pid in processes_of(host)),
+            # A spawner's child, not the spawner: a spawner wears the spare's
+            # name while it forks one (so the spare has it from birth), and
+            # a marker made then would block that very fork.
+            wait_for(lambda: any(comm_of(pid) == SPARE for pid in children_of_all(spawners_of(host))),
                      what="the rogue plugin's spare")
             open(marker, "w").close()
             second = start_rogue(host)  # takes the spare; the next spare's fork blocks
