@@ -234,6 +234,12 @@ def test_usage_errors_exit_two():
             ["status", "-c", host.config, "--name", "x"],
             ["run", "-c", host.config, "extra"],
             ["check", "--bogus"],
+            # ids the protocol would refuse anyway: a usage error, before asking
+            ["start-child", "-c", host.config, "WORK", "sleeper"],
+            ["start-child", "-c", host.config, "--name", "Bad Name", "work", "sleeper"],
+            ["terminate-child", "-c", host.config, "work", "--name", "x" * 65],
+            ["which-children", "-c", host.config, "w-o-r-k"],
+            ["emit", "-c", host.config, "Foo Bar"],
         ]
         for args in bad:
             result = run_cli(*args)

@@ -18,6 +18,7 @@
 #include "cli_internal.h"
 #include "cli_print.h"
 #include "config.h"
+#include "config_values.h"
 #include "protocol.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/dynsup/dynsup.ini"
@@ -285,11 +286,25 @@ static enum parse_result parse_arguments(const struct client_command *command, i
     return PARSE_OK;
 }
 
+/* The ids a command names (SUP, CHILD, EVENT, --name): one the protocol
+ * would refuse is a usage error here, said before asking the host. */
+static bool is_id(const char *text)
+{
+    return config_name_is_valid(text) && strlen(text) <= CONFIG_ID_MAX;
+}
+
+static const char *const NOT_AN_ID =
+    "SUP, CHILD, EVENT and NAME are ids: 1 to 64 characters of a-z, 0-9 and _";
+
 static char *build_start_child(const struct client_command *command,
                                const struct cli_options *options, const char **problem)
 {
     (void)command;
-    (void)problem;
+    if (!is_id(options->operands[0]) || !is_id(options->operands[1]) ||
+        (options->name && !is_id(options->name))) {
+        *problem = NOT_AN_ID;
+        return NULL;
+    }
     return protocol_build_start_child(options->operands[0], options->operands[1], options->name,
                                       options->operands + 2, options->operand_count - 2);
 }
@@ -301,6 +316,10 @@ static char *build_terminate_child(const struct client_command *command,
     int given = (options->operand_count > 1) + (options->name != NULL) + (options->key != NULL);
     if (given != 1) {
         *problem = "give exactly one of PID, --name NAME or --key KEY";
+        return NULL;
+    }
+    if (!is_id(options->operands[0]) || (options->name && !is_id(options->name))) {
+        *problem = NOT_AN_ID;
         return NULL;
     }
     if (options->name)
@@ -342,7 +361,10 @@ static char *build_which_children(const struct client_command *command,
 static char *build_simple(const struct client_command *command, const struct cli_options *options,
                           const char **problem)
 {
-    (void)problem;
+    if (command->wire_key && !is_id(options->operands[0])) {
+        *problem = NOT_AN_ID;
+        return NULL;
+    }
     return protocol_build_simple(command->wire_cmd, command->wire_key,
                                  command->wire_key ? options->operands[0] : NULL);
 }
