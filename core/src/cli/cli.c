@@ -18,7 +18,6 @@
 #include "cli_internal.h"
 #include "cli_print.h"
 #include "config.h"
-#include "config_values.h"
 #include "protocol.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/dynsup/dynsup.ini"
@@ -287,12 +286,8 @@ static enum parse_result parse_arguments(const struct client_command *command, i
 }
 
 /* The ids a command names (SUP, CHILD, EVENT, --name): one the protocol
- * would refuse is a usage error here, said before asking the host. */
-static bool is_id(const char *text)
-{
-    return config_name_is_valid(text) && strlen(text) <= CONFIG_ID_MAX;
-}
-
+ * would refuse (protocol_id_is_valid) is a usage error here, said before
+ * asking the host. */
 static const char *const NOT_AN_ID =
     "SUP, CHILD, EVENT and NAME are ids: 1 to 64 characters of a-z, 0-9 and _";
 
@@ -300,8 +295,9 @@ static char *build_start_child(const struct client_command *command,
                                const struct cli_options *options, const char **problem)
 {
     (void)command;
-    if (!is_id(options->operands[0]) || !is_id(options->operands[1]) ||
-        (options->name && !is_id(options->name))) {
+    if (!protocol_id_is_valid(options->operands[0]) ||
+        !protocol_id_is_valid(options->operands[1]) ||
+        (options->name && !protocol_id_is_valid(options->name))) {
         *problem = NOT_AN_ID;
         return NULL;
     }
@@ -318,7 +314,7 @@ static char *build_terminate_child(const struct client_command *command,
         *problem = "give exactly one of PID, --name NAME or --key KEY";
         return NULL;
     }
-    if (!is_id(options->operands[0]) || (options->name && !is_id(options->name))) {
+    if (!protocol_id_is_valid(options->operands[0]) || (options->name && !protocol_id_is_valid(options->name))) {
         *problem = NOT_AN_ID;
         return NULL;
     }
@@ -361,7 +357,7 @@ static char *build_which_children(const struct client_command *command,
 static char *build_simple(const struct client_command *command, const struct cli_options *options,
                           const char **problem)
 {
-    if (command->wire_key && !is_id(options->operands[0])) {
+    if (command->wire_key && !protocol_id_is_valid(options->operands[0])) {
         *problem = NOT_AN_ID;
         return NULL;
     }

@@ -80,8 +80,9 @@ __attribute__((format(printf, 3, 4))) static int fail(char *detail, size_t detai
     return -1;
 }
 
-static bool is_valid_id(const char *text, size_t length)
+bool protocol_id_is_valid(const char *text)
 {
+    size_t length = strlen(text);
     if (length == 0 || length > PROTOCOL_MAX_ID)
         return false;
     for (size_t i = 0; i < length; i++) {
@@ -116,7 +117,7 @@ static int take_id(const json_t *value, const char *key, char **out, char *detai
     snprintf(what, sizeof what, "field \"%s\"", key);
     if (take_string(value, what, out, detail, detail_size) < 0)
         return -1;
-    if (!is_valid_id(*out, strlen(*out))) {
+    if (!protocol_id_is_valid(*out)) {
         free(*out);
         *out = NULL;
         return fail(detail, detail_size, "field \"%s\" must be 1 to %d characters of [a-z0-9_]",

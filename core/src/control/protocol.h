@@ -108,6 +108,10 @@ void plugins_writer_add_generation(struct plugins_writer *writer, const char *na
                                    size_t workers, bool current);
 char *plugins_writer_finish(struct plugins_writer *writer);
 
+/* A supervisor, child, event or registered name the protocol takes: 1 to
+ * 64 characters of [a-z0-9_]. */
+bool protocol_id_is_valid(const char *text);
+
 /* Request builders for the CLI client (one line each, '\n'-terminated, malloc'd). */
 char *protocol_build_start_child(const char *supervisor, const char *child, const char *name,
                                  char *const *args, int argc);
