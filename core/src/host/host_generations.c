@@ -154,13 +154,8 @@ struct spawner_link *host_restart_generation(struct host *host, const char *plug
 {
     for (size_t i = host->spawner_count; i-- > 0;) {
         struct spawner_link *link = host->spawners[i];
-        if (strcmp(link->plugin, plugin) != 0)
-            continue;
-        if (link->lost)
-            return NULL;
-        if (!link->retired || connected(link))
-            return link;
-        return NULL;
+        if (strcmp(link->plugin, plugin) == 0)
+            return (!link->retired && !link->lost) || connected(link) ? link : NULL;
     }
     return NULL;
 }

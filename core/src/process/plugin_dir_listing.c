@@ -32,15 +32,15 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_strings(char **strings, size_t count)
+void plugin_names_free(char **names, size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        free(strings[i]);
-    free(strings);
+        free(names[i]);
+    free(names);
 }
 
 int plugin_files_list(int dir_fd, const char *dir, char ***names_out, size_t *count_out,
-                             size_t *refused, struct error_list *errors)
+                      size_t *refused, struct error_list *errors)
 {
     *refused = 0;
     int stream_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
@@ -106,7 +106,7 @@ int plugin_files_list(int dir_fd, const char *dir, char ***names_out, size_t *co
     }
     closedir(stream);
     if (saved_errno != 0) {
-        free_strings(names, count);
+        plugin_names_free(names, count);
         errno = saved_errno;
         return -1;
     }
@@ -115,9 +115,4 @@ int plugin_files_list(int dir_fd, const char *dir, char ***names_out, size_t *co
     *names_out = names;
     *count_out = count;
     return 0;
-}
-
-void plugin_names_free(char **names, size_t count)
-{
-    free_strings(names, count);
 }
