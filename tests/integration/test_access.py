@@ -179,6 +179,13 @@ class SessionAs:
         assert status == 0, status
 
 
+def host_allowing_nobody():
+    """A host whose allow_users names uid 65534, its socket reachable."""
+    host = Host(SUPERVISOR, CHILDREN, host_keys="allow_users = %s" % pwd.getpwuid(NOBODY_UID).pw_name)
+    let_others_reach_the_socket_folder(host)
+    return host
+
+
 def drop_allow_users(host):
     """The host file without its allow_users line (for the next reload)."""
     with open(host.config) as config:
@@ -190,10 +197,7 @@ def drop_allow_users(host):
 def test_a_reload_that_removes_a_user_from_allow_users_closes_that_users_open_connection():
     if skip_unless_root("an allow_users peer"):
         return
-    name = pwd.getpwuid(NOBODY_UID).pw_name
-    host = Host(SUPERVISOR, CHILDREN, host_keys="allow_users = %s" % name)
-    let_others_reach_the_socket_folder(host)
-    with host.start():
+    with host_allowing_nobody().start() as host:
         session = SessionAs(host.socket_path, NOBODY_UID, NOBODY_GID)
         kept = SessionAs(host.socket_path, 0, 0)
         try:
@@ -220,10 +224,7 @@ def test_a_revoking_reload_applies_even_when_the_socket_file_cannot_follow():
     rule in force."""
     if skip_unless_root("an allow_users peer"):
         return
-    name = pwd.getpwuid(NOBODY_UID).pw_name
-    host = Host(SUPERVISOR, CHILDREN, host_keys="allow_users = %s" % name)
-    let_others_reach_the_socket_folder(host)
-    with host.start():
+    with host_allowing_nobody().start() as host:
         session = SessionAs(host.socket_path, NOBODY_UID, NOBODY_GID)
         try:
             assert_served(session.ask({"cmd": "status"}))
