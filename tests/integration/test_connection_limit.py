@@ -7,9 +7,8 @@ goes on, and a closed connection makes room again."""
 import json
 import os
 import resource
-import socket
 
-from harness import DEADLINE, Host, run_tests, talk_as, wait_for, worker_pids
+from harness import Host, run_tests, talk_as, wait_for, worker_pids
 
 SUPERVISORS = "[supervisor:work]\nmax_children = infinity\n"
 CHILDREN = {"c.ini": "[child:sleeper]\nplugin = sleeper\nrestart = permanent\n"}
@@ -38,13 +37,6 @@ def limits_of(host):
     return most, most - max(2, most // 8)
 
 
-def connect(host):
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.settimeout(DEADLINE)
-    client.connect(host.socket_path)
-    return client
-
-
 def ask(client, message):
     client.sendall((json.dumps(message) + "\n").encode())
     received = b""
@@ -60,7 +52,7 @@ def open_served(host, count):
     """count connections, each proven served (so the host holds it)."""
     clients = []
     for _ in range(count):
-        client = connect(host)
+        client = host.connect()
         answer = json.loads(ask(client, {"cmd": "count_children", "supervisor": "work"}))
         assert answer["result"] == "ok", answer
         clients.append(client)
@@ -93,7 +85,7 @@ def test_one_connection_past_the_most_gets_busy_and_supervision_goes_on():
         host.start_child("work", "sleeper")
         clients = open_served(host, most)
         try:
-            extra = connect(host)
+            extra = host.connect()
             assert_busy_then_eof(extra)
             extra.close()
             host.wait_log("too many control connections")
@@ -106,7 +98,7 @@ def test_one_connection_past_the_most_gets_busy_and_supervision_goes_on():
             clients.pop().close()
 
             def served_again():
-                with connect(host) as client:
+                with host.connect() as client:
                     return json.loads(ask(client, {"cmd": "status"}))["result"] == "ok"
             wait_for(served_again, what="a connection served once one was closed")
         finally:
