@@ -10,6 +10,7 @@
  *   system          system("sleep 1000 &"): a background shell job
  *   popen           popen("sleep 1000") and never pclose it
  *   daemon          fork, setsid, fork: a grandchild in a session of its own
+ *                   (the middle process waits for its "descendant" line)
  *   kill-group SIG  kill(0, SIG): the shell idiom `trap 'kill 0' EXIT`
  *   open FILE       (in init) open FILE, write "init\n"; run writes
  *                   "fd N\n" with the descriptor it got, then "run\n"
@@ -25,6 +26,7 @@
  */
 
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -122,13 +124,31 @@ static int rogue_run(dynsup_worker *w, int argc, char **argv)
         if (!pipe)
             return 4;
     } else if (find_mode(argc, argv, "daemon") >= 0) {
+        /* The middle process leaves only once the daemon said its pid:
+         * from then on the daemon is adopted by the runtime, which kills
+         * it whenever it next looks, and a test must know every pid it
+         * checks (it once looked before the line was written). */
+        int said[2];
+        if (pipe(said) != 0)
+            return 4;
         pid_t middle = fork();
         if (middle == 0) {
             setsid();
-            if (fork() == 0)
-                descendant_forever();
+            if (fork() == 0) {
+                close(said[0]);
+                say_descendant();
+                close(said[1]);
+                for (;;)
+                    pause();
+            }
+            close(said[1]);
+            char ignored;
+            while (read(said[0], &ignored, 1) < 0 && errno == EINTR)
+                ;
             _exit(0);
         }
+        close(said[0]);
+        close(said[1]);
     } else {
         int at = find_mode(argc, argv, "kill-group");
         if (at >= 0 && at + 1 < argc) {
