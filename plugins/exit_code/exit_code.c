@@ -21,7 +21,6 @@
 
 #include <dynsup/plugin.h>
 
-#define STEP_MS 100
 #define MAX_DELAY_MS 86400000 /* a day: anything longer is a typo */
 
 static long long monotonic_ms(void)
@@ -47,14 +46,13 @@ static bool wait_ms(dynsup_worker *w, long long ms)
 {
     long long deadline = monotonic_ms() + ms;
     for (;;) {
+        long long left = deadline - monotonic_ms();
         if (dynsup_should_stop(w))
             return false;
-        long long left = deadline - monotonic_ms();
         if (left <= 0)
             return true;
-        long long step = left < STEP_MS ? left : STEP_MS;
-        struct timespec pause = {.tv_sec = step / 1000, .tv_nsec = (step % 1000) * 1000000};
-        nanosleep(&pause, NULL);
+        if (dynsup_wait_for_stop(w, (long)left) != 0)
+            return false;
     }
 }
 

@@ -32,7 +32,6 @@
 
 #include <dynsup/plugin.h>
 
-#define STEP_MS 100
 #define USAGE "ok, ignore, fail, crash, slow=N, fail-if-exists=PATH or fail-if-missing=PATH"
 
 static long long monotonic_ms(void)
@@ -60,12 +59,14 @@ static bool sleep_until(dynsup_worker *w, long long deadline)
     for (;;) {
         if (dynsup_should_stop(w))
             return true;
-        long long left = deadline - monotonic_ms();
-        if (left <= 0)
-            return false;
-        long long step = left < STEP_MS ? left : STEP_MS;
-        struct timespec pause = {.tv_sec = step / 1000, .tv_nsec = (step % 1000) * 1000000};
-        nanosleep(&pause, NULL);
+        long long left = -1; /* forever */
+        if (deadline != LLONG_MAX) {
+            left = deadline - monotonic_ms();
+            if (left <= 0)
+                return false;
+        }
+        if (dynsup_wait_for_stop(w, (long)left) != 0)
+            return true;
     }
 }
 

@@ -52,8 +52,6 @@
 
 #include <dynsup/plugin.h>
 
-#define STEP_MS 100
-
 /* Lists every descriptor but the one reading /proc/self/fd itself. */
 static int report_fds(FILE *out)
 {
@@ -237,10 +235,8 @@ static int probe_run(dynsup_worker *w, int argc, char **argv)
     free(report);
     dynsup_log(w, DYNSUP_LOG_INFO, "report written to %s", out_path);
 
-    while (!dynsup_should_stop(w)) {
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = STEP_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    while (dynsup_wait_for_stop(w, -1) == 0)
+        ;
     dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
     return 0;
 }

@@ -1,7 +1,9 @@
 /*
  * sleeper: a long-running worker that does nothing until it is asked to
- * stop, the pattern every long-running plugin follows: do a bounded piece
- * of work, check dynsup_should_stop(), repeat.
+ * stop, the pattern every idle plugin follows: wait in
+ * dynsup_wait_for_stop(), which costs no wake-up while nothing happens;
+ * a plugin with work to do does a bounded piece of it, checks
+ * dynsup_should_stop(), and repeats.
  *
  * Arguments (others, such as a supervisor's extra_arguments, are ignored):
  *   --exit-after-ms N   return 0 on its own after N milliseconds
@@ -19,10 +21,6 @@
 
 #include <dynsup/plugin.h>
 
-/* Longest single sleep: bounds how late a stop is noticed should the
- * SIGTERM land just before nanosleep starts (EINTR covers the rest). */
-#define STEP_MS 100
-
 static long long monotonic_ms(void)
 {
     struct timespec now;
@@ -30,10 +28,12 @@ static long long monotonic_ms(void)
     return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* Sleeps the whole time, whatever signal comes (--ignore-stop). */
 static void sleep_ms(long long ms)
 {
     struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    nanosleep(&pause, NULL); /* EINTR on SIGTERM is the point: wake and look */
+    while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+        ;
 }
 
 static int parse_ms(const char *text, long long *ms)
@@ -66,16 +66,24 @@ static int sleeper_run(dynsup_worker *w, int argc, char **argv)
     dynsup_log(w, DYNSUP_LOG_INFO, "sleeping%s", ignore_stop ? " (ignoring stop requests)" : "");
     long long deadline = exit_after_ms >= 0 ? monotonic_ms() + exit_after_ms : LLONG_MAX;
     for (;;) {
-        if (!ignore_stop && dynsup_should_stop(w)) {
-            dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
-            return 0;
-        }
         long long left = deadline - monotonic_ms();
         if (left <= 0) {
             dynsup_log(w, DYNSUP_LOG_INFO, "done after %lld ms", exit_after_ms);
             return 0;
         }
-        sleep_ms(left < STEP_MS ? left : STEP_MS);
+        if (ignore_stop) {
+            sleep_ms(left < 60000 ? left : 60000);
+            continue;
+        }
+        int stop = dynsup_wait_for_stop(w, exit_after_ms >= 0 ? (long)left : -1);
+        if (stop < 0) { /* a host older than plugin.h: look every 100 ms */
+            sleep_ms(left < 100 ? left : 100);
+            stop = dynsup_should_stop(w);
+        }
+        if (stop) {
+            dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
+            return 0;
+        }
     }
 }
 

@@ -1,11 +1,14 @@
 """Workers are real, isolated OS processes (SPEC section 3, issue 2 point 3)."""
 
 import os
+import re
 import shutil
 import signal
+import tempfile
+import time
 
-from harness import (SPARE, Host, alive, children_of, comm_of, gone, read_probe, run_tests, traced,
-                     wait_for, parent_of, open_fds)
+from harness import (BUILD_DIR, PLUGIN_DIR, SPARE, Host, alive, children_of, comm_of, gone, read_probe, run_tests, traced,
+                     wait_for, parent_of, open_fds, status_number)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -112,6 +115,52 @@ def test_sigterm_stops_every_child_in_parallel_and_exits_zero():
         assert code == 0, host.log()
         assert all(gone(pid) for pid in pids + [stubborn])
         assert not os.path.exists(host.socket_path)
+
+
+def test_an_idle_worker_costs_no_wake_ups():
+    """sleeper waits in dynsup_wait_for_stop (plugin.h): asleep until the
+    stop is asked, not waking every 100 ms to look. Those looks, ten a
+    second per worker, are what 3,000 idle workers of the test suite cost
+    on a machine whose timer interrupts are dear (a nested VM): both CPUs
+    held, the suite timed out. The stop still ends it at once, normally."""
+    with new_host().start() as host:
+        pid = host.start_child("work", "sleeper")["pid"]
+        wait_for(lambda: "pid=%d sleeping" % pid in host.log(), what="the sleeper asleep")
+        before = status_number(pid, "voluntary_ctxt_switches")
+        time.sleep(1.0)  # the window watched, not a wait for a result
+        woke = status_number(pid, "voluntary_ctxt_switches") - before
+        assert woke <= 1, "an idle sleeper woke %d times in 1 s" % woke
+        assert host.terminate_child("work", pid)["result"] == "ok"
+        assert gone(pid)
+        wait_for(lambda: re.search(r"pid=%d child sleeper stopped \(exit status 0\)" % pid, host.log()),
+                 what="the sleeper's normal exit: %s" % host.log())
+        assert "pid=%d stopping" % pid in host.log()
+
+
+def rogue_host():
+    """A host whose plugin folder holds the rogue test plugin, as child "rogue"."""
+    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
+    shutil.copy(os.path.join(BUILD_DIR, "test-plugins", "runtime", "rogue.so"), folder)
+    children = {"rogue.ini": "[child:rogue]\nplugin = rogue\nrestart = temporary\nshutdown = 2000\n"}
+    return Host(SUPERVISOR, children, plugin_dir=folder)
+
+
+def test_a_stop_ends_the_wait_of_a_thread_the_signal_does_not_reach():
+    """dynsup_wait_for_stop sleeps on a word the SIGTERM handler wakes, so
+    it returns in a thread other than the one the signal reaches (the
+    kernel gives it to the main thread, here in pthread_join). A wait by
+    sigsuspend or ppoll would sleep on through the stop, and the worker be
+    killed after its shutdown time. Its timeout answers 0, no earlier than
+    asked."""
+    with rogue_host().start() as host:
+        pid = host.start_child("work", "rogue", args=["wait-elsewhere"])["pid"]
+        waited = wait_for(lambda: re.search(r"pid=%d waited (\d+) ms for a stop: (-?\d+)" % pid, host.log()),
+                          what="the timed wait's end")
+        assert int(waited.group(1)) >= 200 and waited.group(2) == "0", waited.group(0)
+        assert host.terminate_child("work", pid)["result"] == "ok"
+        wait_for(lambda: re.search(r"pid=%d child rogue stopped \(exit status 0\)" % pid, host.log()),
+                 what="the worker's normal exit: %s" % host.log())
+        assert "pid=%d the stop reached the waiting thread: 1" % pid in host.log()
 
 
 def test_a_stopping_host_waits_for_its_spawners_without_sleeping_in_steps():

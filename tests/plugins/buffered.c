@@ -62,10 +62,8 @@ static int buffered_run(dynsup_worker *w, int argc, char **argv)
         printf("buffered line from %d\n", (int)getpid());
         printf("unfinished %d", (int)getpid());
     }
-    while (stop && !dynsup_should_stop(w)) {
-        struct timespec step = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
-        nanosleep(&step, NULL);
-    }
+    while (stop && dynsup_wait_for_stop(w, -1) == 0)
+        ;
     return 0;
 }
 

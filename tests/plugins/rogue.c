@@ -12,6 +12,10 @@
  *   daemon          fork, setsid, fork: a grandchild in a session of its own
  *                   (the middle process waits for its "descendant" line)
  *   kill-group SIG  kill(0, SIG): the shell idiom `trap 'kill 0' EXIT`
+ *   wait-elsewhere  dynsup_wait_for_stop() in a second thread, while the
+ *                   main one (which the SIGTERM reaches) joins it: logs
+ *                   "waited N ms for a stop: R" (a 200 ms timeout), then
+ *                   waits for the stop
  *   open FILE       (in init) open FILE, write "init\n"; run writes
  *                   "fd N\n" with the descriptor it got, then "run\n"
  *   close-open FILE (in init) close every descriptor above 2 that it did
@@ -57,10 +61,40 @@ static _Noreturn void descendant_forever(void)
 
 static void wait_for_stop(dynsup_worker *w)
 {
-    while (!dynsup_should_stop(w)) {
-        struct timespec step = {.tv_sec = 0, .tv_nsec = 100 * 1000000};
-        nanosleep(&step, NULL);
-    }
+    while (dynsup_wait_for_stop(w, -1) == 0)
+        ;
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* wait-elsewhere: the stop is awaited by a second thread while the main
+ * thread waits for it in pthread_join: the kernel hands a process's
+ * SIGTERM to the main thread first, so the waiting thread never receives
+ * the signal, and its wait must end anyway. */
+static void *wait_off_the_main_thread(void *worker)
+{
+    dynsup_worker *w = worker;
+    long long before = monotonic_ms();
+    int answer = dynsup_wait_for_stop(w, 200);
+    dynsup_log(w, DYNSUP_LOG_INFO, "waited %lld ms for a stop: %d", monotonic_ms() - before, answer);
+    answer = dynsup_wait_for_stop(w, -1);
+    dynsup_log(w, DYNSUP_LOG_INFO, "the stop reached the waiting thread: %d", answer);
+    return answer == 1 ? w : NULL;
+}
+
+static int wait_in_a_thread_the_signal_misses(dynsup_worker *w)
+{
+    pthread_t waiter;
+    void *result = NULL;
+    if (pthread_create(&waiter, NULL, wait_off_the_main_thread, w) != 0 ||
+        pthread_join(waiter, &result) != 0)
+        return 4;
+    return result ? 0 : 5;
 }
 
 static const char *block_path;
@@ -113,6 +147,8 @@ static int rogue_run(dynsup_worker *w, int argc, char **argv)
 {
     if (file_fd >= 0) {
         dprintf(file_fd, "fd %d\nrun\n", file_fd);
+    } else if (find_mode(argc, argv, "wait-elsewhere") >= 0) {
+        return wait_in_a_thread_the_signal_misses(w);
     } else if (find_mode(argc, argv, "fork") >= 0) {
         if (fork() == 0)
             descendant_forever();

@@ -49,10 +49,8 @@ static int versioned_run(dynsup_worker *w, int argc, char **argv)
     (void)argc;
     (void)argv;
     dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s running", VERSIONED_VERSION);
-    while (!dynsup_should_stop(w)) {
-        struct timespec step = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
-        nanosleep(&step, NULL);
-    }
+    while (dynsup_wait_for_stop(w, -1) == 0)
+        ;
     dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s stopping", VERSIONED_VERSION);
     return 0;
 }

@@ -155,6 +155,14 @@ static int fake_should_stop(const dynsup_worker *w)
     return ((const struct fake_worker *)w)->stop_requested;
 }
 
+/* The flag is set before run is called, so there is nothing to wait for:
+ * the answer is at once. */
+static int fake_wait_for_stop(const dynsup_worker *w, long timeout_ms)
+{
+    (void)timeout_ms;
+    return fake_should_stop(w);
+}
+
 static void fake_vlog(dynsup_worker *w, int level, const char *fmt, va_list ap)
 {
     (void)level;
@@ -169,6 +177,7 @@ static const struct dynsup_worker_api fake_api = {
     .size = sizeof fake_api,
     .should_stop = fake_should_stop,
     .vlog = fake_vlog,
+    .wait_for_stop = fake_wait_for_stop,
 };
 
 static void fake_worker_init(struct fake_worker *fake)

@@ -31,9 +31,10 @@
  *
  * Stopping: the supervisor asks a worker to stop with SIGTERM. The worker
  * runtime catches it and from then on dynsup_should_stop() returns 1;
- * blocking calls such as sleep() or read() return early with EINTR. A
- * worker is expected to notice, clean up and return from run(). If it does
- * not do so within the child spec's `shutdown` time, it is sent SIGKILL.
+ * blocking calls such as sleep() or read() return early with EINTR, and
+ * dynsup_wait_for_stop() returns 1. A worker is expected to notice, clean
+ * up and return from run(). If it does not do so within the child spec's
+ * `shutdown` time, it is sent SIGKILL.
  *
  * Output: the worker's stdout and stderr reach the host's log one line at
  * a time, tagged with the child id and pid. dynsup_log() writes a line with
@@ -70,6 +71,7 @@
 #define DYNSUP_PLUGIN_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -100,6 +102,7 @@ struct dynsup_worker_api {
     uint32_t size;
     int (*should_stop)(const dynsup_worker *w);
     void (*vlog)(dynsup_worker *w, int level, const char *fmt, va_list ap);
+    int (*wait_for_stop)(const dynsup_worker *w, long timeout_ms); /* appended in 1.1 */
 };
 
 /* The worker's view of itself. Owned by the host (lives as long as the
@@ -143,6 +146,20 @@ struct dynsup_plugin {
 static inline int dynsup_should_stop(const dynsup_worker *w)
 {
     return w->api->should_stop(w);
+}
+
+/* Sleeps until the supervisor asks this worker to stop (returns 1) or
+ * timeout_ms milliseconds have passed (returns 0); a negative timeout_ms
+ * waits for the stop alone. An idle worker should wait here rather than
+ * in a loop of short sleeps: it costs no wake-up at all while it waits,
+ * and no stop can slip in between a look and a sleep. Any thread may call
+ * it, whichever thread the SIGTERM reaches. Returns -1 on a host older
+ * than this header (its runtime does not offer the call). */
+static inline int dynsup_wait_for_stop(const dynsup_worker *w, long timeout_ms)
+{
+    if (w->api->size < offsetof(struct dynsup_worker_api, wait_for_stop) + sizeof w->api->wait_for_stop)
+        return -1;
+    return w->api->wait_for_stop(w, timeout_ms);
 }
 
 /* Log one line through the host, at `level` (enum dynsup_log_level).

@@ -20,7 +20,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -28,6 +31,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
@@ -54,7 +58,11 @@ int worker_job_fd = LOW_JOB_FD;
 static dev_t report_device;
 static ino_t report_inode;
 
-static volatile sig_atomic_t stop_requested;
+/* Atomic (lock-free, so safe in the handler) rather than sig_atomic_t:
+ * a thread that waits in worker_wait_for_stop sleeps on this word as a
+ * futex, and the handler may run in another thread. */
+static _Atomic int stop_requested;
+static _Atomic int stop_waiters; /* threads in worker_wait_for_stop */
 /* A SIGTERM from anyone but the supervisor still stops the worker cleanly,
  * but its exit must read as abnormal (SPEC: killed by a signal the
  * supervisor did not send): the worker then ends by that SIGTERM. */
@@ -70,6 +78,11 @@ WORKER_PATH static void on_stop_signal(int signal_number, siginfo_t *info, void 
     if (info == NULL || info->si_code > 0 || info->si_pid != supervisor_pid)
         stopped_by_outsider = 1; /* si_code > 0: sent by the kernel, not by kill() */
     stop_requested = 1;
+    /* Only a waiter needs the wake-up, and most workers never wait: a
+     * waiter announces itself before it sleeps, and the futex sleeps only
+     * while the flag still reads 0, so no wake can be missed. */
+    if (stop_waiters > 0)
+        syscall(SYS_futex, &stop_requested, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 _Noreturn void worker_end_by_stop(void)
@@ -146,6 +159,51 @@ WORKER_PATH static int worker_should_stop(const dynsup_worker *w)
     return stop_requested;
 }
 
+static struct timespec time_left(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = {deadline->tv_sec - now.tv_sec, deadline->tv_nsec - now.tv_nsec};
+    if (left.tv_nsec < 0) {
+        left.tv_sec--;
+        left.tv_nsec += 1000000000L;
+    }
+    return left;
+}
+
+/* A futex, not sigsuspend or ppoll with SIGTERM unblocked: those wake the
+ * thread the signal is delivered to, and in a worker with threads that
+ * may be another one. */
+static int worker_wait_for_stop(const dynsup_worker *w, long timeout_ms)
+{
+    (void)w;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    if (timeout_ms >= 0) {
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    stop_waiters++;
+    while (!stop_requested) {
+        struct timespec left, *wait = NULL;
+        if (timeout_ms >= 0) {
+            left = time_left(&deadline);
+            if (left.tv_sec < 0)
+                break;
+            wait = &left;
+        }
+        /* Returns at the wake, at the timeout, at any other signal
+         * (EINTR), or at once if the flag is already set (EAGAIN). */
+        syscall(SYS_futex, &stop_requested, FUTEX_WAIT_PRIVATE, 0, wait, NULL, 0);
+    }
+    stop_waiters--;
+    return stop_requested ? 1 : 0;
+}
+
 /* A log line travels on stderr with a "<LEVEL>" prefix, the convention
  * systemd also reads; the host turns it into a log line of that level. */
 static void worker_vlog(dynsup_worker *w, int level, const char *fmt, va_list ap)
@@ -176,6 +234,7 @@ static const struct dynsup_worker_api worker_api = {
     .size = sizeof(struct dynsup_worker_api),
     .should_stop = worker_should_stop,
     .vlog = worker_vlog,
+    .wait_for_stop = worker_wait_for_stop,
 };
 
 WORKER_PATH static void close_range_between(int first, int last)
