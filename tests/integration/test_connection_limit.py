@@ -6,6 +6,7 @@ goes on, and a closed connection makes room again."""
 
 import json
 import os
+import re
 import resource
 
 from harness import Host, run_tests, talk_as, wait_for, worker_pids
@@ -101,6 +102,29 @@ def test_one_connection_past_the_most_gets_busy_and_supervision_goes_on():
                 with host.connect() as client:
                     return json.loads(ask(client, {"cmd": "status"}))["result"] == "ok"
             wait_for(served_again, what="a connection served once one was closed")
+        finally:
+            for client in clients:
+                client.close()
+
+
+def refusals_logged(host):
+    return sum(int(count) for count in re.findall(r"too many control connections: refused (\d+)", host.log()))
+
+
+def test_every_refusal_is_counted_in_the_log_even_when_the_flood_stops():
+    """Refusals are logged at most once a second, as a count; those after
+    the last line are counted in a line of their own a second later, not
+    held until a next refusal that may never come."""
+    raise_descriptor_limit()
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        most, _ = limits_of(host)
+        clients = open_served(host, most)
+        try:
+            for _ in range(5):
+                with host.connect() as extra:
+                    assert_busy_then_eof(extra)
+            wait_for(lambda: refusals_logged(host) == 5,
+                     what="5 refusals counted in the log: %s" % host.log())
         finally:
             for client in clients:
                 client.close()

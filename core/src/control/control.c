@@ -129,7 +129,7 @@ static void on_shutdown_done(uv_shutdown_t *request, int status)
 }
 
 /* Everything owed was queued: let libuv write it out, then close. */
-static void connection_finish(struct connection *connection)
+void connection_finish(struct connection *connection)
 {
     if (connection->closing || connection->shutting_down)
         return;
@@ -284,47 +284,6 @@ static void connection_refuse(struct connection *connection, const struct ucred 
     connection_finish(connection); /* after that one line, and without reading */
 }
 
-static void set_connection_limits(struct control_server *server)
-{
-    struct rlimit descriptors;
-    rlim_t eighth = getrlimit(RLIMIT_NOFILE, &descriptors) == 0 ? descriptors.rlim_cur / 8 : CONNECTIONS_MOST;
-    server->most_connections = eighth > CONNECTIONS_MOST  ? CONNECTIONS_MOST
-                               : eighth < CONNECTIONS_LEAST ? CONNECTIONS_LEAST
-                                                            : (unsigned)eighth;
-    unsigned kept = server->most_connections / 8 < 2 ? 2 : server->most_connections / 8;
-    server->most_for_others = server->most_connections - kept;
-}
-
-/* No room for this one: one busy line, then EOF. Only admitted
- * connections count: refused ones (forbidden, busy) are on their way out
- * and must not use up the room kept for root and the host's user. */
-static bool connection_over_limit(struct connection *connection)
-{
-    struct control_server *server = connection->server;
-    bool admin = connection->peer.uid == 0 || connection->peer.uid == geteuid();
-    unsigned most = admin ? server->most_connections : server->most_for_others;
-    if (server->admitted_count < most)
-        return false;
-    server->busy_unlogged++;
-    uint64_t now = uv_now(server->loop);
-    if (server->busy_logged_ms == 0 || now - server->busy_logged_ms >= 1000) {
-        log_event(DYNSUP_LOG_WARNING, NULL, NULL, 0,
-                  "control socket: too many control connections: refused %u (the last from uid %u "
-                  "pid %d) with %u open; at most %u, %u of them for users other than root and "
-                  "the host's", server->busy_unlogged, (unsigned)connection->peer.uid,
-                  (int)connection->peer.pid, server->admitted_count, server->most_connections,
-                  server->most_for_others);
-        server->busy_logged_ms = now;
-        server->busy_unlogged = 0;
-    }
-    char detail[96];
-    snprintf(detail, sizeof detail, "too many control connections (%u open); try again later",
-             server->admitted_count);
-    connection_answer_now(connection, protocol_format_busy(detail));
-    connection_finish(connection);
-    return true;
-}
-
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct control_server *server = listener->data;
@@ -417,7 +376,7 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     server->context = context;
     server->next_token = 1;
     hashmap_init(&server->tokens);
-    set_connection_limits(server);
+    control_limit_set(server);
 
     struct stat created;
     int fd = control_socket_bind(path, access, LISTEN_BACKLOG, &created, errors);
@@ -452,6 +411,9 @@ int control_server_start(uv_loop_t *loop, const char *path, const struct control
     server->open_handles++;
     uv_check_init(loop, &server->turn_end);
     server->turn_end.data = server;
+    server->open_handles++;
+    uv_timer_init(loop, &server->busy_summary);
+    server->busy_summary.data = server;
     server->open_handles++;
     *server_out = server;
     return 0;
@@ -501,6 +463,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
     }
     uv_close((uv_handle_t *)&server->resume, on_listener_closed);
     uv_close((uv_handle_t *)&server->turn_end, on_listener_closed);
+    uv_close((uv_handle_t *)&server->busy_summary, on_listener_closed);
     uv_close((uv_handle_t *)&server->listener, on_listener_closed);
 }
 

@@ -1,7 +1,8 @@
 /*
- * What control.c (connections, output, accepting, the server) and
+ * What control.c (connections, output, accepting, the server),
  * control_input.c (turning what a client sends into requests, within its
- * bounds and its turn) share about a connection. Private to those two.
+ * bounds and its turn) and control_limit.c (how many connections, and
+ * what one more gets) share about a connection. Private to those three.
  */
 #ifndef DYNSUP_CONTROL_INTERNAL_H
 #define DYNSUP_CONTROL_INTERNAL_H
@@ -106,6 +107,9 @@ struct control_server {
     unsigned most_for_others;       /* of them, for peers other than root and the host's user */
     uint64_t busy_logged_ms;        /* refusals are logged at most once a second */
     unsigned busy_unlogged;         /* refused since that line */
+    uid_t busy_last_uid;            /* the last refused peer, named in the line */
+    pid_t busy_last_pid;
+    uv_timer_t busy_summary;        /* logs the refusals the last line did not count */
     unsigned open_handles;          /* listener + connections not yet closed */
     struct hashmap tokens;          /* token -> unanswered struct answer_slot */
     uint64_t next_token;
@@ -134,9 +138,20 @@ void connection_flush(struct connection *connection);
 /* Reading and request handling paused or resumed by the bounds. */
 void connection_apply_backpressure(struct connection *connection);
 void slot_fill(struct answer_slot *slot, char *line);
+/* Closes after what is owed is written, reading nothing more. */
+void connection_finish(struct connection *connection);
 /* Too much owed to this client: handle none of its requests for now. */
 bool connection_over_bounds(const struct connection *connection);
 bool connection_has_unparsed(const struct connection *connection);
+
+/* control_limit.c */
+/* Sets most_connections and most_for_others from RLIMIT_NOFILE. */
+void control_limit_set(struct control_server *server);
+/* No room for this connection: answers `busy`, finishes it, counts the
+ * refusal for the log; true then. Only admitted connections count:
+ * refused ones (forbidden, busy) are on their way out and must not use up
+ * the room kept for root and the host's user. */
+bool connection_over_limit(struct connection *connection);
 
 /* control_input.c */
 void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer);
