@@ -506,13 +506,13 @@ int control_server_set_access(struct control_server *server, const struct contro
     }
     if (count > 0)
         memcpy(uids, access->allow_uids, (size_t)count * sizeof *uids);
-    /* The file's mode follows, as at bind: 0660 with the group, 0666 for
-     * allow_users, else 0600. SO_PEERCRED is the boundary, the mode only a
+    /* The file's mode follows, as at bind (control_socket_mode).
+     * SO_PEERCRED is the boundary, the mode only a
      * second one: a file whose mode cannot follow (gone, or chmod refused)
      * is reported, and the rule changes all the same, so a revocation
      * never waits on the file. */
     bool group = access && access->has_allow_group;
-    mode_t mode = count > 0 ? 0666 : group ? 0660 : 0600;
+    mode_t mode = control_socket_mode(access);
     int result = 0;
     if ((group && chown(server->path, (uid_t)-1, access->allow_gid) != 0) ||
         chmod(server->path, mode) != 0) {

@@ -95,21 +95,28 @@ static int open_folder_of(const char *path, const char **name, struct error_list
  * on the socket file; no mode names single users, so the file is opened to
  * all and SO_PEERCRED on every connection is the boundary (the D-Bus
  * system socket works the same way). */
+mode_t control_socket_mode(const struct control_access *access)
+{
+    if (access && access->allow_uid_count > 0)
+        return 0666;
+    return access && access->has_allow_group ? 0660 : 0600;
+}
+
 static int give_access_mode(int folder, const char *name, const struct control_access *access,
                             const char *path, struct error_list *errors)
 {
-    if (!access)
+    mode_t mode = control_socket_mode(access);
+    if (mode == 0600)
         return 0;
     if (access->has_allow_group &&
-        (fchownat(folder, name, (uid_t)-1, access->allow_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
-         fchmodat(folder, name, 0660, 0) != 0)) {
-        error_list_add(errors, "control socket %s: cannot give it to group %u (mode 0660): %s",
-                       path, (unsigned)access->allow_gid, strerror(errno));
+        fchownat(folder, name, (uid_t)-1, access->allow_gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        error_list_add(errors, "control socket %s: cannot give it to group %u: %s", path,
+                       (unsigned)access->allow_gid, strerror(errno));
         return -1;
     }
-    if (access->allow_uid_count > 0 && fchmodat(folder, name, 0666, 0) != 0) {
-        error_list_add(errors, "control socket %s: cannot open it to allow_users (mode 0666): %s",
-                       path, strerror(errno));
+    if (fchmodat(folder, name, mode, 0) != 0) {
+        error_list_add(errors, "control socket %s: cannot set its mode %04o: %s", path,
+                       (unsigned)mode, strerror(errno));
         return -1;
     }
     return 0;

@@ -25,6 +25,12 @@
  * cannot be checked. */
 int control_socket_clear_path(const char *path, struct error_list *errors);
 
+/* The socket file's mode for `access` (NULL: none): 0666 with
+ * allow_users, 0660 with allow_group alone (the file in that group), else
+ * 0600. Who may talk is decided by SO_PEERCRED (control_peer_allowed);
+ * the mode only keeps out, in advance, whom that would refuse anyway. */
+mode_t control_socket_mode(const struct control_access *access);
+
 /* Publishes a listening socket at `path`, with the mode `access` needs
  * (0600, 0660 in the allowed group, 0666 for allow_users), and fills
  * `created` with its file's identity. The file appears only once the
