@@ -75,12 +75,7 @@ static int sleeper_run(dynsup_worker *w, int argc, char **argv)
             sleep_ms(left < 60000 ? left : 60000);
             continue;
         }
-        int stop = dynsup_wait_for_stop(w, exit_after_ms >= 0 ? (long)left : -1);
-        if (stop < 0) { /* a host older than plugin.h: look every 100 ms */
-            sleep_ms(left < 100 ? left : 100);
-            stop = dynsup_should_stop(w);
-        }
-        if (stop) {
+        if (dynsup_wait_for_stop(w, exit_after_ms >= 0 ? (long)left : -1)) {
             dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
             return 0;
         }

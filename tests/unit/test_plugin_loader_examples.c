@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -180,6 +181,20 @@ static const struct dynsup_worker_api fake_api = {
     .wait_for_stop = fake_wait_for_stop,
 };
 
+/* A host older than dynsup_wait_for_stop: its table ends before it. */
+static const struct dynsup_worker_api older_host_api = {
+    .size = offsetof(struct dynsup_worker_api, wait_for_stop),
+    .should_stop = fake_should_stop,
+    .vlog = fake_vlog,
+};
+
+/* A host whose table is as long as this header's but leaves the call out. */
+static const struct dynsup_worker_api incomplete_api = {
+    .size = sizeof incomplete_api,
+    .should_stop = fake_should_stop,
+    .vlog = fake_vlog,
+};
+
 static void fake_worker_init(struct fake_worker *fake)
 {
     memset(fake, 0, sizeof *fake);
@@ -284,6 +299,41 @@ static void test_initcheck_run_returns_the_exit_code_it_was_given(void **state)
                                  ARGS("ok", "--exit-after-ms", "0", "--exit-code", "4")), 4);
 }
 
+static long long monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* A plugin built against this header on a host without the call: the
+ * header's helper looks every 100 ms instead, so a plugin waits as long as
+ * it was told (exit_code used to take the missing call for a stop and
+ * end at once; a NULL entry crashed it). */
+static void test_waits_fall_back_to_looking_on_a_host_without_the_call(void **state)
+{
+    const struct dynsup_worker_api *hosts[] = {&older_host_api, &incomplete_api};
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+        struct fake_worker fake;
+        fake_worker_init(&fake);
+        fake.worker.api = hosts[i];
+        long long before = monotonic_ms();
+        assert_int_equal(dynsup_wait_for_stop(&fake.worker, 150), 0);
+        assert_true(monotonic_ms() - before >= 150);
+        fake.stop_requested = 1;
+        assert_int_equal(dynsup_wait_for_stop(&fake.worker, -1), 1);
+
+        fake_worker_init(&fake);
+        fake.worker.api = hosts[i];
+        before = monotonic_ms();
+        assert_int_equal(call_plugin(state, "exit_code", false, &fake, ARGS("--delay-ms", "200", "7")), 7);
+        assert_true(monotonic_ms() - before >= 200);
+        before = monotonic_ms();
+        assert_int_equal(call_plugin(state, "initcheck", true, &fake, ARGS("slow=200")), 0);
+        assert_true(monotonic_ms() - before >= 200);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest examples[] = {
@@ -297,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_hello_logs_its_child_id_and_arguments),
         cmocka_unit_test(test_sleeper_returns_normally_once_asked_to_stop),
         cmocka_unit_test(test_exit_code_returns_its_last_argument),
+        cmocka_unit_test(test_waits_fall_back_to_looking_on_a_host_without_the_call),
         cmocka_unit_test(test_initcheck_init_answers_as_its_first_argument_says),
         cmocka_unit_test(test_initcheck_run_returns_the_exit_code_it_was_given),
     };

@@ -70,6 +70,7 @@
 #ifndef DYNSUP_PLUGIN_H
 #define DYNSUP_PLUGIN_H
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,13 +154,26 @@ static inline int dynsup_should_stop(const dynsup_worker *w)
  * waits for the stop alone. An idle worker should wait here rather than
  * in a loop of short sleeps: it costs no wake-up at all while it waits,
  * and no stop can slip in between a look and a sleep. Any thread may call
- * it, whichever thread the SIGTERM reaches. Returns -1 on a host older
- * than this header (its runtime does not offer the call). */
+ * it, whichever thread the SIGTERM reaches. On a host older than this
+ * header (whose runtime does not offer the call) it looks every 100 ms
+ * instead, with the same answers. */
 static inline int dynsup_wait_for_stop(const dynsup_worker *w, long timeout_ms)
 {
-    if (w->api->size < offsetof(struct dynsup_worker_api, wait_for_stop) + sizeof w->api->wait_for_stop)
-        return -1;
-    return w->api->wait_for_stop(w, timeout_ms);
+    if (w->api->size >= offsetof(struct dynsup_worker_api, wait_for_stop) + sizeof w->api->wait_for_stop &&
+        w->api->wait_for_stop)
+        return w->api->wait_for_stop(w, timeout_ms);
+    /* Counted in whole steps: a step a signal cut short does not count,
+     * so the wait may run over, never end early. */
+    long waited = 0;
+    for (;;) {
+        if (w->api->should_stop(w))
+            return 1;
+        if (timeout_ms >= 0 && waited >= timeout_ms)
+            return 0;
+        int step = timeout_ms >= 0 && timeout_ms - waited < 100 ? (int)(timeout_ms - waited) : 100;
+        if (poll(NULL, 0, step) == 0) /* a SIGTERM ends it early (EINTR) */
+            waited += step;
+    }
 }
 
 /* Log one line through the host, at `level` (enum dynsup_log_level).
