@@ -463,6 +463,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
     }
     uv_close((uv_handle_t *)&server->resume, on_listener_closed);
     uv_close((uv_handle_t *)&server->turn_end, on_listener_closed);
+    control_limit_closing(server);
     uv_close((uv_handle_t *)&server->busy_summary, on_listener_closed);
     uv_close((uv_handle_t *)&server->listener, on_listener_closed);
 }

@@ -5,7 +5,7 @@
  * A flood of refusals must neither fill the log nor vanish from it: they
  * are logged as a count, at most one line a second, and the refusals after
  * the last line are counted in a line of their own once that second is
- * over, whether or not another refusal comes.
+ * over (or the server closes), whether or not another refusal comes.
  */
 #include <stdio.h>
 #include <sys/resource.h>
@@ -39,11 +39,21 @@ static void log_refusals(struct control_server *server)
               server->most_for_others);
     server->busy_logged_ms = uv_now(server->loop);
     server->busy_unlogged = 0;
+    /* A line logged at once (the loop's clock passed the second before
+     * the timer ran) makes the pending one moot: left armed, it would log
+     * the next refusal in the same millisecond. */
+    uv_timer_stop(&server->busy_summary);
 }
 
 static void on_refusals_due(uv_timer_t *timer)
 {
     struct control_server *server = timer->data;
+    if (server->busy_unlogged > 0)
+        log_refusals(server);
+}
+
+void control_limit_closing(struct control_server *server)
+{
     if (server->busy_unlogged > 0)
         log_refusals(server);
 }
