@@ -4,6 +4,7 @@ at most 1024, the last eighth of them kept for root and the host's user.
 One more gets one `busy` line and EOF, a warning is logged, supervision
 goes on, and a closed connection makes room again."""
 
+import contextlib
 import datetime
 import json
 import os
@@ -114,39 +115,40 @@ def refusals_logged(host):
     return sum(int(count) for count in re.findall(r"too many control connections: refused (\d+)", host.log()))
 
 
+@contextlib.contextmanager
+def host_with_every_connection_taken():
+    """A started host holding as many served connections as it admits."""
+    raise_descriptor_limit()
+    with Host(SUPERVISORS, CHILDREN).start() as host:
+        most, _ = limits_of(host)
+        clients = open_served(host, most)
+        try:
+            yield host
+        finally:
+            for client in clients:
+                client.close()
+
+
+def refuse(host, count):
+    for _ in range(count):
+        with host.connect() as extra:
+            assert_busy_then_eof(extra)
+
+
 def test_every_refusal_is_counted_in_the_log_even_when_the_flood_stops():
     """Refusals are logged at most once a second, as a count; those after
     the last line are counted in a line of their own a second later, not
     held until a next refusal that may never come."""
-    raise_descriptor_limit()
-    with Host(SUPERVISORS, CHILDREN).start() as host:
-        most, _ = limits_of(host)
-        clients = open_served(host, most)
-        try:
-            for _ in range(5):
-                with host.connect() as extra:
-                    assert_busy_then_eof(extra)
-            wait_for(lambda: refusals_logged(host) == 5,
-                     what="5 refusals counted in the log: %s" % host.log())
-        finally:
-            for client in clients:
-                client.close()
+    with host_with_every_connection_taken() as host:
+        refuse(host, 5)
+        wait_for(lambda: refusals_logged(host) == 5, what="5 refusals counted in the log: %s" % host.log())
 
 
 def test_refusals_not_yet_logged_are_counted_when_the_host_stops():
-    raise_descriptor_limit()
-    with Host(SUPERVISORS, CHILDREN).start() as host:
-        most, _ = limits_of(host)
-        clients = open_served(host, most)
-        try:
-            for _ in range(5):
-                with host.connect() as extra:
-                    assert_busy_then_eof(extra)
-            assert host.stop() == 0
-            assert refusals_logged(host) == 5, host.log()
-        finally:
-            for client in clients:
-                client.close()
+    with host_with_every_connection_taken() as host:
+        refuse(host, 5)
+        assert host.stop() == 0
+        assert refusals_logged(host) == 5, host.log()
 
 
 def refusal_line_times(host):
@@ -159,36 +161,29 @@ def test_a_long_flood_of_refusals_logs_at_most_one_line_a_second():
     """Three clients refused over and over for 2.5 s: their lines are a
     second apart (a line logged at once used to leave the pending one-second
     timer armed, which logged a second line in the same millisecond)."""
-    raise_descriptor_limit()
-    with Host(SUPERVISORS, CHILDREN).start() as host:
-        most, _ = limits_of(host)
-        clients = open_served(host, most)
+    with host_with_every_connection_taken() as host:
         refused = [0, 0, 0]
-        try:
-            end = time.monotonic() + 2.5
+        end = time.monotonic() + 2.5
 
-            def flood(index):
-                while time.monotonic() < end:
-                    with host.connect() as extra:
-                        read_to_eof(extra)
-                    refused[index] += 1
+        def flood(index):
+            while time.monotonic() < end:
+                with host.connect() as extra:
+                    read_to_eof(extra)
+                refused[index] += 1
 
-            threads = [threading.Thread(target=flood, args=(i,)) for i in range(3)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            wait_for(lambda: refusals_logged(host) == sum(refused),
-                     what="%d refusals counted in the log" % sum(refused))
-            times = refusal_line_times(host)
-            gaps = [round(later - earlier) for earlier, later in zip(times, times[1:])]
-            # The host spaces its lines by its loop's clock, read at the
-            # start of a loop turn, and stamps them when written: a turn
-            # that took long shortens a gap. The defect gave gaps of 0.
-            assert all(gap >= 900 for gap in gaps), "lines %s ms apart" % gaps
-        finally:
-            for client in clients:
-                client.close()
+        threads = [threading.Thread(target=flood, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: refusals_logged(host) == sum(refused),
+                 what="%d refusals counted in the log" % sum(refused))
+        times = refusal_line_times(host)
+        gaps = [round(later - earlier) for earlier, later in zip(times, times[1:])]
+        # The host spaces its lines by its loop's clock, read at the start
+        # of a loop turn, and stamps them when written: a turn that took
+        # long shortens a gap. The defect gave gaps of 0.
+        assert all(gap >= 900 for gap in gaps), "lines %s ms apart" % gaps
 
 
 def test_the_last_connections_are_kept_for_root_and_the_host_user():
