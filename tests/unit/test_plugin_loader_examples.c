@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -334,6 +336,43 @@ static void test_waits_fall_back_to_looking_on_a_host_without_the_call(void **st
     }
 }
 
+static struct fake_worker *alarmed_worker;
+static int alarms;
+
+/* Another signal of the plugin's, every 20 ms. Were the wait never to
+ * end, the 150th alarm (3 s) asks the stop, so the test fails, not hangs. */
+static void on_alarm(int signal_number)
+{
+    (void)signal_number;
+    if (++alarms == 150)
+        alarmed_worker->stop_requested = 1;
+}
+
+/* The fallback counted only the 100 ms steps no signal cut short: a plugin
+ * with a signal of its own more often than that never saw its timeout. */
+static void test_the_fallback_wait_ends_at_its_timeout_among_other_signals(void **state)
+{
+    (void)state;
+    struct fake_worker fake;
+    fake_worker_init(&fake);
+    fake.worker.api = &older_host_api;
+    alarmed_worker = &fake;
+    alarms = 0;
+    struct sigaction action = {.sa_handler = on_alarm};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGALRM, &action, NULL);
+    struct itimerval every_20_ms = {{0, 20000}, {0, 20000}};
+    setitimer(ITIMER_REAL, &every_20_ms, NULL);
+    long long before = monotonic_ms();
+    int answer = dynsup_wait_for_stop(&fake.worker, 300);
+    long long waited = monotonic_ms() - before;
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(answer, 0);
+    assert_true(waited >= 300);
+}
+
 int main(void)
 {
     const struct CMUnitTest examples[] = {
@@ -348,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_sleeper_returns_normally_once_asked_to_stop),
         cmocka_unit_test(test_exit_code_returns_its_last_argument),
         cmocka_unit_test(test_waits_fall_back_to_looking_on_a_host_without_the_call),
+        cmocka_unit_test(test_the_fallback_wait_ends_at_its_timeout_among_other_signals),
         cmocka_unit_test(test_initcheck_init_answers_as_its_first_argument_says),
         cmocka_unit_test(test_initcheck_run_returns_the_exit_code_it_was_given),
     };

@@ -74,6 +74,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -163,12 +164,16 @@ static inline int dynsup_wait_for_stop(const dynsup_worker *w, long timeout_ms)
         w->api->wait_for_stop)
         return w->api->wait_for_stop(w, timeout_ms);
     /* Counted in whole steps: a step a signal cut short does not count,
-     * so the wait may run over, never end early. */
+     * so the wait may run over, never end early; and whole seconds of
+     * time() bound it, 2 s over at most, however often the plugin's own
+     * signals cut steps short. (No finer clock is declared in C99 and C++
+     * without feature macros.) */
     long waited = 0;
+    time_t start = time(NULL);
     for (;;) {
         if (w->api->should_stop(w))
             return 1;
-        if (timeout_ms >= 0 && waited >= timeout_ms)
+        if (timeout_ms >= 0 && (waited >= timeout_ms || time(NULL) - start >= timeout_ms / 1000 + 2))
             return 0;
         int step = timeout_ms >= 0 && timeout_ms - waited < 100 ? (int)(timeout_ms - waited) : 100;
         if (poll(NULL, 0, step) == 0) /* a SIGTERM ends it early (EINTR) */
