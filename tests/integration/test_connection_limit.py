@@ -146,9 +146,12 @@ def test_every_refusal_is_counted_in_the_log_even_when_the_flood_stops():
 
 def test_refusals_not_yet_logged_are_counted_when_the_host_stops():
     with host_with_every_connection_taken() as host:
+        most, _ = limits_of(host)
         refuse(host, 5)
         assert host.stop() == 0
         assert refusals_logged(host) == 5, host.log()
+        # counted before the closing host let its connections go
+        assert set(re.findall(r"refused \d+ .* with (\d+) open", host.log())) == {str(most)}, host.log()
 
 
 def refusal_line_times(host):

@@ -451,6 +451,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
     server->closed = closed;
     server->closed_context = context;
     server_unlink_socket(server);
+    control_limit_closing(server); /* while the connections are still counted */
     /* Best effort: uv_write tries the answers already owed right away, so
      * what fits in the socket buffer reaches the client; closing does not
      * wait for a client that does not read. */
@@ -463,7 +464,6 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
     }
     uv_close((uv_handle_t *)&server->resume, on_listener_closed);
     uv_close((uv_handle_t *)&server->turn_end, on_listener_closed);
-    control_limit_closing(server);
     uv_close((uv_handle_t *)&server->busy_summary, on_listener_closed);
     uv_close((uv_handle_t *)&server->listener, on_listener_closed);
 }
