@@ -81,8 +81,11 @@ WORKER_PATH static void on_stop_signal(int signal_number, siginfo_t *info, void 
     /* Only a waiter needs the wake-up, and most workers never wait: a
      * waiter announces itself before it sleeps, and the futex sleeps only
      * while the flag still reads 0, so no wake can be missed. */
-    if (stop_waiters > 0)
+    if (stop_waiters > 0) {
+        int saved_errno = errno; /* of the code the signal interrupted */
         syscall(SYS_futex, &stop_requested, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        errno = saved_errno;
+    }
 }
 
 _Noreturn void worker_end_by_stop(void)
