@@ -47,10 +47,19 @@ def new_host(supervisors=SUPERVISORS):
     return Host(supervisors, {"children.ini": CHILDREN}).start()
 
 
-def end_the_removal(old):
-    """The old child would hold its supervisor's removal for a minute."""
+def pids_listed_under_r(host):
+    answer = host.request({"cmd": "which_children", "supervisor": "r"})
+    return [child["pid"] for child in answer["children"]] if answer["result"] == "ok" else []
+
+
+def end_the_removal(host, old):
+    """The old child would hold its supervisor's removal for a minute.
+    Killed, it is waited for until the host no longer lists it: the
+    process gone, the host may not have heard of its exit yet, and until
+    then "r" is still the old supervisor, stopping."""
     os.kill(old, signal.SIGKILL)
     wait_for(lambda: gone(old), what="the old child gone")
+    wait_for(lambda: old not in pids_listed_under_r(host), what="the host done with the old child")
 
 
 def configure(host, supervisors):
@@ -98,7 +107,7 @@ def test_a_supervisor_re_added_while_its_removal_runs_is_created_once_the_old_on
         assert alive(old), "the old child stopped before the re-add: the race was not exercised"
         # Meanwhile r is the old one, stopping: new starts are refused.
         assert host.start_child("r", "stubborn")["error"] == "shutting_down"
-        end_the_removal(old)
+        end_the_removal(host, old)
         wait_for(lambda: "r" in supervisor_names(host), what="the re-added r in status")
         fresh = wait_for(lambda: host.child_pids("r") and all(host.child_pids("r")) and host.child_pids("r"),
                          what="the re-added r's autostart")
@@ -118,7 +127,7 @@ def test_the_latest_config_applies_to_a_re_added_supervisor_when_it_is_created()
         configure(host, READDED.replace("autostart = quick", "max_children = 1\nautostart = quick"))
         assert supervisor_change(reload(host), "r") == "changed"
         assert alive(old), "the old child stopped before the change: the race was not exercised"
-        end_the_removal(old)
+        end_the_removal(host, old)
         fresh = wait_for(lambda: host.which_children("r") if "r" in supervisor_names(host) else None,
                          what="the re-added r's autostart")
         assert [c["id"] for c in fresh] == ["quick"], fresh
@@ -134,7 +143,7 @@ def test_a_supervisor_re_added_then_removed_again_before_the_old_one_is_gone_sta
         configure(host, "[supervisor:work]\n")
         assert supervisor_change(reload(host), "r") == "removed"
         assert alive(old), "the old child stopped before the second removal: the race was not exercised"
-        end_the_removal(old)
+        end_the_removal(host, old)
         wait_for(lambda: supervisor_names(host) == ["work"], what="r gone from the tree")
         assert host.start_child("r", "stubborn")["error"] == "unknown_supervisor"
         assert "sup=r child=- pid=- supervisor added" not in host.log()
