@@ -17,18 +17,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <dynsup/plugin.h>
 
 #define MAX_DELAY_MS 86400000 /* a day: anything longer is a typo */
-
-static long long monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static int parse_number(const char *text, long long max, long long *value)
 {
@@ -39,21 +31,6 @@ static int parse_number(const char *text, long long max, long long *value)
         return -1;
     *value = parsed;
     return 0;
-}
-
-/* Returns false if a stop request ended the wait early. */
-static bool wait_ms(dynsup_worker *w, long long ms)
-{
-    long long deadline = monotonic_ms() + ms;
-    for (;;) {
-        long long left = deadline - monotonic_ms();
-        if (dynsup_should_stop(w))
-            return false;
-        if (left <= 0)
-            return true;
-        if (dynsup_wait_for_stop(w, (long)left) != 0)
-            return false;
-    }
 }
 
 static int die_by_signal(dynsup_worker *w, int signal_number)
@@ -103,7 +80,7 @@ static int exit_code_run(dynsup_worker *w, int argc, char **argv)
         return 2;
     }
 
-    if (delay_ms > 0 && !wait_ms(w, delay_ms)) {
+    if (delay_ms > 0 && dynsup_wait_for_stop(w, (long)delay_ms) != 0) {
         dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
         return 0;
     }

@@ -34,13 +34,6 @@
 
 #define USAGE "ok, ignore, fail, crash, slow=N, fail-if-exists=PATH or fail-if-missing=PATH"
 
-static long long monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static int parse_number(const char *text, long long max, long long *value)
 {
     char *end;
@@ -50,24 +43,6 @@ static int parse_number(const char *text, long long max, long long *value)
         return -1;
     *value = parsed;
     return 0;
-}
-
-/* Sleeps until deadline (LLONG_MAX: forever) or a stop request. Returns
- * true if stopped by request. */
-static bool sleep_until(dynsup_worker *w, long long deadline)
-{
-    for (;;) {
-        if (dynsup_should_stop(w))
-            return true;
-        long long left = -1; /* forever */
-        if (deadline != LLONG_MAX) {
-            left = deadline - monotonic_ms();
-            if (left <= 0)
-                return false;
-        }
-        if (dynsup_wait_for_stop(w, (long)left) != 0)
-            return true;
-    }
 }
 
 static const char *value_after(const char *argument, const char *prefix)
@@ -104,7 +79,7 @@ static int initcheck_init(dynsup_worker *w, int argc, char **argv)
             dynsup_log(w, DYNSUP_LOG_ERROR, "init failed: slow= needs a number of milliseconds");
             return 1;
         }
-        sleep_until(w, monotonic_ms() + ms);
+        dynsup_wait_for_stop(w, (long)ms);
         return 0;
     }
     if ((value = value_after(mode, "fail-if-exists=")) != NULL) {
@@ -140,14 +115,14 @@ static int initcheck_run(dynsup_worker *w, int argc, char **argv)
         i++;
     }
 
-    long long deadline = LLONG_MAX;
+    long long wait_ms = -1; /* until asked to stop */
     if (exit_after_ms >= 0)
-        deadline = monotonic_ms() + exit_after_ms;
+        wait_ms = exit_after_ms;
     else if (exit_code >= 0)
-        deadline = 0; /* --exit-code alone: return it at once */
+        wait_ms = 0; /* --exit-code alone: return it at once */
     if (exit_code < 0)
         exit_code = 0;
-    if (sleep_until(w, deadline)) {
+    if (dynsup_wait_for_stop(w, (long)wait_ms) == 1) {
         dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
         return 0;
     }

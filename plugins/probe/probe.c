@@ -235,8 +235,7 @@ static int probe_run(dynsup_worker *w, int argc, char **argv)
     free(report);
     dynsup_log(w, DYNSUP_LOG_INFO, "report written to %s", out_path);
 
-    while (dynsup_wait_for_stop(w, -1) == 0)
-        ;
+    dynsup_wait_for_stop(w, -1);
     dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
     return 0;
 }

@@ -13,26 +13,19 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dynsup/plugin.h>
-
-static long long monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* Sleeps the whole time, whatever signal comes (--ignore-stop). */
 static void sleep_ms(long long ms)
 {
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-    while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+    struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
         ;
 }
 
@@ -64,22 +57,17 @@ static int sleeper_run(dynsup_worker *w, int argc, char **argv)
     }
 
     dynsup_log(w, DYNSUP_LOG_INFO, "sleeping%s", ignore_stop ? " (ignoring stop requests)" : "");
-    long long deadline = exit_after_ms >= 0 ? monotonic_ms() + exit_after_ms : LLONG_MAX;
-    for (;;) {
-        long long left = deadline - monotonic_ms();
-        if (left <= 0) {
-            dynsup_log(w, DYNSUP_LOG_INFO, "done after %lld ms", exit_after_ms);
-            return 0;
-        }
-        if (ignore_stop) {
-            sleep_ms(left < 60000 ? left : 60000);
-            continue;
-        }
-        if (dynsup_wait_for_stop(w, exit_after_ms >= 0 ? (long)left : -1)) {
-            dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
-            return 0;
-        }
+    if (ignore_stop && exit_after_ms < 0) {
+        for (;;)
+            pause(); /* until SIGKILL */
+    } else if (ignore_stop) {
+        sleep_ms(exit_after_ms);
+    } else if (dynsup_wait_for_stop(w, (long)exit_after_ms) == 1) {
+        dynsup_log(w, DYNSUP_LOG_INFO, "stopping");
+        return 0;
     }
+    dynsup_log(w, DYNSUP_LOG_INFO, "done after %lld ms", exit_after_ms);
+    return 0;
 }
 
 DYNSUP_EXPORT const struct dynsup_plugin dynsup_plugin = {

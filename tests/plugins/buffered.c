@@ -62,8 +62,8 @@ static int buffered_run(dynsup_worker *w, int argc, char **argv)
         printf("buffered line from %d\n", (int)getpid());
         printf("unfinished %d", (int)getpid());
     }
-    while (stop && dynsup_wait_for_stop(w, -1) == 0)
-        ;
+    if (stop)
+        dynsup_wait_for_stop(w, -1);
     return 0;
 }
 

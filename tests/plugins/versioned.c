@@ -49,8 +49,7 @@ static int versioned_run(dynsup_worker *w, int argc, char **argv)
     (void)argc;
     (void)argv;
     dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s running", VERSIONED_VERSION);
-    while (dynsup_wait_for_stop(w, -1) == 0)
-        ;
+    dynsup_wait_for_stop(w, -1);
     dynsup_log(w, DYNSUP_LOG_INFO, "versioned %s stopping", VERSIONED_VERSION);
     return 0;
 }
