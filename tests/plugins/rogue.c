@@ -46,23 +46,16 @@
 
 static int file_fd = -1;
 
-static void say_descendant(void)
+/* Says its pid, then closes `said_fd` (-1: none) to tell whoever waits
+ * for the line that it is out, and sleeps for ever. */
+static _Noreturn void descendant_forever(int said_fd)
 {
     printf("descendant %d\n", (int)getpid());
     fflush(stdout);
-}
-
-static _Noreturn void descendant_forever(void)
-{
-    say_descendant();
+    if (said_fd >= 0)
+        close(said_fd);
     for (;;)
         pause();
-}
-
-static void wait_for_stop(dynsup_worker *w)
-{
-    while (dynsup_wait_for_stop(w, -1) == 0)
-        ;
 }
 
 static long long monotonic_ms(void)
@@ -151,7 +144,7 @@ static int rogue_run(dynsup_worker *w, int argc, char **argv)
         return wait_in_a_thread_the_signal_misses(w);
     } else if (find_mode(argc, argv, "fork") >= 0) {
         if (fork() == 0)
-            descendant_forever();
+            descendant_forever(-1);
     } else if (find_mode(argc, argv, "system") >= 0) {
         if (system("sleep 1000 & echo descendant $!") != 0)
             return 4;
@@ -172,10 +165,7 @@ static int rogue_run(dynsup_worker *w, int argc, char **argv)
             setsid();
             if (fork() == 0) {
                 close(said[0]);
-                say_descendant();
-                close(said[1]);
-                for (;;)
-                    pause();
+                descendant_forever(said[1]);
             }
             close(said[1]);
             char ignored;
@@ -193,7 +183,7 @@ static int rogue_run(dynsup_worker *w, int argc, char **argv)
         }
     }
     dynsup_log(w, DYNSUP_LOG_INFO, "running");
-    wait_for_stop(w);
+    dynsup_wait_for_stop(w, -1);
     return 0;
 }
 
