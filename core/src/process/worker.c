@@ -162,46 +162,33 @@ WORKER_PATH static int worker_should_stop(const dynsup_worker *w)
     return stop_requested;
 }
 
-static struct timespec time_left(const struct timespec *deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    struct timespec left = {deadline->tv_sec - now.tv_sec, deadline->tv_nsec - now.tv_nsec};
-    if (left.tv_nsec < 0) {
-        left.tv_sec--;
-        left.tv_nsec += 1000000000L;
-    }
-    return left;
-}
-
 /* A futex, not sigsuspend or ppoll with SIGTERM unblocked: those wake the
  * thread the signal is delivered to, and in a worker with threads that
- * may be another one. */
+ * may be another one. FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC
+ * deadline, so a wait interrupted by some other signal resumes with no
+ * time to recompute. */
 static int worker_wait_for_stop(const dynsup_worker *w, long timeout_ms)
 {
     (void)w;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    struct timespec deadline, *until = NULL;
     if (timeout_ms >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += timeout_ms / 1000;
         deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
         if (deadline.tv_nsec >= 1000000000L) {
             deadline.tv_sec++;
             deadline.tv_nsec -= 1000000000L;
         }
+        until = &deadline;
     }
     stop_waiters++;
     while (!stop_requested) {
-        struct timespec left, *wait = NULL;
-        if (timeout_ms >= 0) {
-            left = time_left(&deadline);
-            if (left.tv_sec < 0)
-                break;
-            wait = &left;
-        }
-        /* Returns at the wake, at the timeout, at any other signal
-         * (EINTR), or at once if the flag is already set (EAGAIN). */
-        syscall(SYS_futex, &stop_requested, FUTEX_WAIT_PRIVATE, 0, wait, NULL, 0);
+        /* Returns at the wake, at the deadline (ETIMEDOUT), at any other
+         * signal (EINTR), or at once if the flag is already set (EAGAIN). */
+        long result = syscall(SYS_futex, &stop_requested, FUTEX_WAIT_BITSET_PRIVATE, 0, until, NULL,
+                              FUTEX_BITSET_MATCH_ANY);
+        if (result != 0 && errno == ETIMEDOUT)
+            break;
     }
     stop_waiters--;
     return stop_requested ? 1 : 0;
