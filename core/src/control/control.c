@@ -451,7 +451,7 @@ void control_server_close(struct control_server *server, void (*closed)(void *co
     server->closed = closed;
     server->closed_context = context;
     server_unlink_socket(server);
-    control_limit_closing(server); /* while the connections are still counted */
+    control_limit_log_the_rest(server); /* while the connections are still counted */
     /* Best effort: uv_write tries the answers already owed right away, so
      * what fits in the socket buffer reaches the client; closing does not
      * wait for a client that does not read. */
@@ -508,10 +508,10 @@ int control_server_set_access(struct control_server *server, const struct contro
     if (count > 0)
         memcpy(uids, access->allow_uids, (size_t)count * sizeof *uids);
     /* The file's mode follows, as at bind (control_socket_mode).
-     * SO_PEERCRED is the boundary, the mode only a
-     * second one: a file whose mode cannot follow (gone, or chmod refused)
-     * is reported, and the rule changes all the same, so a revocation
-     * never waits on the file. */
+     * SO_PEERCRED is the boundary, the mode only a second one: a file
+     * whose mode cannot follow (gone, or chmod refused) is reported, and
+     * the rule changes all the same, so a revocation never waits on the
+     * file. */
     bool group = access && access->has_allow_group;
     mode_t mode = control_socket_mode(access);
     int result = 0;

@@ -152,8 +152,9 @@ void control_limit_set(struct control_server *server);
  * refused ones (forbidden, busy) are on their way out and must not use up
  * the room kept for root and the host's user. */
 bool connection_over_limit(struct connection *connection);
-/* The server closes: the refusals not logged yet are, now. */
-void control_limit_closing(struct control_server *server);
+/* Logs the refusals no line counted yet (a second after the last line,
+ * or when the server closes). */
+void control_limit_log_the_rest(struct control_server *server);
 
 /* control_input.c */
 void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer);

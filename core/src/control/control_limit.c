@@ -45,17 +45,15 @@ static void log_refusals(struct control_server *server)
     uv_timer_stop(&server->busy_summary);
 }
 
-static void on_refusals_due(uv_timer_t *timer)
+void control_limit_log_the_rest(struct control_server *server)
 {
-    struct control_server *server = timer->data;
     if (server->busy_unlogged > 0)
         log_refusals(server);
 }
 
-void control_limit_closing(struct control_server *server)
+static void on_refusals_due(uv_timer_t *timer)
 {
-    if (server->busy_unlogged > 0)
-        log_refusals(server);
+    control_limit_log_the_rest(timer->data);
 }
 
 bool connection_over_limit(struct connection *connection)

@@ -89,12 +89,10 @@ static int open_folder_of(const char *path, const char **name, struct error_list
     return fd;
 }
 
-/* Gives the socket file `name` in `folder` the mode `access` needs:
- * 0660 with its group for allow_group, 0666 for allow_users. Users named
- * in allow_users must be able to connect(), which takes write permission
- * on the socket file; no mode names single users, so the file is opened to
- * all and SO_PEERCRED on every connection is the boundary (the D-Bus
- * system socket works the same way). */
+/* Users named in allow_users must be able to connect(), which takes write
+ * permission on the socket file; no mode names single users, so the file
+ * is opened to all and SO_PEERCRED on every connection is the boundary
+ * (the D-Bus system socket works the same way). */
 mode_t control_socket_mode(const struct control_access *access)
 {
     if (access && access->allow_uid_count > 0)
@@ -102,6 +100,8 @@ mode_t control_socket_mode(const struct control_access *access)
     return access && access->has_allow_group ? 0660 : 0600;
 }
 
+/* Gives the socket file `name` in `folder` the mode `access` needs, in
+ * the allowed group with allow_group. */
 static int give_access_mode(int folder, const char *name, const struct control_access *access,
                             const char *path, struct error_list *errors)
 {
