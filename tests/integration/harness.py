@@ -78,6 +78,19 @@ def plugin_dir_for_anyone():
     return os.path.join(_for_anyone(), "plugins")
 
 
+# The misbehaving test plugin (tests/plugins/rogue.c), never installed.
+ROGUE_PLUGIN = os.path.join(BUILD_DIR, "test-plugins", "runtime", "rogue.so")
+
+
+def plugin_folder_holding(*plugins):
+    """A fresh plugin folder (mkdtemp: 0700, ours) holding copies of the
+    plugin files `plugins` (paths)."""
+    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
+    for plugin in plugins:
+        shutil.copy(plugin, folder)
+    return folder
+
+
 def wait_for(predicate, timeout=DEADLINE, interval=0.01, what="condition"):
     """Polls predicate until it returns a true value; fails after timeout."""
     end = time.monotonic() + timeout

@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import (BUILD_DIR, DEADLINE, PLUGIN_DIR, SPARE, Host, alive, children_of_all, comm_of, gone, parent_of,
-                     process_state, processes_of, run_tests, spawners_of, status_number, wait_for, wait_workers,
-                     zombie_children_of)
+from harness import (DEADLINE, PLUGIN_DIR, ROGUE_PLUGIN, SPARE, Host, alive, children_of_all, comm_of, gone, parent_of,
+                     plugin_folder_holding, process_state, processes_of, run_tests, spawners_of, status_number,
+                     wait_for, wait_workers, zombie_children_of)
 
 SUPERVISORS = """
 [supervisor:rogue]
@@ -49,14 +49,9 @@ shutdown = 500
 FORKING_MODES = ["fork", "system", "popen", "daemon"]
 
 
-ROGUE = os.path.join(BUILD_DIR, "test-plugins", "runtime", "rogue.so")
-
-
 def new_host(**kwargs):
     """A host whose plugin folder holds sleeper and the rogue test plugin."""
-    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
-    shutil.copy(os.path.join(PLUGIN_DIR, "sleeper.so"), folder)
-    shutil.copy(ROGUE, folder)
+    folder = plugin_folder_holding(os.path.join(PLUGIN_DIR, "sleeper.so"), ROGUE_PLUGIN)
     return Host(SUPERVISORS, CHILDREN, plugin_dir=folder, **kwargs).start()
 
 

@@ -13,7 +13,7 @@ import shutil
 import signal
 import tempfile
 
-from harness import (BUILD_DIR, PLUGIN_DIR, Host, alive, gone, parent_of, run_tests, wait_for)
+from harness import (BUILD_DIR, PLUGIN_DIR, Host, alive, gone, parent_of, plugin_folder_holding, run_tests, wait_for)
 
 VERSIONS = os.path.join(BUILD_DIR, "test-plugins", "versions")
 
@@ -34,9 +34,7 @@ restart = permanent
 
 
 def relaunching_host(env=None, children=CHILDREN):
-    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
-    shutil.copy(os.path.join(PLUGIN_DIR, "sleeper.so"), folder)
-    shutil.copy(os.path.join(VERSIONS, "1.0", "versioned.so"), folder)
+    folder = plugin_folder_holding(os.path.join(PLUGIN_DIR, "sleeper.so"), os.path.join(VERSIONS, "1.0", "versioned.so"))
     host = Host(SUPERVISORS, {"children.ini": children}, plugin_dir=folder)
     host.plugin_folder = folder
     return host.start(env=env)

@@ -10,9 +10,8 @@ versioned.so 1.0.0 (tests/plugins/versioned.c).
 import os
 import shutil
 import signal
-import tempfile
 
-from harness import (BUILD_DIR, PLUGIN_DIR, Host, alive, gone, parent_of, run_tests, wait_for)
+from harness import (BUILD_DIR, PLUGIN_DIR, Host, alive, gone, parent_of, plugin_folder_holding, run_tests, wait_for)
 
 VERSIONS = os.path.join(BUILD_DIR, "test-plugins", "versions")
 
@@ -38,9 +37,7 @@ shutdown = 1000
 
 
 def retiring_host(restart="permanent", extra=""):
-    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
-    shutil.copy(os.path.join(PLUGIN_DIR, "sleeper.so"), folder)
-    shutil.copy(os.path.join(VERSIONS, "1.0", "versioned.so"), folder)
+    folder = plugin_folder_holding(os.path.join(PLUGIN_DIR, "sleeper.so"), os.path.join(VERSIONS, "1.0", "versioned.so"))
     host = Host(SUPERVISORS, {"o.ini": OTHER, "c.ini": RETIRED % (restart, extra)},
                 plugin_dir=folder)
     host.plugin_folder = folder

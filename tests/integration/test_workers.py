@@ -4,11 +4,10 @@ import os
 import re
 import shutil
 import signal
-import tempfile
 import time
 
-from harness import (BUILD_DIR, PLUGIN_DIR, SPARE, Host, alive, children_of, comm_of, gone, read_probe, run_tests, traced,
-                     wait_for, parent_of, open_fds, status_number)
+from harness import (ROGUE_PLUGIN, SPARE, Host, alive, children_of, comm_of, gone, read_probe, run_tests, traced,
+                     wait_for, parent_of, open_fds, plugin_folder_holding, status_number)
 
 SUPERVISOR = """
 [supervisor:work]
@@ -139,8 +138,7 @@ def test_an_idle_worker_costs_no_wake_ups():
 
 def rogue_host():
     """A host whose plugin folder holds the rogue test plugin, as child "rogue"."""
-    folder = tempfile.mkdtemp(prefix="dynsup-plugins-")
-    shutil.copy(os.path.join(BUILD_DIR, "test-plugins", "runtime", "rogue.so"), folder)
+    folder = plugin_folder_holding(ROGUE_PLUGIN)
     children = {"rogue.ini": "[child:rogue]\nplugin = rogue\nrestart = temporary\nshutdown = 2000\n"}
     return Host(SUPERVISOR, children, plugin_dir=folder)
 
