@@ -9,6 +9,7 @@
 
 #include "listen_address.h"
 #include "log.h"
+#include "monotonic_deadline.h"
 
 #ifndef DYNSUP_HAVE_MICROHTTPD
 
@@ -157,14 +158,7 @@ static enum MHD_Result plain(struct MHD_Connection *connection, unsigned status,
 /* On the scrape thread: ask the loop for a fresh text and wait for it. */
 static char *fresh_snapshot(struct metrics_http *http, size_t *length)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += LOOP_ANSWER_TIMEOUT_MS / 1000;
-    deadline.tv_nsec += (LOOP_ANSWER_TIMEOUT_MS % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = monotonic_deadline_after_ms(LOOP_ANSWER_TIMEOUT_MS);
     pthread_mutex_lock(&http->lock);
     uint64_t mine = ++http->wanted;
     uv_async_send(&http->wake_loop);

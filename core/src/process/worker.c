@@ -41,6 +41,7 @@
 #endif
 
 #include "hop_trace.h"
+#include "monotonic_deadline.h"
 #include "spawner.h"
 #include "supervisor.h"
 #include "worker_environment.h"
@@ -172,13 +173,7 @@ static int worker_wait_for_stop(const dynsup_worker *w, long timeout_ms)
     (void)w;
     struct timespec deadline, *until = NULL;
     if (timeout_ms >= 0) {
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        deadline = monotonic_deadline_after_ms(timeout_ms);
         until = &deadline;
     }
     stop_waiters++;
