@@ -136,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (request.cmd == CMD_START_CHILD)
         fuzz_check(request.args != NULL);
-    if (request.cmd == CMD_TERMINATE_CHILD)
-        fuzz_check(request.pid > 0);
+    if (request.cmd == CMD_TERMINATE_CHILD) /* exactly one of pid, name, key (protocol.h) */
+        fuzz_check((request.pid > 0) + (request.name != NULL) + (request.key > 0) == 1);
 
     char *line = build_request(&request);
     fuzz_check(line != NULL);
